@@ -1,0 +1,560 @@
+/* Contexts and the current context of each thread. A context is an immutable, reference-counted
+ * node (one key/value, a span slot or a baggage slot) on top of a retained parent; each node also
+ * caches the nearest span slot and baggage of its chain, so those lookups never walk. The current
+ * context is a per-thread stack of frames: attaching a context pushes a reference to it, making a
+ * span current pushes the span's handle and context without allocating a node (one is built only
+ * if someone asks for the current context as an object). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "api_internal.h"
+#include "context_internal.h"
+#include "log_internal.h"
+#include "mem.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * Context nodes
+ * ------------------------------------------------------------------------------------------- */
+
+enum ctx_kind {
+    CTX_VALUE,
+    CTX_SPAN,
+    CTX_BAGGAGE,
+};
+
+struct otel_context {
+    _Atomic size_t refs;
+    enum ctx_kind kind;
+    struct otel_context *parent; /* retained */
+    /* CTX_VALUE */
+    const otel_context_key *key;
+    void *value;
+    void (*destroy)(void *value);
+    /* The nearest span slot and baggage of the chain. A CTX_SPAN node owns |ts| and a
+     * CTX_BAGGAGE node owns |baggage|; other nodes borrow them from an ancestor, which they
+     * keep alive through |parent|. */
+    otel_span span;
+    otel_span_context sc;
+    const otel_trace_state *ts;
+    const otel_baggage *baggage;
+    /* For a span slot that holds only a span context (extracted from a carrier): the
+     * non-recording span that wraps it, so otel_context_get_span() has a span to return. Its
+     * handle lives as long as this node. */
+    struct otel_span_impl wrap;
+};
+
+/* Operations of the wrapping span: it reads its node's span context and records nothing. */
+static otel_context *wrap_node(struct otel_span_impl *impl)
+{
+    return (otel_context *)((char *)impl - offsetof(struct otel_context, wrap));
+}
+static void wrap_set_attrs(struct otel_span_impl *s, uint64_t g, const otel_attr *a, size_t n)
+{
+    (void)s, (void)g, (void)a, (void)n;
+}
+static void wrap_add_event(struct otel_span_impl *s, uint64_t g, otel_str name, int64_t t,
+                           const otel_attr *a, size_t n)
+{
+    (void)s, (void)g, (void)name, (void)t, (void)a, (void)n;
+}
+static void wrap_add_link(struct otel_span_impl *s, uint64_t g, const otel_link *l)
+{
+    (void)s, (void)g, (void)l;
+}
+static void wrap_set_status(struct otel_span_impl *s, uint64_t g, otel_span_status_code c,
+                            otel_str d)
+{
+    (void)s, (void)g, (void)c, (void)d;
+}
+static void wrap_update_name(struct otel_span_impl *s, uint64_t g, otel_str name)
+{
+    (void)s, (void)g, (void)name;
+}
+static bool wrap_is_recording(struct otel_span_impl *s, uint64_t g)
+{
+    (void)s, (void)g;
+    return false;
+}
+static bool wrap_get_context(struct otel_span_impl *s, uint64_t g, otel_span_context *out)
+{
+    (void)g;
+    *out = wrap_node(s)->sc;
+    return true;
+}
+static otel_trace_state *wrap_get_trace_state(struct otel_span_impl *s, uint64_t g)
+{
+    (void)g;
+    return otel_trace_state_retain(wrap_node(s)->ts);
+}
+static void wrap_end(struct otel_span_impl *s, uint64_t g, int64_t t)
+{
+    (void)s, (void)g, (void)t;
+}
+
+static const struct otel_span_ops wrap_ops = {
+    .set_attrs = wrap_set_attrs,
+    .add_event = wrap_add_event,
+    .add_link = wrap_add_link,
+    .set_status = wrap_set_status,
+    .update_name = wrap_update_name,
+    .is_recording = wrap_is_recording,
+    .get_context = wrap_get_context,
+    .get_trace_state = wrap_get_trace_state,
+    .end = wrap_end,
+};
+
+/* A node of |kind| over |parent| with the parent's cached slots; NULL when out of memory. */
+static otel_context *node_new(const otel_context *parent, enum ctx_kind kind)
+{
+    otel_context *n = otel__calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    atomic_init(&n->refs, 1);
+    n->kind = kind;
+    n->parent = otel_context_retain(parent);
+    if (parent) {
+        n->span = parent->span;
+        n->sc = parent->sc;
+        n->ts = parent->ts;
+        n->baggage = parent->baggage;
+    }
+    return n;
+}
+
+/* A span-slot node; takes ownership of |ts| only on success. */
+static otel_context *node_new_span(const otel_context *parent, otel_span span,
+                                   const otel_span_context *sc, otel_trace_state *ts)
+{
+    otel_context *n = node_new(parent, CTX_SPAN);
+    if (!n)
+        return NULL;
+    n->span = span;
+    n->sc = *sc;
+    n->ts = ts;
+    return n;
+}
+
+otel_context *otel_context_retain(const otel_context *ctx)
+{
+    otel_context *m = (otel_context *)ctx;
+    if (m)
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    return m;
+}
+
+void otel_context_release(const otel_context *ctx)
+{
+    otel_context *n = (otel_context *)ctx;
+    /* A loop rather than recursion: a chain may be thousands of nodes long. */
+    while (n && atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) == 1) {
+        otel_context *parent = n->parent;
+        switch (n->kind) {
+        case CTX_VALUE:
+            if (n->destroy)
+                n->destroy(n->value);
+            break;
+        case CTX_SPAN:
+            otel_trace_state_release(n->ts);
+            break;
+        case CTX_BAGGAGE:
+            otel_baggage_release(n->baggage);
+            break;
+        }
+        otel__free(n);
+        n = parent;
+    }
+}
+
+otel_status otel_context_with_value(const otel_context *parent, const otel_context_key *key,
+                                    void *value, void (*destroy)(void *value), otel_context **out)
+{
+    if (!key || !out)
+        return OTEL_ERR_INVALID_ARG;
+    otel_context *n = node_new(parent, CTX_VALUE);
+    if (!n)
+        return OTEL_ERR_NOMEM;
+    n->key = key;
+    n->value = value;
+    n->destroy = destroy;
+    *out = n;
+    return OTEL_OK;
+}
+
+void *otel_context_get_value(const otel_context *ctx, const otel_context_key *key)
+{
+    for (const otel_context *n = ctx; n && key; n = n->parent)
+        if (n->kind == CTX_VALUE && n->key == key)
+            return n->value;
+    return NULL;
+}
+
+otel_status otel_context_with_span(const otel_context *parent, otel_span span, otel_context **out)
+{
+    if (!out)
+        return OTEL_ERR_INVALID_ARG;
+    otel_span_context sc = { 0 };
+    otel_trace_state *ts = NULL;
+    if (span.impl) {
+        const struct otel_span_ops *ops = span.impl->ops;
+        if (ops->get_context && !ops->get_context(span.impl, span.gen, &sc))
+            memset(&sc, 0, sizeof(sc));
+        if (ops->get_trace_state)
+            ts = ops->get_trace_state(span.impl, span.gen);
+    }
+    otel_context *n = node_new_span(parent, span, &sc, ts);
+    if (!n) {
+        otel_trace_state_release(ts);
+        return OTEL_ERR_NOMEM;
+    }
+    *out = n;
+    return OTEL_OK;
+}
+
+otel_status otel_context_with_span_context(const otel_context *parent,
+                                           const otel_span_context *span_context,
+                                           const otel_trace_state *trace_state, otel_context **out)
+{
+    if (!span_context || !out)
+        return OTEL_ERR_INVALID_ARG;
+    otel_context *n = node_new_span(parent, OTEL_SPAN_NONE, span_context,
+                                    otel_trace_state_retain(trace_state));
+    if (!n) {
+        otel_trace_state_release(trace_state);
+        return OTEL_ERR_NOMEM;
+    }
+    if (otel_span_context_is_valid(span_context)) {
+        n->wrap.ops = &wrap_ops;
+        n->span = (otel_span){ &n->wrap, 1 };
+    }
+    *out = n;
+    return OTEL_OK;
+}
+
+otel_span otel_context_get_span(const otel_context *ctx)
+{
+    return ctx ? ctx->span : OTEL_SPAN_NONE;
+}
+
+otel_span_context otel_context_get_span_context(const otel_context *ctx)
+{
+    if (ctx)
+        return ctx->sc;
+    return (otel_span_context){ 0 };
+}
+
+const otel_trace_state *otel_context_get_trace_state(const otel_context *ctx)
+{
+    return ctx ? ctx->ts : NULL;
+}
+
+otel_status otel_context_with_baggage(const otel_context *parent, const otel_baggage *baggage,
+                                      otel_context **out)
+{
+    if (!out)
+        return OTEL_ERR_INVALID_ARG;
+    otel_context *n = node_new(parent, CTX_BAGGAGE);
+    if (!n)
+        return OTEL_ERR_NOMEM;
+    n->baggage = otel_baggage_retain(baggage);
+    *out = n;
+    return OTEL_OK;
+}
+
+const otel_baggage *otel_context_get_baggage(const otel_context *ctx)
+{
+    return ctx ? ctx->baggage : NULL;
+}
+
+void otel__context_parent_from(const otel_context *ctx, otel_parent *out)
+{
+    if (!ctx) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
+    out->span_context = ctx->sc;
+    out->trace_state = ctx->ts;
+    out->span = ctx->span;
+    out->context = ctx;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The per-thread stack of current frames
+ *
+ * Tokens are (depth << 32 | serial): |depth| (1-based) finds the frame, |serial| proves the
+ * token belongs to it. Each thread starts its serials at a different point of the 32-bit space
+ * (spread by a multiplicative hash of a thread counter), so another thread's token practically
+ * never matches a frame of this one.
+ * ------------------------------------------------------------------------------------------- */
+
+struct frame {
+    otel_context *ctx;          /* context frame: the attached context (owned; NULL: empty) */
+    otel_context *materialized; /* span frame: the context object, built on demand (owned) */
+    otel_span span;             /* span frame */
+    otel_span_context sc;       /* span frame: the span's context when it was made current */
+    otel_trace_state *ts;       /* span frame: owned reference */
+    const otel_baggage *baggage; /* span frame: the frame below's baggage (borrowed) */
+    uint32_t serial;
+    bool is_span;
+};
+
+struct tls_stack {
+    struct frame *frames;
+    uint32_t depth;
+    uint32_t cap;
+    uint32_t serial;
+    bool registered; /* the pthread key destructor will run for this thread */
+};
+
+/* initial-exec: a TLS access is one instruction off the thread pointer, also in the shared
+ * library (the struct is small enough for the static TLS surplus glibc keeps for dlopen). */
+static __thread struct tls_stack t_stack __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t g_stack_key;
+static pthread_once_t g_stack_key_once = PTHREAD_ONCE_INIT;
+static bool g_stack_key_ok;
+static _Atomic uint32_t g_thread_seq;
+
+/* Releases what one popped frame held. */
+static void frame_release(struct frame *f)
+{
+    otel_context_release(f->ctx);
+    otel_context_release(f->materialized);
+    otel_trace_state_release(f->ts);
+}
+
+/* Pops the top frame. The frame leaves the stack before its references are released, because
+ * releasing may run user destroy callbacks that use the stack. */
+static void pop_top(struct tls_stack *s)
+{
+    struct frame f = s->frames[--s->depth];
+    frame_release(&f);
+}
+
+static void stack_destroy(void *arg)
+{
+    struct tls_stack *s = arg;
+    while (s->depth > 0)
+        pop_top(s);
+    otel__free(s->frames);
+    s->frames = NULL;
+    s->cap = 0;
+    s->registered = false;
+}
+
+static void make_stack_key(void)
+{
+    g_stack_key_ok = pthread_key_create(&g_stack_key, stack_destroy) == 0;
+}
+
+/* Makes room for one more frame. Allocates only when the stack outgrows what it had. */
+static bool stack_reserve(struct tls_stack *s)
+{
+    if (s->depth < s->cap)
+        return true;
+    if (s->cap == 0 && s->serial == 0) {
+        uint32_t seq = atomic_fetch_add_explicit(&g_thread_seq, 1, memory_order_relaxed) + 1;
+        s->serial = seq * UINT32_C(2654435761);
+    }
+    if (!s->registered) {
+        pthread_once(&g_stack_key_once, make_stack_key);
+        if (!g_stack_key_ok || pthread_setspecific(g_stack_key, s) != 0) {
+            otel__log(OTEL_LOG_ERROR, "cannot register the context stack's thread-exit cleanup");
+            return false;
+        }
+        s->registered = true;
+    }
+    if (s->cap >= UINT32_MAX / 2)
+        return false;
+    uint32_t cap = s->cap ? s->cap * 2 : 8;
+    struct frame *frames = otel__realloc(s->frames, cap * sizeof(*frames));
+    if (!frames)
+        return false;
+    s->frames = frames;
+    s->cap = cap;
+    return true;
+}
+
+/* Pushes a zeroed frame and returns it with its token, or NULL when out of memory. */
+static struct frame *push(struct tls_stack *s, otel_context_token *token)
+{
+    if (!stack_reserve(s))
+        return NULL;
+    s->serial++;
+    if (s->serial == 0)
+        s->serial = 1;
+    struct frame *f = &s->frames[s->depth++];
+    memset(f, 0, sizeof(*f));
+    f->serial = s->serial;
+    *token = ((uint64_t)s->depth << 32) | f->serial;
+    return f;
+}
+
+static struct frame *top(struct tls_stack *s)
+{
+    return s->depth ? &s->frames[s->depth - 1] : NULL;
+}
+
+/* The baggage a new frame on top of |s| sees. */
+static const otel_baggage *top_baggage(struct tls_stack *s)
+{
+    struct frame *f = top(s);
+    if (!f)
+        return NULL;
+    return f->is_span ? f->baggage : otel_context_get_baggage(f->ctx);
+}
+
+otel_context_token otel_context_attach(const otel_context *ctx)
+{
+    struct tls_stack *s = &t_stack;
+    otel_context_token token;
+    struct frame *f = push(s, &token);
+    if (!f) {
+        OTEL__LOG(OTEL_LOG_ERROR, "otel_context_attach: out of memory; context not attached");
+        return 0;
+    }
+    f->ctx = otel_context_retain(ctx);
+    return token;
+}
+
+otel_context_token otel_span_make_current(otel_span span)
+{
+    struct tls_stack *s = &t_stack;
+    otel_span_context sc = { 0 };
+    otel_trace_state *ts = NULL;
+    if (span.impl) {
+        const struct otel_span_ops *ops = span.impl->ops;
+        if (ops->get_context && !ops->get_context(span.impl, span.gen, &sc))
+            memset(&sc, 0, sizeof(sc));
+        if (ops->get_trace_state)
+            ts = ops->get_trace_state(span.impl, span.gen);
+    }
+    const otel_baggage *baggage = top_baggage(s);
+    otel_context_token token;
+    struct frame *f = push(s, &token);
+    if (!f) {
+        otel_trace_state_release(ts);
+        OTEL__LOG(OTEL_LOG_ERROR, "otel_span_make_current: out of memory; span not made current");
+        return 0;
+    }
+    f->is_span = true;
+    f->span = span;
+    f->sc = sc;
+    f->ts = ts;
+    f->baggage = baggage;
+    return token;
+}
+
+otel_status otel_context_detach(otel_context_token token)
+{
+    struct tls_stack *s = &t_stack;
+    uint32_t depth = (uint32_t)(token >> 32);
+    uint32_t serial = (uint32_t)token;
+    if (depth == 0 || depth > s->depth || s->frames[depth - 1].serial != serial) {
+        OTEL__LOG(OTEL_LOG_WARN,
+                  "otel_context_detach: token %#llx is not attached on this thread (already "
+                  "detached, or from another thread); nothing changed",
+                  (unsigned long long)token);
+        return OTEL_ERR_INVALID_ARG;
+    }
+    uint32_t above = s->depth - depth;
+    while (s->depth >= depth)
+        pop_top(s);
+    if (above) {
+        OTEL__LOG(OTEL_LOG_WARN,
+                  "otel_context_detach: out of order; %u context(s) attached later were "
+                  "detached too",
+                  (unsigned)above);
+        return OTEL_ERR_INVALID_ARG;
+    }
+    return OTEL_OK;
+}
+
+/* Builds the context objects of span frames up to and including frame |i|, bottom-up and
+ * without recursion. Returns false when out of memory. */
+static bool materialize(struct tls_stack *s, uint32_t i)
+{
+    uint32_t j = i;
+    while (j > 0 && s->frames[j - 1].is_span && !s->frames[j - 1].materialized)
+        j--;
+    for (uint32_t k = j; k <= i; k++) {
+        struct frame *f = &s->frames[k];
+        if (!f->is_span || f->materialized)
+            continue;
+        const otel_context *base = NULL;
+        if (k > 0) {
+            struct frame *below = &s->frames[k - 1];
+            base = below->is_span ? below->materialized : below->ctx;
+        }
+        otel_trace_state *ts = otel_trace_state_retain(f->ts);
+        f->materialized = node_new_span(base, f->span, &f->sc, ts);
+        if (!f->materialized) {
+            otel_trace_state_release(ts);
+            return false;
+        }
+    }
+    return true;
+}
+
+otel_context *otel_context_current(void)
+{
+    struct tls_stack *s = &t_stack;
+    struct frame *f = top(s);
+    if (!f)
+        return NULL;
+    if (!f->is_span)
+        return otel_context_retain(f->ctx);
+    if (materialize(s, s->depth - 1))
+        return otel_context_retain(f->materialized);
+    /* Out of memory: hand out the nearest context object below, without the span frames. */
+    OTEL__LOG(OTEL_LOG_ERROR, "otel_context_current: out of memory; the active span is missing "
+                              "from the returned context");
+    for (uint32_t k = s->depth; k-- > 0;) {
+        struct frame *b = &s->frames[k];
+        if (!b->is_span)
+            return otel_context_retain(b->ctx);
+        if (b->materialized)
+            return otel_context_retain(b->materialized);
+    }
+    return NULL;
+}
+
+otel_span otel_span_current(void)
+{
+    struct frame *f = top(&t_stack);
+    if (!f)
+        return OTEL_SPAN_NONE;
+    return f->is_span ? f->span : otel_context_get_span(f->ctx);
+}
+
+otel_span_context otel_span_current_context(void)
+{
+    struct frame *f = top(&t_stack);
+    if (!f)
+        return (otel_span_context){ 0 };
+    return f->is_span ? f->sc : otel_context_get_span_context(f->ctx);
+}
+
+const otel_baggage *otel__context_current_baggage(void)
+{
+    return top_baggage(&t_stack);
+}
+
+void otel__context_current_parent(otel_parent *out)
+{
+    struct frame *f = top(&t_stack);
+    if (!f || !f->is_span) {
+        otel__context_parent_from(f ? f->ctx : NULL, out);
+        return;
+    }
+    out->span_context = f->sc;
+    out->trace_state = f->ts;
+    out->span = f->span;
+    out->context = f->materialized;
+}
+
+size_t otel__context_stack_depth(void)
+{
+    return t_stack.depth;
+}

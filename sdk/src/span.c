@@ -1,0 +1,637 @@
+/* The operations of SDK spans (the otel_span_ops table behind otel_span_* calls), and the
+ * attribute, event and link storage they share with span start. Every operation locks the
+ * record, checks that the handle's generation is still the record's and that the span still
+ * records, acts, and unlocks; nothing here calls user code under the lock. Copies go into the
+ * record's arena, with the provider's limits applied while copying. */
+#include <string.h>
+
+#include "log_internal.h"
+#include "mem.h"
+#include "provider.h"
+#include "span.h"
+
+/* ---------------------------------------------------------------------------------------------
+ * Validation and copying of values
+ * ------------------------------------------------------------------------------------------- */
+
+static inline bool str_ok(otel_str s)
+{
+    return s.data != NULL || s.len == 0;
+}
+
+static bool value_is_valid(const otel_value *v)
+{
+    switch (v->type) {
+    case OTEL_VALUE_BOOL:
+    case OTEL_VALUE_INT:
+    case OTEL_VALUE_DOUBLE:
+        return true;
+    case OTEL_VALUE_STR:
+    case OTEL_VALUE_BYTES:
+        return str_ok(v->as.s);
+    case OTEL_VALUE_ARRAY:
+        if (v->as.array.len && !v->as.array.items)
+            return false;
+        switch (v->array_type) {
+        case OTEL_VALUE_BOOL:
+        case OTEL_VALUE_INT:
+        case OTEL_VALUE_DOUBLE:
+            return true;
+        case OTEL_VALUE_STR: {
+            const otel_str *items = v->as.array.items;
+            for (size_t i = 0; i < v->as.array.len; i++)
+                if (!str_ok(items[i]))
+                    return false;
+            return true;
+        }
+        default:
+            return false;
+        }
+    case OTEL_VALUE_EMPTY:
+    default:
+        return false;
+    }
+}
+
+static inline bool attr_is_valid(const otel_attr *a)
+{
+    return a->key.len > 0 && a->key.data != NULL && value_is_valid(&a->value);
+}
+
+static inline bool key_eq(otel_str a, otel_str b)
+{
+    return a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+}
+
+/* Bytes of the first |max_chars| characters of |s|. The specification counts characters (code
+ * points) for the attribute value length limit; a cut never splits a multi-byte sequence.
+ * Malformed bytes count as one character each, so the result stays bounded. */
+static size_t utf8_prefix(const char *s, size_t len, uint32_t max_chars)
+{
+    if (max_chars == UINT32_MAX || len <= max_chars)
+        return len;
+    size_t i = 0;
+    uint32_t chars = 0;
+    while (i < len && chars < max_chars) {
+        unsigned char b = (unsigned char)s[i];
+        size_t n = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 1;
+        size_t j = 1;
+        while (j < n && i + j < len && ((unsigned char)s[i + j] & 0xC0) == 0x80)
+            j++;
+        i += j;
+        chars++;
+    }
+    return i;
+}
+
+static size_t elem_size(uint16_t type)
+{
+    switch (type) {
+    case OTEL_VALUE_BOOL:
+        return sizeof(bool);
+    case OTEL_VALUE_INT:
+        return sizeof(int64_t);
+    case OTEL_VALUE_DOUBLE:
+        return sizeof(double);
+    default:
+        return sizeof(otel_str);
+    }
+}
+
+/* Copies |src| (valid) into |dst| with the length limit; strings flagged static are kept by
+ * pointer (a static string cut by the limit is just a shorter slice). False when out of memory. */
+static bool copy_value(struct otel__arena *a, otel_value *dst, const otel_value *src,
+                       uint32_t max_len)
+{
+    *dst = *src;
+    bool is_static = (src->flags & OTEL_VALUE_STATIC) != 0;
+    switch (src->type) {
+    case OTEL_VALUE_STR:
+    case OTEL_VALUE_BYTES: {
+        size_t n = src->type == OTEL_VALUE_STR
+                       ? utf8_prefix(src->as.s.data, src->as.s.len, max_len)
+                       : (max_len != UINT32_MAX && src->as.s.len > max_len ? max_len : src->as.s.len);
+        dst->as.s.len = n;
+        if (is_static)
+            return true;
+        char *p = otel__arena_strdup(a, src->as.s.data, n);
+        if (!p)
+            return false;
+        dst->as.s.data = p;
+        dst->flags &= (uint16_t)~OTEL_VALUE_STATIC;
+        return true;
+    }
+    case OTEL_VALUE_ARRAY: {
+        size_t n = src->as.array.len;
+        if (n == 0)
+            return true;
+        if (src->array_type != OTEL_VALUE_STR) {
+            if (is_static)
+                return true;
+            size_t es = elem_size(src->array_type);
+            void *items = otel__arena_alloc(a, n * es, 8);
+            if (!items)
+                return false;
+            memcpy(items, src->as.array.items, n * es);
+            dst->as.array.items = items;
+            dst->flags &= (uint16_t)~OTEL_VALUE_STATIC;
+            return true;
+        }
+        const otel_str *in = src->as.array.items;
+        if (is_static) {
+            bool cut = false;
+            for (size_t i = 0; i < n && !cut; i++)
+                cut = utf8_prefix(in[i].data, in[i].len, max_len) != in[i].len;
+            if (!cut)
+                return true;
+        }
+        otel_str *out = otel__arena_alloc(a, n * sizeof(*out), 8);
+        if (!out)
+            return false;
+        for (size_t i = 0; i < n; i++) {
+            size_t len = utf8_prefix(in[i].data, in[i].len, max_len);
+            if (is_static) {
+                out[i] = (otel_str){ in[i].data, len };
+                continue;
+            }
+            char *p = otel__arena_strdup(a, in[i].data, len);
+            if (!p)
+                return false;
+            out[i] = (otel_str){ p, len };
+        }
+        dst->as.array.items = out;
+        if (!is_static)
+            dst->flags &= (uint16_t)~OTEL_VALUE_STATIC;
+        return true;
+    }
+    default:
+        return true;
+    }
+}
+
+/* Overwrites an arena-owned string value in place when the new one (not static) fits: keeps a
+ * loop that updates one attribute from growing the arena. */
+static bool replace_in_place(otel_value *old, const otel_value *nv, uint32_t max_len)
+{
+    if (old->type != OTEL_VALUE_STR || nv->type != OTEL_VALUE_STR)
+        return false;
+    if ((old->flags | nv->flags) & OTEL_VALUE_STATIC)
+        return false;
+    size_t n = utf8_prefix(nv->as.s.data, nv->as.s.len, max_len);
+    if (n > old->as.s.len)
+        return false;
+    char *p = (char *)old->as.s.data;
+    memmove(p, nv->as.s.data, n);
+    p[n] = '\0';
+    old->as.s.len = n;
+    old->flags = (uint16_t)((nv->flags & ~(OTEL_VALUE_STATIC | OTEL_VALUE_STATIC_KEY)) |
+                            (old->flags & OTEL_VALUE_STATIC_KEY));
+    return true;
+}
+
+enum set_result { SET_STORED, SET_DROPPED, SET_INVALID };
+
+/* Adds or replaces |src| in |*attrs| (|*count| used, |*cap| allocated, at most |limit|).
+ * |inline_storage| is the array *attrs starts in, if any (no growth out of a fixed array when
+ * it is NULL). */
+static enum set_result attr_put(struct otel__arena *a, otel_attr **attrs, uint32_t *count,
+                                uint32_t *cap, uint32_t limit, uint32_t max_len, const otel_attr *src)
+{
+    if (!attr_is_valid(src))
+        return SET_INVALID;
+    otel_attr *arr = *attrs;
+    for (uint32_t i = 0; i < *count; i++) {
+        if (!key_eq(arr[i].key, src->key))
+            continue;
+        if (replace_in_place(&arr[i].value, &src->value, max_len))
+            return SET_STORED;
+        otel_value v;
+        if (!copy_value(a, &v, &src->value, max_len))
+            return SET_DROPPED; /* the old value stays */
+        v.flags = (uint16_t)((v.flags & ~OTEL_VALUE_STATIC_KEY) | (arr[i].value.flags & OTEL_VALUE_STATIC_KEY));
+        arr[i].value = v;
+        return SET_STORED;
+    }
+    if (*count >= limit)
+        return SET_DROPPED;
+    if (*count == *cap) {
+        uint32_t ncap = *cap ? *cap * 2 : 4;
+        if (ncap > limit || ncap < *cap)
+            ncap = limit;
+        otel_attr *grown = otel__arena_alloc(a, (size_t)ncap * sizeof(*grown), 8);
+        if (!grown)
+            return SET_DROPPED;
+        if (*count)
+            memcpy(grown, arr, (size_t)*count * sizeof(*grown));
+        *attrs = arr = grown;
+        *cap = ncap;
+    }
+    struct otel__arena_mark m = otel__arena_mark(a);
+    otel_attr *dst = &arr[*count];
+    dst->key = src->key;
+    if (!(src->value.flags & OTEL_VALUE_STATIC_KEY)) {
+        char *k = otel__arena_strdup(a, src->key.data, src->key.len);
+        if (!k)
+            return SET_DROPPED;
+        dst->key.data = k;
+    }
+    if (!copy_value(a, &dst->value, &src->value, max_len)) {
+        otel__arena_rollback(a, m);
+        return SET_DROPPED;
+    }
+    if (!(src->value.flags & OTEL_VALUE_STATIC_KEY))
+        dst->value.flags &= (uint16_t)~OTEL_VALUE_STATIC_KEY;
+    (*count)++;
+    return SET_STORED;
+}
+
+void otel__log_invalid_attrs(uint32_t invalid)
+{
+    if (invalid)
+        OTEL__LOG(OTEL_LOG_DEBUG,
+                  "span: dropped %u invalid attribute(s) (empty key, empty value, or an array "
+                  "that is not of bool, int, double or string)",
+                  invalid);
+}
+
+uint32_t otel__record_set_attrs(struct otel__span_record *rec, const otel_attr *attrs,
+                                size_t count, uint32_t *invalid)
+{
+    if (!attrs)
+        return 0;
+    const struct otel__limits *lim = &rec->provider->limits;
+    otel_span_data *d = &rec->box.data;
+    otel_attr *arr = (otel_attr *)d->attrs;
+    uint32_t dropped = 0;
+    for (size_t i = 0; i < count; i++) {
+        switch (attr_put(&rec->arena, &arr, &d->attr_count, &rec->attr_cap, lim->attr_count,
+                         lim->attr_value_length, &attrs[i])) {
+        case SET_STORED:
+            break;
+        case SET_DROPPED:
+            d->dropped_attr_count++;
+            dropped++;
+            break;
+        case SET_INVALID:
+            (*invalid)++;
+            dropped++;
+            break;
+        }
+    }
+    d->attrs = arr;
+    return dropped;
+}
+
+/* Copies a list of event or link attributes (duplicates: the last wins) into an exact-size array.
+ * Returns false only when the array itself cannot be allocated. */
+static bool copy_attr_list(struct otel__arena *a, const otel_attr *src, size_t n, uint32_t limit,
+                           uint32_t max_len, const otel_attr **out, uint32_t *out_count,
+                           uint32_t *dropped, uint32_t *invalid)
+{
+    *out = NULL;
+    *out_count = 0;
+    if (!src || n == 0)
+        return true;
+    uint32_t cap = n < limit ? (uint32_t)n : limit;
+    otel_attr *arr = NULL;
+    if (cap) {
+        arr = otel__arena_alloc(a, (size_t)cap * sizeof(*arr), 8);
+        if (!arr)
+            return false;
+    }
+    uint32_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        switch (attr_put(a, &arr, &count, &cap, limit, max_len, &src[i])) {
+        case SET_STORED:
+            break;
+        case SET_DROPPED:
+            (*dropped)++;
+            break;
+        case SET_INVALID:
+            (*invalid)++;
+            break;
+        }
+    }
+    *out = arr;
+    *out_count = count;
+    return true;
+}
+
+bool otel__record_add_link(struct otel__span_record *rec, const otel_link *link,
+                           uint32_t *attrs_dropped)
+{
+    struct otel__provider *p = rec->provider;
+    const struct otel__limits *lim = &p->limits;
+    otel_span_data *d = &rec->box.data;
+    uint8_t acc = 0;
+    for (size_t i = 0; i < OTEL_TRACE_ID_SIZE; i++)
+        acc |= link->context.trace_id[i];
+    uint8_t acc2 = 0;
+    for (size_t i = 0; i < OTEL_SPAN_ID_SIZE; i++)
+        acc2 |= link->context.span_id[i];
+    if ((!acc || !acc2) && !link->trace_state && !(link->attrs && link->attr_count))
+        return true; /* says nothing: counted by the provider only */
+    if (d->link_count >= lim->link_count) {
+        d->dropped_link_count++;
+        return true;
+    }
+    struct otel__arena_mark m = otel__arena_mark(&rec->arena);
+    otel_link_data *links = (otel_link_data *)d->links;
+    if (d->link_count == rec->link_cap) {
+        uint32_t ncap = rec->link_cap ? rec->link_cap * 2 : 2;
+        if (ncap > lim->link_count || ncap < rec->link_cap)
+            ncap = lim->link_count;
+        otel_link_data *grown = otel__arena_alloc(&rec->arena, (size_t)ncap * sizeof(*grown), 8);
+        if (!grown) {
+            d->dropped_link_count++;
+            return true;
+        }
+        if (d->link_count)
+            memcpy(grown, links, (size_t)d->link_count * sizeof(*grown));
+        d->links = links = grown;
+        rec->link_cap = ncap;
+    }
+    otel_link_data *l = &links[d->link_count];
+    uint32_t dropped = 0, invalid = 0;
+    if (!copy_attr_list(&rec->arena, link->attrs, link->attr_count, lim->link_attr_count,
+                        lim->attr_value_length, &l->attrs, &l->attr_count, &dropped, &invalid)) {
+        otel__arena_rollback(&rec->arena, m);
+        d->dropped_link_count++;
+        return true;
+    }
+    l->context = link->context;
+    l->dropped_attr_count = dropped;
+    l->trace_state = otel_trace_state_retain(link->trace_state);
+    d->link_count++;
+    *attrs_dropped += dropped + invalid;
+    return false;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The span operations
+ * ------------------------------------------------------------------------------------------- */
+
+/* Locks |rec| if |gen| still names a recording span; false (and unlocked) otherwise. */
+static inline bool lock_live(struct otel__span_record *rec, uint64_t gen)
+{
+    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen)
+        return false;
+    otel__spin_lock(&rec->lock);
+    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen ||
+        rec->state != OTEL__REC_RECORDING) {
+        otel__spin_unlock(&rec->lock);
+        return false;
+    }
+    return true;
+}
+
+static void span_set_attrs(struct otel_span_impl *impl, uint64_t gen, const otel_attr *attrs,
+                           size_t count)
+{
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    if (!attrs || count == 0 || !lock_live(rec, gen))
+        return;
+    struct otel__provider *p = rec->provider;
+    uint32_t invalid = 0;
+    uint32_t dropped = otel__record_set_attrs(rec, attrs, count, &invalid);
+    otel__spin_unlock(&rec->lock);
+    if (dropped)
+        otel__count(&p->counters.attrs_dropped, dropped);
+    otel__log_invalid_attrs(invalid);
+}
+
+static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str name,
+                           int64_t time_ns, const otel_attr *attrs, size_t attr_count)
+{
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen)
+        return;
+    if (time_ns == 0)
+        time_ns = otel_time_now_ns(); /* read before locking: keeps the lock short */
+    if (!lock_live(rec, gen))
+        return;
+    struct otel__provider *p = rec->provider;
+    const struct otel__limits *lim = &p->limits;
+    otel_span_data *d = &rec->box.data;
+    uint32_t attrs_dropped = 0, invalid = 0;
+    bool event_dropped = true;
+
+    if (d->event_count >= lim->event_count) {
+        d->dropped_event_count++;
+        goto out_unlock;
+    }
+    struct otel__arena_mark m = otel__arena_mark(&rec->arena);
+    otel_event_data *events = (otel_event_data *)d->events;
+    if (d->event_count == rec->event_cap) {
+        uint32_t ncap = rec->event_cap ? rec->event_cap * 2 : 4;
+        if (ncap > lim->event_count || ncap < rec->event_cap)
+            ncap = lim->event_count;
+        otel_event_data *grown = otel__arena_alloc(&rec->arena, (size_t)ncap * sizeof(*grown), 8);
+        if (!grown)
+            goto out_count_dropped;
+        if (d->event_count)
+            memcpy(grown, events, (size_t)d->event_count * sizeof(*grown));
+        d->events = events = grown;
+        rec->event_cap = ncap;
+    }
+    otel_event_data *e = &events[d->event_count];
+    char *copied = str_ok(name) ? otel__arena_strdup(&rec->arena, name.data, name.len) : NULL;
+    if (!copied)
+        goto out_rollback;
+    uint32_t edropped = 0;
+    if (!copy_attr_list(&rec->arena, attrs, attr_count, lim->event_attr_count,
+                        lim->attr_value_length, &e->attrs, &e->attr_count, &edropped, &invalid))
+        goto out_rollback;
+    e->name = (otel_str){ copied, name.len };
+    e->time_ns = time_ns;
+    e->dropped_attr_count = edropped;
+    attrs_dropped = edropped + invalid;
+    d->event_count++;
+    event_dropped = false;
+    goto out_unlock;
+
+out_rollback:
+    otel__arena_rollback(&rec->arena, m);
+out_count_dropped:
+    d->dropped_event_count++;
+out_unlock:
+    otel__spin_unlock(&rec->lock);
+    if (event_dropped)
+        otel__count(&p->counters.events_dropped, 1);
+    if (attrs_dropped)
+        otel__count(&p->counters.attrs_dropped, attrs_dropped);
+    otel__log_invalid_attrs(invalid);
+}
+
+static void span_add_link(struct otel_span_impl *impl, uint64_t gen, const otel_link *link)
+{
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    if (!link || !lock_live(rec, gen))
+        return;
+    struct otel__provider *p = rec->provider;
+    uint32_t attrs_dropped = 0;
+    bool dropped = otel__record_add_link(rec, link, &attrs_dropped);
+    otel__spin_unlock(&rec->lock);
+    if (dropped)
+        otel__count(&p->counters.links_dropped, 1);
+    if (attrs_dropped)
+        otel__count(&p->counters.attrs_dropped, attrs_dropped);
+}
+
+static void span_set_status(struct otel_span_impl *impl, uint64_t gen, otel_span_status_code code,
+                            otel_str description)
+{
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    if ((code != OTEL_SPAN_STATUS_OK && code != OTEL_SPAN_STATUS_ERROR) || !lock_live(rec, gen))
+        return;
+    otel_span_data *d = &rec->box.data;
+    if (d->status_code != OTEL_SPAN_STATUS_OK) { /* OK is final */
+        if (code == OTEL_SPAN_STATUS_OK) {
+            d->status_code = OTEL_SPAN_STATUS_OK;
+            d->status_description = (otel_str){ "", 0 };
+        } else {
+            d->status_code = OTEL_SPAN_STATUS_ERROR;
+            otel_str desc = { "", 0 };
+            if (description.len && description.data) {
+                /* A description that cannot be copied is lost; the status is still ERROR. */
+                char *p = otel__arena_strdup(&rec->arena, description.data, description.len);
+                if (p)
+                    desc = (otel_str){ p, description.len };
+            }
+            d->status_description = desc;
+        }
+    }
+    otel__spin_unlock(&rec->lock);
+}
+
+static void span_update_name(struct otel_span_impl *impl, uint64_t gen, otel_str name)
+{
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    if (!str_ok(name) || !lock_live(rec, gen))
+        return;
+    otel_span_data *d = &rec->box.data;
+    if (rec->name_copied && name.len <= d->name.len) {
+        char *p = (char *)d->name.data;
+        memmove(p, name.data, name.len);
+        p[name.len] = '\0';
+        d->name.len = name.len;
+    } else {
+        char *p = otel__arena_strdup(&rec->arena, name.data, name.len);
+        if (p) {
+            d->name = (otel_str){ p, name.len };
+            rec->name_copied = true;
+        }
+    }
+    otel__spin_unlock(&rec->lock);
+}
+
+static bool span_is_recording(struct otel_span_impl *impl, uint64_t gen)
+{
+    /* end() bumps the generation, so a matching generation means "still recording". */
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    return atomic_load_explicit(&rec->gen, memory_order_acquire) == gen;
+}
+
+static bool span_get_context(struct otel_span_impl *impl, uint64_t gen, otel_span_context *out)
+{
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    if (!lock_live(rec, gen))
+        return false;
+    *out = rec->box.data.context;
+    otel__spin_unlock(&rec->lock);
+    return true;
+}
+
+static otel_trace_state *span_get_trace_state(struct otel_span_impl *impl, uint64_t gen)
+{
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    if (!lock_live(rec, gen))
+        return NULL;
+    otel_trace_state *ts = otel_trace_state_retain(rec->box.data.trace_state);
+    otel__spin_unlock(&rec->lock);
+    return ts;
+}
+
+static void span_end(struct otel_span_impl *impl, uint64_t gen, int64_t end_time_ns)
+{
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    if (!lock_live(rec, gen))
+        return;
+    rec->state = OTEL__REC_ENDED;
+    atomic_store_explicit(&rec->gen, gen + 1, memory_order_release);
+    otel__spin_unlock(&rec->lock);
+
+    /* The handle is dead now: no other thread touches the record's data, so the rest needs no
+     * lock (and the clock is read outside it). */
+    otel_span_data *d = &rec->box.data;
+    if (end_time_ns == 0) {
+        if (rec->has_mono_start) {
+            int64_t elapsed = otel__mono_ns() - rec->start_mono_ns;
+            end_time_ns = d->start_time_ns + (elapsed > 0 ? elapsed : 0);
+        } else {
+            end_time_ns = otel_time_now_ns();
+        }
+    }
+    if (end_time_ns < d->start_time_ns)
+        end_time_ns = d->start_time_ns;
+    d->end_time_ns = end_time_ns;
+
+    struct otel__provider *p = rec->provider;
+    atomic_store_explicit(&rec->box.refs, 1u, memory_order_relaxed);
+    otel__count(&p->counters.spans_ended, 1);
+    if (atomic_load_explicit(&p->shut_down, memory_order_acquire)) {
+        otel__count(&p->counters.spans_dropped, 1);
+    } else {
+        for (size_t i = 0; i < p->processor_count; i++)
+            p->processors[i].on_end(p->processors[i].user_data, d);
+    }
+    otel__span_record_release(rec);
+}
+
+const struct otel_span_ops otel__span_ops = {
+    .set_attrs = span_set_attrs,
+    .add_event = span_add_event,
+    .add_link = span_add_link,
+    .set_status = span_set_status,
+    .update_name = span_update_name,
+    .is_recording = span_is_recording,
+    .get_context = span_get_context,
+    .get_trace_state = span_get_trace_state,
+    .end = span_end,
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Recycling
+ * ------------------------------------------------------------------------------------------- */
+
+static void release_refs(struct otel__span_record *rec)
+{
+    otel_span_data *d = &rec->box.data;
+    otel_trace_state_release(d->trace_state);
+    d->trace_state = NULL;
+    for (uint32_t i = 0; i < d->link_count; i++)
+        otel_trace_state_release(d->links[i].trace_state);
+    d->link_count = 0;
+    d->links = NULL;
+}
+
+void otel__span_record_release(struct otel__span_record *rec)
+{
+    if (atomic_fetch_sub_explicit(&rec->box.refs, 1u, memory_order_acq_rel) == 1u)
+        otel__span_record_recycle(rec);
+}
+
+void otel__span_record_recycle(struct otel__span_record *rec)
+{
+    release_refs(rec);
+    otel__arena_reset(&rec->arena);
+    rec->state = OTEL__REC_FREE;
+    otel__pool_put(&rec->provider->pool, rec);
+}
+
+void otel__span_record_cleanup(struct otel__span_record *rec)
+{
+    if (rec->state != OTEL__REC_FREE)
+        release_refs(rec);
+    otel__arena_free(&rec->arena);
+}

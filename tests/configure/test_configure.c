@@ -1,0 +1,411 @@
+/* Tests for otel_configure_from_env() (configure/): exporters chosen by OTEL_TRACES_EXPORTER
+ * (the console one writing to a file through OTEL_C_CONSOLE_PATH), "none", unknown and
+ * unavailable names, the sampler, disabled SDK, the override hook, log level and propagator
+ * names. The environment is a table passed through otel_env. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "failalloc.h"
+#include "log_internal.h"
+#include "otel/configure.h"
+
+/* ---- environment table ----------------------------------------------------------------------- */
+
+struct kv {
+    const char *name;
+    const char *value;
+};
+
+static const char *table_getenv(void *user_data, const char *name)
+{
+    for (const struct kv *p = user_data; p->name; p++)
+        if (strcmp(p->name, name) == 0)
+            return p->value;
+    return NULL;
+}
+
+/* ---- diagnostics ----------------------------------------------------------------------------- */
+
+static int g_warnings, g_infos, g_debugs;
+static char g_log[8192];
+
+static void capture(void *user_data, otel_log_level level, const char *message)
+{
+    (void)user_data;
+    if (level <= OTEL_LOG_WARN)
+        g_warnings++;
+    else if (level == OTEL_LOG_INFO)
+        g_infos++;
+    else
+        g_debugs++;
+    size_t n = strlen(g_log);
+    snprintf(g_log + n, sizeof(g_log) - n, "%s\n", message);
+}
+
+static void reset_log(void)
+{
+    g_warnings = g_infos = g_debugs = 0;
+    g_log[0] = '\0';
+}
+
+/* ---- fixture: a temporary output file -------------------------------------------------------- */
+
+static char g_path[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    reset_log();
+    otel__log_set_rate_limit_ns(0);
+    otel_log_set_handler(capture, NULL, OTEL_LOG_DEBUG);
+    snprintf(g_path, sizeof(g_path), "/tmp/otelc-configure-XXXXXX");
+    int fd = mkstemp(g_path);
+    assert_true(fd >= 0);
+    close(fd);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(g_path);
+    otel_global_set_tracer_provider(NULL);
+    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
+    return 0;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static size_t count_lines(const char *text)
+{
+    size_t n = 0;
+    for (const char *p = text; *p; p++)
+        n += *p == '\n';
+    return n;
+}
+
+/* Configures with |table| (no_global), runs one span named "work", shuts down, destroys, and
+ * returns the file's content. */
+static char *run_with(const struct kv *table, void (*override)(void *, otel_sdk_config *),
+                      void *user_data)
+{
+    otel_env env = { table_getenv, (void *)table };
+    otel_configure_options o = { .env = &env, .override = override, .user_data = user_data,
+                                 .no_global = true };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_configure_from_env(&o, &tp), OTEL_OK);
+    assert_non_null(tp);
+    assert_true(otel_tracer_provider_is_sdk(tp));
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("test"), NULL);
+    otel_span s = otel_tracer_start_span(t, OTEL_STR("work"), NULL);
+    otel_span_end(s);
+    assert_int_equal(otel_tracer_provider_shutdown(tp, 1000000000), OTEL_OK);
+    otel_tracer_provider_destroy(tp);
+    return read_file(g_path);
+}
+
+static char *run(const struct kv *table, void (*override)(void *, otel_sdk_config *))
+{
+    return run_with(table, override, NULL);
+}
+
+/* ---- exporters ------------------------------------------------------------------------------- */
+
+static void test_configure_console_exporter_writes_to_the_configured_file(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "console" },
+                                { "OTEL_C_CONSOLE_PATH", g_path },
+                                { "OTEL_SERVICE_NAME", "configured" },
+                                { NULL, NULL } };
+    char *text = run(table, NULL);
+    assert_int_equal(count_lines(text), 1);
+    assert_non_null(strstr(text, "span trace_id="));
+    assert_non_null(strstr(text, "name=\"work\""));
+    assert_non_null(strstr(text, "service=\"configured\""));
+    assert_int_equal(g_warnings, 0);
+}
+
+static void test_configure_console_json_format(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "console" },
+                                { "OTEL_C_CONSOLE_PATH", g_path },
+                                { "OTEL_C_CONSOLE_FORMAT", "JSON" },
+                                { NULL, NULL } };
+    char *text = run(table, NULL);
+    assert_int_equal(count_lines(text), 1);
+    assert_true(strncmp(text, "{\"resource\":{\"attributes\":[", 27) == 0);
+    assert_non_null(strstr(text, "\"name\":\"work\""));
+    assert_int_equal(g_warnings, 0);
+}
+
+static void test_configure_none_builds_no_exporter_quietly(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "none" },
+                                { "OTEL_C_CONSOLE_PATH", g_path },
+                                { NULL, NULL } };
+    char *text = run(table, NULL);
+    assert_string_equal(text, "");
+    assert_int_equal(g_warnings, 0);
+    assert_int_equal(g_infos, 0);
+}
+
+static void test_configure_unknown_exporter_warns_and_is_skipped(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "carrier-pigeon" },
+                                { "OTEL_C_CONSOLE_PATH", g_path },
+                                { NULL, NULL } };
+    char *text = run(table, NULL);
+    assert_string_equal(text, "");
+    assert_int_equal(g_warnings, 1);
+    assert_non_null(strstr(g_log, "unknown exporter carrier-pigeon"));
+    assert_int_equal(g_infos, 1);
+    assert_non_null(strstr(g_log, "no span exporter configured"));
+}
+
+static void test_configure_default_otlp_is_not_available_yet(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_C_CONSOLE_PATH", g_path }, { NULL, NULL } };
+    char *text = run(table, NULL);
+    assert_string_equal(text, "");
+    assert_int_equal(g_warnings, 1);
+    assert_non_null(strstr(g_log, "exporter otlp is not available in this build"));
+    assert_int_equal(g_infos, 1);
+}
+
+static void test_configure_none_with_others_is_ignored_with_a_warning(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "none,console" },
+                                { "OTEL_C_CONSOLE_PATH", g_path },
+                                { NULL, NULL } };
+    char *text = run(table, NULL);
+    assert_int_equal(count_lines(text), 1);
+    assert_int_equal(g_warnings, 1);
+    assert_non_null(strstr(g_log, "\"none\""));
+}
+
+static void test_configure_logging_is_a_deprecated_console(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "logging,console" },
+                                { "OTEL_C_CONSOLE_PATH", g_path },
+                                { NULL, NULL } };
+    char *text = run(table, NULL);
+    assert_int_equal(count_lines(text), 1); /* one console exporter, not two */
+    assert_int_equal(g_warnings, 1);
+    assert_non_null(strstr(g_log, "logging is deprecated"));
+}
+
+static void test_configure_unopenable_console_path_skips_the_exporter(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "console" },
+                                { "OTEL_C_CONSOLE_PATH", "/nonexistent-otelc/out.log" },
+                                { NULL, NULL } };
+    otel_env env = { table_getenv, (void *)table };
+    otel_configure_options o = { .env = &env, .no_global = true };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_configure_from_env(&o, &tp), OTEL_OK);
+    otel_tracer_provider_destroy(tp);
+    assert_int_equal(g_warnings, 2); /* cannot open; exporter skipped */
+    assert_non_null(strstr(g_log, "/nonexistent-otelc/out.log"));
+    assert_non_null(strstr(g_log, "could not be created"));
+    assert_int_equal(g_infos, 1);
+}
+
+/* ---- sampler, disabled, override ------------------------------------------------------------- */
+
+static void test_configure_unavailable_sampler_falls_back_to_default(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "console" },
+                                { "OTEL_C_CONSOLE_PATH", g_path },
+                                { "OTEL_TRACES_SAMPLER", "jaeger_remote" },
+                                { NULL, NULL } };
+    char *text = run(table, NULL);
+    assert_int_equal(count_lines(text), 1); /* parentbased_always_on samples the root */
+    assert_int_equal(g_warnings, 1);
+    assert_non_null(strstr(g_log, "sampler jaeger_remote is not available in this build, using "
+                                  "parentbased_always_on"));
+}
+
+static void test_configure_always_off_sampler_exports_nothing(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "console" },
+                                { "OTEL_C_CONSOLE_PATH", g_path },
+                                { "OTEL_TRACES_SAMPLER", "always_off" },
+                                { NULL, NULL } };
+    assert_string_equal(run(table, NULL), "");
+    assert_int_equal(g_warnings, 0);
+}
+
+static void test_configure_disabled_sdk_records_nothing(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_SDK_DISABLED", "true" },
+                                { "OTEL_TRACES_EXPORTER", "console,carrier-pigeon" },
+                                { "OTEL_C_CONSOLE_PATH", g_path },
+                                { NULL, NULL } };
+    otel_env env = { table_getenv, (void *)table };
+    otel_configure_options o = { .env = &env, .no_global = true };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_configure_from_env(&o, &tp), OTEL_OK);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("test"), NULL);
+    assert_false(otel_tracer_enabled(t));
+    otel_span s = otel_tracer_start_span(t, OTEL_STR("work"), NULL);
+    assert_false(otel_span_is_recording(s));
+    otel_span_end(s);
+    otel_tracer_provider_shutdown(tp, 0);
+    otel_tracer_provider_destroy(tp);
+    assert_string_equal(read_file(g_path), "");
+    assert_int_equal(g_warnings, 0); /* exporters are not even looked at */
+}
+
+/* Code replaces a string field with its own strdup()'d copy, as configure.h allows. */
+static void override_service(void *user_data, otel_sdk_config *cfg)
+{
+    free(cfg->service_name);
+    cfg->service_name = strdup((const char *)user_data);
+}
+
+static void test_configure_override_wins_over_the_environment(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "console" },
+                                { "OTEL_C_CONSOLE_PATH", g_path },
+                                { "OTEL_SERVICE_NAME", "from-env" },
+                                { NULL, NULL } };
+    char *text = run_with(table, override_service, "from-code");
+    assert_non_null(strstr(text, "service=\"from-code\""));
+}
+
+/* ---- log level, propagators, global ---------------------------------------------------------- */
+
+static void test_configure_applies_log_level(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "none" },
+                                { "OTEL_LOG_LEVEL", "error" },
+                                { "OTEL_BSP_MAX_QUEUE_SIZE", "many" }, /* a warning, now muted */
+                                { NULL, NULL } };
+    run(table, NULL);
+    assert_int_equal(otel_log_get_level(), OTEL_LOG_ERROR);
+    assert_int_equal(g_warnings, 0);
+
+    /* Unset: the level the program chose stays. */
+    otel_log_set_level(OTEL_LOG_DEBUG);
+    const struct kv unset[] = { { "OTEL_TRACES_EXPORTER", "none" }, { NULL, NULL } };
+    run(unset, NULL);
+    assert_int_equal(otel_log_get_level(), OTEL_LOG_DEBUG);
+}
+
+static void test_configure_checks_propagator_names(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "none" },
+                                { "OTEL_PROPAGATORS", "tracecontext,baggage,b3,smoke-signals" },
+                                { NULL, NULL } };
+    run(table, NULL);
+    assert_int_equal(g_warnings, 1);
+    assert_non_null(strstr(g_log, "unknown propagator smoke-signals"));
+    assert_non_null(strstr(g_log, "propagator tracecontext is not built yet"));
+}
+
+static void test_configure_installs_the_global_provider_unless_asked_not_to(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "none" }, { NULL, NULL } };
+    otel_env env = { table_getenv, (void *)table };
+    otel_configure_options o = { .env = &env };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_configure_from_env(&o, &tp), OTEL_OK);
+    assert_ptr_equal(otel_global_tracer_provider(), tp);
+    otel_tracer_provider_destroy(tp); /* also uninstalls it */
+    assert_ptr_not_equal(otel_global_tracer_provider(), tp);
+
+    o.no_global = true;
+    assert_int_equal(otel_configure_from_env(&o, &tp), OTEL_OK);
+    assert_ptr_not_equal(otel_global_tracer_provider(), tp);
+    otel_tracer_provider_destroy(tp);
+    assert_int_equal(otel_configure_from_env(&o, NULL), OTEL_ERR_INVALID_ARG);
+}
+
+/* ---- allocation failures --------------------------------------------------------------------- */
+
+static int scenario_configure(void *arg)
+{
+    (void)arg;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "console,none,otlp" },
+                                { "OTEL_C_CONSOLE_PATH", "/dev/null" },
+                                { "OTEL_RESOURCE_ATTRIBUTES", "a=1" },
+                                { "OTEL_TRACES_SAMPLER", "parentbased_traceidratio" },
+                                { "OTEL_TRACES_SAMPLER_ARG", "0.5" },
+                                { NULL, NULL } };
+    otel_env env = { table_getenv, (void *)table };
+    otel_configure_options o = { .env = &env, .no_global = true };
+    otel_tracer_provider *tp = NULL;
+    otel_status st = otel_configure_from_env(&o, &tp);
+    if (st == OTEL_OK) {
+        otel_tracer_provider_shutdown(tp, 0);
+        otel_tracer_provider_destroy(tp);
+    }
+    return (int)st;
+}
+
+static void test_configure_survives_allocation_failures(void **state)
+{
+    (void)state;
+    otel_log_set_handler(NULL, NULL, OTEL_LOG_NONE);
+    failalloc_result r = failalloc_run(scenario_configure, NULL);
+    assert_int_equal(r.clean_status, 0);
+    assert_true(r.allocations > 5);
+    assert_int_equal(r.leaked_run, 0);
+    assert_int_equal(r.ok_with_failure, 0);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_configure_console_exporter_writes_to_the_configured_file),
+        T(test_configure_console_json_format),
+        T(test_configure_none_builds_no_exporter_quietly),
+        T(test_configure_unknown_exporter_warns_and_is_skipped),
+        T(test_configure_default_otlp_is_not_available_yet),
+        T(test_configure_none_with_others_is_ignored_with_a_warning),
+        T(test_configure_logging_is_a_deprecated_console),
+        T(test_configure_unopenable_console_path_skips_the_exporter),
+        T(test_configure_unavailable_sampler_falls_back_to_default),
+        T(test_configure_always_off_sampler_exports_nothing),
+        T(test_configure_disabled_sdk_records_nothing),
+        T(test_configure_override_wins_over_the_environment),
+        T(test_configure_applies_log_level),
+        T(test_configure_checks_propagator_names),
+        T(test_configure_installs_the_global_provider_unless_asked_not_to),
+        T(test_configure_survives_allocation_failures),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
