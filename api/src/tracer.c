@@ -29,12 +29,12 @@ static uint64_t global_write_begin(void)
     struct otel__global_state *g = &otel__global_v1;
     for (;;) {
         uint64_t e = atomic_load_explicit(&g->epoch, memory_order_relaxed);
+        /* acq_rel: the release half orders the odd epoch before the provider store that
+         * follows (itself a release store), without a fence ThreadSanitizer cannot model. */
         if (!(e & 1) && atomic_compare_exchange_weak_explicit(&g->epoch, &e, e + 1,
-                                                              memory_order_acquire,
-                                                              memory_order_relaxed)) {
-            atomic_thread_fence(memory_order_release);
+                                                              memory_order_acq_rel,
+                                                              memory_order_relaxed))
             return e;
-        }
         sched_yield();
     }
 }
@@ -50,8 +50,8 @@ static otel_tracer_provider *global_read(uint64_t *epoch)
     struct otel__global_state *g = &otel__global_v1;
     for (;;) {
         uint64_t e1 = atomic_load_explicit(&g->epoch, memory_order_acquire);
+        /* The acquire load keeps the second epoch read after it. */
         otel_tracer_provider *tp = atomic_load_explicit(&g->provider, memory_order_acquire);
-        atomic_thread_fence(memory_order_acquire);
         uint64_t e2 = atomic_load_explicit(&g->epoch, memory_order_relaxed);
         if (e1 == e2 && !(e1 & 1)) {
             *epoch = e1;

@@ -240,7 +240,9 @@ static const char *join_names(const char *const *names, size_t count, char *buf,
     size_t w = 0;
     buf[0] = '\0';
     for (size_t i = 0; i < count && w < cap; i++) {
-        int n = snprintf(buf + w, cap - w, "%s%s", i ? ", " : "", names[i]);
+        if (!names[i])
+            continue;
+        int n = snprintf(buf + w, cap - w, "%s%s", w ? ", " : "", names[i]);
         if (n < 0)
             break;
         w += (size_t)n;

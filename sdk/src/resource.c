@@ -355,7 +355,9 @@ otel_status otel_resource_default(otel_resource **out)
     memcpy(service, prefix, sizeof(prefix) - 1);
     char *name = service + sizeof(prefix) - 1;
     size_t name_len = process_name(name, sizeof(service) - (sizeof(prefix) - 1));
-    otel_str service_str = { service, sizeof(prefix) - 1 + name_len };
+    /* The specification's fallback when even the process name is unknown: "unknown_service". */
+    otel_str service_str = { service, name_len ? sizeof(prefix) - 1 + name_len
+                                               : sizeof(prefix) - 2 };
     attrs[n++] = (otel_attr){ OTEL_STR("service.name"), otel_value_str(service_str) };
     attrs[n++] = OTEL_ATTR_STR_LIT("telemetry.sdk.name", "otelc");
     attrs[n++] = OTEL_ATTR_STR_LIT("telemetry.sdk.language", "c");

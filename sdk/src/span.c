@@ -160,8 +160,8 @@ static bool copy_value(struct otel__arena *a, otel_value *dst, const otel_value 
             out[i] = (otel_str){ p, len };
         }
         dst->as.array.items = out;
-        if (!is_static)
-            dst->flags &= (uint16_t)~OTEL_VALUE_STATIC;
+        /* The array now lives in the arena, so the value is no longer static as a whole. */
+        dst->flags &= (uint16_t)~OTEL_VALUE_STATIC;
         return true;
     }
     default:
@@ -335,7 +335,6 @@ bool otel__record_add_link(struct otel__span_record *rec, const otel_link *link,
         d->dropped_link_count++;
         return true;
     }
-    struct otel__arena_mark m = otel__arena_mark(&rec->arena);
     otel_link_data *links = (otel_link_data *)d->links;
     if (d->link_count == rec->link_cap) {
         uint32_t ncap = rec->link_cap ? rec->link_cap * 2 : 2;
@@ -351,6 +350,8 @@ bool otel__record_add_link(struct otel__span_record *rec, const otel_link *link,
         d->links = links = grown;
         rec->link_cap = ncap;
     }
+    /* The mark after the growth: a grown array stays in use whatever happens next. */
+    struct otel__arena_mark m = otel__arena_mark(&rec->arena);
     otel_link_data *l = &links[d->link_count];
     uint32_t dropped = 0, invalid = 0;
     if (!copy_attr_list(&rec->arena, link->attrs, link->attr_count, lim->link_attr_count,
@@ -420,7 +421,6 @@ static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str n
         d->dropped_event_count++;
         goto out_unlock;
     }
-    struct otel__arena_mark m = otel__arena_mark(&rec->arena);
     otel_event_data *events = (otel_event_data *)d->events;
     if (d->event_count == rec->event_cap) {
         uint32_t ncap = rec->event_cap ? rec->event_cap * 2 : 4;
@@ -434,6 +434,8 @@ static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str n
         d->events = events = grown;
         rec->event_cap = ncap;
     }
+    /* The mark after the growth: a grown array stays in use whatever happens next. */
+    struct otel__arena_mark m = otel__arena_mark(&rec->arena);
     otel_event_data *e = &events[d->event_count];
     char *copied = str_ok(name) ? otel__arena_strdup(&rec->arena, name.data, name.len) : NULL;
     if (!copied)

@@ -88,10 +88,19 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
         sc.trace_flags |= OTEL_TRACE_FLAG_SAMPLED;
 
     struct otel__span_record *rec = otel__pool_take(&p->pool);
+    char *name_copy = NULL;
+    if (rec && !(opts->flags & OTEL_SPAN_START_STATIC_NAME) && name.len) {
+        name_copy = otel__arena_strdup(&rec->arena, name.data, name.len);
+        if (!name_copy) {
+            otel__arena_reset(&rec->arena);
+            otel__pool_put(&p->pool, rec);
+            rec = NULL;
+        }
+    }
     if (!rec) {
         /* The decision stands for the rest of the trace; only this span is lost. */
         otel__count(&p->counters.spans_dropped, 1);
-        OTEL__LOG(OTEL_LOG_WARN, "span start: out of memory for span records; span dropped");
+        OTEL__LOG(OTEL_LOG_WARN, "span start: out of memory for a span record; span dropped");
         otel_span s = otel_nonrecording_span_create(&sc, ts);
         if (res.set_trace_state)
             otel_trace_state_release(res.trace_state);
@@ -107,17 +116,9 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
     }
     d->kind = (unsigned)opts->kind <= OTEL_SPAN_KIND_CONSUMER ? opts->kind : OTEL_SPAN_KIND_INTERNAL;
     d->name = name;
-    rec->name_copied = false;
-    if (!(opts->flags & OTEL_SPAN_START_STATIC_NAME) && name.len) {
-        char *copy = otel__arena_strdup(&rec->arena, name.data, name.len);
-        if (copy) {
-            d->name.data = copy;
-            rec->name_copied = true;
-        } else {
-            d->name = (otel_str){ "", 0 };
-            OTEL__LOG(OTEL_LOG_WARN, "span start: out of memory copying the span name");
-        }
-    }
+    rec->name_copied = name_copy != NULL;
+    if (name_copy)
+        d->name.data = name_copy;
     if (opts->start_time_ns) {
         d->start_time_ns = opts->start_time_ns;
         rec->has_mono_start = false;

@@ -1051,7 +1051,7 @@ static void test_span_get_context_and_trace_state_on_recording_span(void **state
 static void test_span_record_memory_footprint(void **state)
 {
     (void)state;
-    /* Guards against the record growing by accident; see the report in span.h. */
+    /* Guards against the record growing by accident (see span.h). */
     print_message("sizeof(struct otel__span_record) = %zu, first arena chunk = %u bytes\n",
                   sizeof(struct otel__span_record), OTEL__ARENA_FIRST_CHUNK);
     assert_true(sizeof(struct otel__span_record) <= 768);
