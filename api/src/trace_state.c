@@ -1,7 +1,7 @@
 /* The W3C tracestate list: immutable and reference-counted, stored as one allocation (header,
  * member table, then the key and value bytes) so that copying a trace state into a span or a
- * context is one atomic increment. Parsing follows W3C Trace Context levels 1 and 2: any invalid
- * member, a duplicate key or more than 32 members invalidates the whole header. */
+ * context is one atomic increment. Parsing follows W3C Trace Context level 2: any invalid member
+ * or more than 32 members invalidates the whole header; a repeated key keeps its first member. */
 #include <stdatomic.h>
 #include <string.h>
 
@@ -57,35 +57,15 @@ static inline bool is_key_char(char c)
 
 bool otel_trace_state_key_is_valid(otel_str key)
 {
+    /* W3C Trace Context level 2 (which replaced level 1's separate multi-tenant form):
+     * key = ( lcalpha / DIGIT ) 0*255( keychar )
+     * keychar = lcalpha / DIGIT / "_" / "-"/ "*" / "/" / "@" */
     if (key.len == 0 || key.len > OTEL_TRACE_STATE_MAX_KEY_LEN || !key.data)
-        return false;
-    const char *at = memchr(key.data, '@', key.len);
-    if (!at) {
-        /* simple-key = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" ) */
-        if (!is_lcalpha(key.data[0]))
-            return false;
-        for (size_t i = 1; i < key.len; i++)
-            if (!is_key_char(key.data[i]))
-                return false;
-        return true;
-    }
-    /* multi-tenant-key = tenant-id "@" system-id
-     * tenant-id = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-     * system-id = lcalpha 0*13( lcalpha / DIGIT / "_" / "-"/ "*" / "/" ) */
-    size_t tenant_len = (size_t)(at - key.data);
-    size_t system_len = key.len - tenant_len - 1;
-    if (tenant_len == 0 || tenant_len > 241 || system_len == 0 || system_len > 14)
         return false;
     if (!is_lcalpha(key.data[0]) && !is_digit(key.data[0]))
         return false;
-    for (size_t i = 1; i < tenant_len; i++)
-        if (!is_key_char(key.data[i]))
-            return false;
-    const char *sys = at + 1;
-    if (!is_lcalpha(sys[0]))
-        return false;
-    for (size_t i = 1; i < system_len; i++)
-        if (!is_key_char(sys[i])) /* a second '@' lands here */
+    for (size_t i = 1; i < key.len; i++)
+        if (!is_key_char(key.data[i]) && key.data[i] != '@')
             return false;
     return true;
 }
@@ -178,9 +158,13 @@ otel_status otel_trace_state_parse(otel_str header, otel_trace_state **out)
         otel_str value = { eq + 1, len - key.len - 1 };
         if (!otel_trace_state_key_is_valid(key) || !otel_trace_state_value_is_valid(value))
             return OTEL_ERR_INVALID_ARG;
-        for (size_t i = 0; i < count; i++)
-            if (otel_str_eq(pairs[2 * i], key))
-                return OTEL_ERR_INVALID_ARG;
+        /* Keys should be unique, but the recipient is not asked to check (the W3C test suite
+         * expects such a header to survive): keep the first, left-most member of a key. */
+        bool duplicate = false;
+        for (size_t i = 0; i < count && !duplicate; i++)
+            duplicate = otel_str_eq(pairs[2 * i], key);
+        if (duplicate)
+            continue;
         pairs[2 * count] = key;
         pairs[2 * count + 1] = value;
         count++;

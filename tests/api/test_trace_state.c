@@ -1,5 +1,5 @@
 /* The W3C tracestate list: key and value grammar, parsing rules (whitespace, empty members,
- * duplicates, the 32-member limit), set/delete ordering, serialization and allocation failure. */
+ * repeated keys, the 32-member limit), set/delete ordering, serialization and allocation failure. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,7 +41,7 @@ static void test_simple_keys_follow_the_w3c_grammar(void **state)
     assert_true(otel_trace_state_key_is_valid(S("rojo")));
     assert_true(otel_trace_state_key_is_valid(S("a0_-*/z")));
     assert_false(otel_trace_state_key_is_valid(S("")));
-    assert_false(otel_trace_state_key_is_valid(S("0abc")));   /* digit first */
+    assert_true(otel_trace_state_key_is_valid(S("0abc")));    /* level 2: a digit may come first */
     assert_false(otel_trace_state_key_is_valid(S("Abc")));    /* uppercase */
     assert_false(otel_trace_state_key_is_valid(S("a b")));
     assert_false(otel_trace_state_key_is_valid(S("a.b")));
@@ -52,29 +52,27 @@ static void test_simple_keys_follow_the_w3c_grammar(void **state)
     assert_false(otel_trace_state_key_is_valid((otel_str){ key, 257 }));
 }
 
-static void test_multi_tenant_keys_follow_the_w3c_grammar(void **state)
+static void test_keys_with_at_signs_follow_the_level_2_grammar(void **state)
 {
     (void)state;
+    /* Level 2: key = ( lcalpha / DIGIT ) 0*255( keychar ), and keychar includes '@'. */
     assert_true(otel_trace_state_key_is_valid(S("fw529a3039@dt")));
-    /* A tenant id may start with a digit. */
     assert_true(otel_trace_state_key_is_valid(S("0tenant@sys")));
     assert_true(otel_trace_state_key_is_valid(S("t@s0_-*/")));
+    assert_true(otel_trace_state_key_is_valid(S("tenant@")));
+    assert_true(otel_trace_state_key_is_valid(S("foo@@bar")));
+    assert_true(otel_trace_state_key_is_valid(S("t@s@x")));
+    assert_true(otel_trace_state_key_is_valid(S("tenant@0sys")));
     assert_false(otel_trace_state_key_is_valid(S("@sys")));
-    assert_false(otel_trace_state_key_is_valid(S("tenant@")));
-    assert_false(otel_trace_state_key_is_valid(S("tenant@0sys"))); /* system starts with a letter */
-    assert_false(otel_trace_state_key_is_valid(S("t@s@x")));
     assert_false(otel_trace_state_key_is_valid(S("_t@sys")));
+    assert_false(otel_trace_state_key_is_valid(S("T@sys")));
     char key[300];
     memset(key, 't', sizeof(key));
-    /* tenant-id up to 241, system-id up to 14 */
-    memcpy(key + 241, "@ssssssssssssss", 15);
-    assert_true(otel_trace_state_key_is_valid((otel_str){ key, 256 }));
-    memset(key, 't', sizeof(key));
-    memcpy(key + 242, "@ss", 3);
-    assert_false(otel_trace_state_key_is_valid((otel_str){ key, 245 }));
-    memset(key, 't', sizeof(key));
-    memcpy(key + 10, "@sssssssssssssss", 16); /* 15-char system-id */
-    assert_false(otel_trace_state_key_is_valid((otel_str){ key, 26 }));
+    memcpy(key + 242, "@v", 2); /* the level 1 tenant limit (241) no longer applies */
+    assert_true(otel_trace_state_key_is_valid((otel_str){ key, 244 }));
+    memcpy(key + 1, "@vvvvvvvvvvvvvvv", 16); /* nor the level 1 system limit (14) */
+    assert_true(otel_trace_state_key_is_valid((otel_str){ key, 17 }));
+    assert_false(otel_trace_state_key_is_valid((otel_str){ key, 257 }));
 }
 
 static void test_values_follow_the_w3c_grammar(void **state)
@@ -152,14 +150,22 @@ static void test_parse_rejects_any_invalid_member(void **state)
     expect_invalid("a =1");
     expect_invalid("a=1 x=2");
     expect_invalid("a=\x01");
-    expect_invalid("a@=1");
+    expect_invalid("@a=1");
 }
 
-static void test_parse_rejects_duplicate_keys(void **state)
+static void test_parse_keeps_the_first_member_of_a_repeated_key(void **state)
 {
     (void)state;
-    expect_invalid("a=1,b=2,a=3");
-    expect_invalid("t@s=1, t@s=1");
+    otel_trace_state *ts = NULL;
+    assert_int_equal(otel_trace_state_parse(S("a=1,b=2,a=3"), &ts), OTEL_OK);
+    assert_int_equal(otel_trace_state_count(ts), 2);
+    otel_str v;
+    assert_true(otel_trace_state_get(ts, S("a"), &v));
+    assert_true(otel_str_eq(v, S("1")));
+    otel_trace_state_release(ts);
+    assert_int_equal(otel_trace_state_parse(S("t@s=1, t@s=1"), &ts), OTEL_OK);
+    assert_int_equal(otel_trace_state_count(ts), 1);
+    otel_trace_state_release(ts);
 }
 
 static void test_parse_accepts_32_members_and_rejects_33(void **state)
@@ -372,13 +378,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple_keys_follow_the_w3c_grammar),
-        cmocka_unit_test(test_multi_tenant_keys_follow_the_w3c_grammar),
+        cmocka_unit_test(test_keys_with_at_signs_follow_the_level_2_grammar),
         cmocka_unit_test(test_values_follow_the_w3c_grammar),
         cmocka_unit_test(test_parse_keeps_member_order),
         cmocka_unit_test(test_parse_trims_whitespace_and_skips_empty_members),
         cmocka_unit_test(test_parse_of_empty_or_blank_header_gives_null),
         cmocka_unit_test(test_parse_rejects_any_invalid_member),
-        cmocka_unit_test(test_parse_rejects_duplicate_keys),
+        cmocka_unit_test(test_parse_keeps_the_first_member_of_a_repeated_key),
         cmocka_unit_test(test_parse_accepts_32_members_and_rejects_33),
         cmocka_unit_test(test_set_puts_the_member_first_and_removes_the_old_one),
         cmocka_unit_test(test_set_on_null_creates_a_list),
