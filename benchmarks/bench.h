@@ -34,6 +34,12 @@ struct bench {
     size_t iterations; /* how many times run() must do its operation */
     void *state;       /* set by setup(), for run() and teardown() */
     const char *config;
+    /* Optional. run() may add the time of work it does not want measured (e.g. ending the
+     * spans of a "start" case); the harness subtracts it from the repetition. */
+    int64_t paused_ns;
+    /* Optional. Extra JSON members (`"name":value,...`, no braces) that run() or teardown()
+     * writes; the harness appends them to the result line. */
+    char extra_json[512];
 };
 
 struct bench_case {
@@ -102,17 +108,18 @@ static bool bench_selected(const char *name, const char *configs)
 /* One timed repetition: ns for |iterations| iterations. */
 static double bench_time_once(const struct bench_case *c, struct bench *b)
 {
+    b->paused_ns = 0;
     int64_t t0 = bench_now_ns();
     c->run(b);
     int64_t t1 = bench_now_ns();
-    return (double)(t1 - t0);
+    return (double)(t1 - t0 - b->paused_ns);
 }
 
 static int bench_run_case(const char *scenario, const struct bench_case *c, int repetitions,
                           size_t fixed_iterations, int64_t min_time_ns, const char *out_dir)
 {
     size_t ops_per_iter = c->ops_per_iteration ? c->ops_per_iteration : 1;
-    struct bench b = { .iterations = 1, .state = NULL, .config = c->name };
+    struct bench b = { .iterations = 1, .state = NULL, .config = c->name, .paused_ns = 0 };
     if (c->setup)
         c->setup(&b);
 
@@ -180,9 +187,12 @@ static int bench_run_case(const char *scenario, const struct bench_case *c, int 
     for (int r = 0; r < repetitions && n > 0 && (size_t)n < sizeof(line) - 64; r++)
         n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%.3f", r ? "," : "", values[r]);
     if (n > 0 && (size_t)n < sizeof(line))
-        snprintf(line + n, sizeof(line) - (size_t)n,
-                 "],\"median\":%.3f,\"mean\":%.3f,\"stddev\":%.3f,\"allocs_per_op\":%.4f}",
-                 median, mean, stddev, allocs_per_op);
+        n += snprintf(line + n, sizeof(line) - (size_t)n,
+                      "],\"median\":%.3f,\"mean\":%.3f,\"stddev\":%.3f,\"allocs_per_op\":%.4f",
+                      median, mean, stddev, allocs_per_op);
+    if (n > 0 && (size_t)n < sizeof(line))
+        snprintf(line + n, sizeof(line) - (size_t)n, "%s%s}", b.extra_json[0] ? "," : "",
+                 b.extra_json);
     printf("%s\n", line);
     fflush(stdout);
     if (out_dir) {

@@ -6,7 +6,7 @@
 #include "mem.h"
 #include "span.h"
 
-#define CHUNK_HEADER ((sizeof(struct otel__arena_chunk) + 7u) & ~(size_t)7u)
+#define CHUNK_HEADER OTEL__ARENA_CHUNK_HEADER
 
 static inline char *chunk_data(struct otel__arena_chunk *c)
 {
@@ -22,7 +22,7 @@ static void *chunk_take(struct otel__arena_chunk *c, size_t size, size_t align)
     return chunk_data(c) + off;
 }
 
-void *otel__arena_alloc(struct otel__arena *a, size_t size, size_t align)
+void *otel__arena_alloc_slow(struct otel__arena *a, size_t size, size_t align)
 {
     /* Later chunks are empty (reset or rollback emptied them): move on to them first. */
     for (struct otel__arena_chunk *c = a->cur; c; c = c->next) {
@@ -34,17 +34,20 @@ void *otel__arena_alloc(struct otel__arena *a, size_t size, size_t align)
     }
     if (size > OTEL__ARENA_MAX_BYTES || a->total_cap + size > OTEL__ARENA_MAX_BYTES)
         return NULL;
-    /* Chunks double, so a span with much text needs few of them. */
-    size_t cap = OTEL__ARENA_FIRST_CHUNK;
+    /* Chunks double, so a span with much text needs few of them; a chunk made for a request
+     * that does not fit keeps some room for what usually follows it. Sizes count the header,
+     * so each allocation is about a malloc size class. */
+    size_t bytes = OTEL__ARENA_FIRST_CHUNK;
     struct otel__arena_chunk *last = a->head;
     while (last && last->next)
         last = last->next;
-    if (last && last->cap * 2 > cap)
-        cap = last->cap * 2;
-    if (cap > 64u * 1024u)
-        cap = 64u * 1024u;
-    if (cap < size + align)
-        cap = size + align;
+    if (last && (last->cap + CHUNK_HEADER) * 2 > bytes)
+        bytes = (last->cap + CHUNK_HEADER) * 2;
+    if (bytes > 64u * 1024u)
+        bytes = 64u * 1024u;
+    if (bytes < CHUNK_HEADER + size + align)
+        bytes = CHUNK_HEADER + size + align + 2 * OTEL__ARENA_FIRST_CHUNK;
+    size_t cap = bytes - CHUNK_HEADER;
     struct otel__arena_chunk *c = otel__malloc(CHUNK_HEADER + cap);
     if (!c)
         return NULL;
@@ -55,28 +58,9 @@ void *otel__arena_alloc(struct otel__arena *a, size_t size, size_t align)
         last->next = c;
     else
         a->head = c;
-    a->total_cap += cap;
+    a->total_cap += (uint32_t)cap;
     a->cur = c;
     return chunk_take(c, size, align);
-}
-
-char *otel__arena_strdup(struct otel__arena *a, const char *s, size_t len)
-{
-    if (len == SIZE_MAX)
-        return NULL;
-    char *p = otel__arena_alloc(a, len + 1, 1);
-    if (!p)
-        return NULL;
-    if (len)
-        memcpy(p, s, len);
-    p[len] = '\0';
-    return p;
-}
-
-struct otel__arena_mark otel__arena_mark(const struct otel__arena *a)
-{
-    struct otel__arena_mark m = { a->cur, a->cur ? a->cur->used : 0 };
-    return m;
 }
 
 void otel__arena_rollback(struct otel__arena *a, struct otel__arena_mark m)
@@ -90,7 +74,7 @@ void otel__arena_rollback(struct otel__arena *a, struct otel__arena_mark m)
     a->cur = c;
 }
 
-void otel__arena_reset(struct otel__arena *a)
+void otel__arena_reset_slow(struct otel__arena *a)
 {
     size_t kept = 0;
     struct otel__arena_chunk **link = &a->head;
@@ -110,7 +94,7 @@ void otel__arena_reset(struct otel__arena *a)
         c->used = 0;
         link = &c->next;
     }
-    a->total_cap = kept;
+    a->total_cap = (uint32_t)kept;
     a->cur = a->head;
 }
 

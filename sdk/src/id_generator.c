@@ -1,6 +1,7 @@
 /* The built-in id generator: a per-thread wyrand generator (64-bit state, one multiply per
- * output), seeded from getrandom(), so making ids takes no lock and no system call. A forked
- * child re-seeds (a pthread_atfork handler bumps a generation that every thread's state checks),
+ * output), seeded from getrandom(), so making ids takes no lock and no system call (the
+ * generator itself is inline in provider.h, so span start pays no call). A forked child
+ * re-seeds (a pthread_atfork handler bumps a generation that every thread's state checks),
  * so parent and child never produce the same ids. Ids are never all zero. */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,18 +15,13 @@
 #include "log_internal.h"
 #include "provider.h"
 
-struct rng {
-    uint64_t state;
-    uint64_t fork_gen; /* fork_generation when seeded; 0: never seeded */
-};
-
-static _Thread_local struct rng tls_rng;
-static _Atomic uint64_t fork_generation = 1;
+__thread struct otel__rng otel__rng_tls __attribute__((tls_model("initial-exec")));
+_Atomic uint64_t otel__rng_fork_generation = 1;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void atfork_child(void)
 {
-    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&otel__rng_fork_generation, 1, memory_order_relaxed);
 }
 
 static void register_atfork(void)
@@ -77,58 +73,32 @@ static uint64_t os_seed(void)
     uint64_t t = (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
     clock_gettime(CLOCK_REALTIME, &ts);
     t ^= mix64((uint64_t)ts.tv_nsec + ((uint64_t)ts.tv_sec << 32));
-    return mix64(t ^ mix64((uint64_t)getpid()) ^ mix64((uint64_t)(uintptr_t)&tls_rng));
+    return mix64(t ^ mix64((uint64_t)getpid()) ^ mix64((uint64_t)(uintptr_t)&otel__rng_tls));
 }
 
-static void reseed(struct rng *r, uint64_t gen)
+void otel__rng_reseed(struct otel__rng *r, uint64_t gen)
 {
     pthread_once(&atfork_once, register_atfork);
     r->state = os_seed();
     r->fork_gen = gen;
 }
 
-static inline uint64_t next64(void)
-{
-    struct rng *r = &tls_rng;
-    uint64_t gen = atomic_load_explicit(&fork_generation, memory_order_relaxed);
-    if (__builtin_expect(r->fork_gen != gen, 0))
-        reseed(r, gen);
-    r->state += UINT64_C(0xa0761d6478bd642f);
-#ifdef __SIZEOF_INT128__
-    __extension__ unsigned __int128 m =
-        (unsigned __int128)r->state * (r->state ^ UINT64_C(0xe7037ed1a0b428db));
-    return (uint64_t)(m >> 64) ^ (uint64_t)m;
-#else
-    return mix64(r->state);
-#endif
-}
-
-static inline void store_be64(uint8_t *out, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
+/* Ids are random bytes: the byte order of the random words does not matter. */
 void otel__random_trace_id(uint8_t out[OTEL_TRACE_ID_SIZE])
 {
     uint64_t hi, lo;
     do {
-        hi = next64();
-        lo = next64();
+        hi = otel__rand64();
+        lo = otel__rand64();
     } while ((hi | lo) == 0);
-    store_be64(out, hi);
-    store_be64(out + 8, lo);
+    memcpy(out, &hi, 8);
+    memcpy(out + 8, &lo, 8);
 }
 
 void otel__random_span_id(uint8_t out[OTEL_SPAN_ID_SIZE])
 {
-    uint64_t v;
-    do {
-        v = next64();
-    } while (v == 0);
-    store_be64(out, v);
+    uint64_t v = otel__rand64_nonzero();
+    memcpy(out, &v, 8);
 }
 
 static void builtin_trace_id(void *user_data, uint8_t out[OTEL_TRACE_ID_SIZE])

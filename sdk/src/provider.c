@@ -4,6 +4,7 @@
  * Shutdown and flush walk the processors in order under one deadline. */
 #include <string.h>
 
+#include "clock.h"
 #include "copy.h"
 #include "log_internal.h"
 #include "mem.h"
@@ -126,6 +127,13 @@ otel_status otel_tracer_provider_create(const otel_tracer_provider_options *opts
     p->limits.link_attr_count = resolve_count(l->link_attr_count);
 
     p->sampler = opts->sampler.should_sample ? opts->sampler : otel__sampler_default();
+    p->sampler_shortcut = (uint8_t)otel__sampler_shortcut(&p->sampler);
+    for (size_t i = 0; i < p->processor_count; i++)
+        p->any_on_start = p->any_on_start || p->processors[i].on_start != NULL;
+    /* One batch processor alone: span end hands it the span directly. */
+    if (p->processor_count == 1 && p->processors[0].on_end == otel__batch_on_end)
+        p->fast_batch = p->processors[0].user_data;
+    otel__clock_init();
     if (opts->id_generator.new_trace_id) {
         p->id_generator = opts->id_generator;
     } else {
@@ -133,7 +141,10 @@ otel_status otel_tracer_provider_create(const otel_tracer_provider_options *opts
         p->builtin_ids = true;
     }
     p->disabled = opts->disabled;
+    p->fast_start = p->builtin_ids && p->sampler_shortcut != OTEL__SAMPLER_GENERAL &&
+                    !p->any_on_start && !p->disabled;
     atomic_init(&p->shut_down, false);
+    atomic_init(&p->pins, 0);
     otel_scope_data empty_scope = { .name = { "", 0 }, .version = { "", 0 }, .schema_url = { "", 0 } };
     otel__tracer_init(&p->fallback_tracer, p, &empty_scope);
     p->magic = OTEL__PROVIDER_MAGIC;
@@ -352,6 +363,31 @@ otel_status otel_tracer_provider_shutdown(otel_tracer_provider *tp, int64_t time
     return result;
 }
 
+/* The part of destroy that frees what span records point at (the pool itself, tracers and their
+ * scopes, the resource): run by destroy, or by the last unpin when records outlived it. */
+static void provider_free(struct otel__provider *p)
+{
+    otel__pool_destroy(&p->pool);
+    for (size_t i = 0; i < p->tracer_count; i++)
+        otel__free(p->tracers[i]);
+    otel__free(p->tracers);
+    pthread_mutex_destroy(&p->tracers_lock);
+    otel_resource_release(p->resource);
+    otel__free(p);
+}
+
+void otel__provider_pin(struct otel__provider *p)
+{
+    atomic_fetch_add_explicit(&p->pins, 1u, memory_order_relaxed);
+}
+
+void otel__provider_unpin(struct otel__provider *p)
+{
+    uint32_t left = atomic_fetch_sub_explicit(&p->pins, 1u, memory_order_acq_rel) - 1u;
+    if (left == OTEL__PROVIDER_ZOMBIE)
+        provider_free(p);
+}
+
 void otel_tracer_provider_destroy(otel_tracer_provider *tp)
 {
     if (!tp)
@@ -369,18 +405,22 @@ void otel_tracer_provider_destroy(otel_tracer_provider *tp)
             p->processors[i].destroy(p->processors[i].user_data);
     }
     otel__free(p->processors);
+    p->processors = NULL;
+    p->processor_count = 0;
+    p->fast_batch = NULL;
     otel_sampler_destroy(&p->sampler);
     if (p->id_generator.destroy)
         p->id_generator.destroy(p->id_generator.user_data);
-    otel__pool_destroy(&p->pool);
-    for (size_t i = 0; i < p->tracer_count; i++)
-        otel__free(p->tracers[i]);
-    otel__free(p->tracers);
-    pthread_mutex_destroy(&p->tracers_lock);
-    otel_resource_release(p->resource);
     p->magic = 0;
     p->base.ops = NULL;
-    otel__free(p);
+    /* An export abandoned at shutdown may still hold records: the last unpin frees the rest. */
+    if (atomic_fetch_or_explicit(&p->pins, OTEL__PROVIDER_ZOMBIE, memory_order_acq_rel) != 0) {
+        otel__log(OTEL_LOG_WARN, "tracer provider destroyed while an exporter still holds spans "
+                                 "(an export outlived its shutdown deadline); its memory is freed "
+                                 "when that export returns");
+        return;
+    }
+    provider_free(p);
 }
 
 otel_status otel_tracer_provider_get_stats(otel_tracer_provider *tp, otel_tracer_provider_stats *out)
@@ -388,17 +428,8 @@ otel_status otel_tracer_provider_get_stats(otel_tracer_provider *tp, otel_tracer
     struct otel__provider *p = as_sdk(tp);
     if (!p || !out)
         return OTEL_ERR_INVALID_ARG;
-    const struct otel__counters *c = &p->counters;
-    otel_tracer_provider_stats s = {
-        .spans_started = atomic_load_explicit(&c->spans_started, memory_order_relaxed),
-        .spans_sampled = atomic_load_explicit(&c->spans_sampled, memory_order_relaxed),
-        .spans_recorded = atomic_load_explicit(&c->spans_recorded, memory_order_relaxed),
-        .spans_ended = atomic_load_explicit(&c->spans_ended, memory_order_relaxed),
-        .spans_dropped = atomic_load_explicit(&c->spans_dropped, memory_order_relaxed),
-        .attrs_dropped = atomic_load_explicit(&c->attrs_dropped, memory_order_relaxed),
-        .events_dropped = atomic_load_explicit(&c->events_dropped, memory_order_relaxed),
-        .links_dropped = atomic_load_explicit(&c->links_dropped, memory_order_relaxed),
-    };
+    otel_tracer_provider_stats s;
+    otel__pool_sum_stats(&p->pool, &s);
     for (size_t i = 0; i < p->processor_count; i++) {
         const otel_span_processor *sp = &p->processors[i];
         if (!sp->get_stats)

@@ -16,6 +16,7 @@
 
 #include "log_internal.h"
 #include "mem.h"
+#include "utf8.h"
 
 struct otel_resource {
     _Atomic size_t refs;
@@ -53,22 +54,6 @@ static bool size_add(size_t *total, size_t n)
     return true;
 }
 
-static size_t array_item_size(uint16_t type)
-{
-    switch (type) {
-    case OTEL_VALUE_BOOL:
-        return sizeof(bool);
-    case OTEL_VALUE_INT:
-        return sizeof(int64_t);
-    case OTEL_VALUE_DOUBLE:
-        return sizeof(double);
-    case OTEL_VALUE_STR:
-        return sizeof(otel_str);
-    default:
-        return 0;
-    }
-}
-
 /* True for a value a resource can hold: a scalar, a string or bytes with storage, or a
  * homogeneous array of scalars or strings. The empty value says nothing about the entity, so a
  * resource does not keep it. */
@@ -83,7 +68,7 @@ static bool value_is_valid(const otel_value *v)
     case OTEL_VALUE_BYTES:
         return v->as.s.data != NULL || v->as.s.len == 0;
     case OTEL_VALUE_ARRAY: {
-        size_t item = array_item_size(v->array_type);
+        size_t item = otel_value_array_item_size((otel_value_type)v->array_type);
         if (item == 0)
             return false;
         if (v->as.array.len == 0)
@@ -152,7 +137,7 @@ static bool attr_sizes(const otel_attr *a, size_t *items, size_t *strs)
     if (v->type != OTEL_VALUE_ARRAY)
         return true;
     *items = align_up(*items, alignof(max_align_t));
-    if (!size_add(items, v->as.array.len * array_item_size(v->array_type)))
+    if (!size_add(items, v->as.array.len * otel_value_array_item_size((otel_value_type)v->array_type)))
         return false;
     if (v->array_type == OTEL_VALUE_STR) {
         const otel_str *s = v->as.array.items;
@@ -196,10 +181,10 @@ static void copy_attr(otel_attr *dst, const otel_attr *src, char **items, char *
             for (size_t i = 0; i < len; i++)
                 to[i] = put_str(strs, from[i].data, from[i].len);
         } else if (len) {
-            memcpy(base, v->as.array.items, len * array_item_size(v->array_type));
+            memcpy(base, v->as.array.items, len * otel_value_array_item_size((otel_value_type)v->array_type));
         }
         dst->value.as.array.items = len ? base : NULL;
-        *items = base + len * array_item_size(v->array_type);
+        *items = base + len * otel_value_array_item_size((otel_value_type)v->array_type);
     }
 }
 
@@ -409,39 +394,6 @@ static int hex_val(char c)
     return -1;
 }
 
-/* Length of the valid UTF-8 sequence at |p| (at most |n| bytes), or 0 when it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return len;
-}
 
 /* Percent-decodes |in| (into |tmp|, room for in.len bytes) and writes the result to |out| (room
  * for 3 * in.len bytes) with every byte that is not part of valid UTF-8 replaced by U+FFFD, as
@@ -465,7 +417,7 @@ static bool percent_decode(otel_str in, char *tmp, char *out, size_t *out_len)
     }
     size_t w = 0;
     for (size_t i = 0; i < n;) {
-        size_t l = utf8_len((const unsigned char *)tmp + i, n - i);
+        size_t l = otel__utf8_seq_len((const unsigned char *)tmp + i, n - i);
         if (l == 0) {
             out[w++] = (char)0xef;
             out[w++] = (char)0xbf;

@@ -56,13 +56,7 @@ static inline const otel_sampler *parent_based_pick(const struct parent_based_st
     if (!parent)
         return &st->root;
     const otel_span_context *sc = &parent->span_context;
-    uint8_t acc = 0;
-    for (size_t i = 0; i < OTEL_TRACE_ID_SIZE; i++)
-        acc |= sc->trace_id[i];
-    uint8_t acc2 = 0;
-    for (size_t i = 0; i < OTEL_SPAN_ID_SIZE; i++)
-        acc2 |= sc->span_id[i];
-    if (!acc || !acc2)
+    if (!otel__span_context_valid(sc))
         return &st->root;
     bool sampled = (sc->trace_flags & OTEL_TRACE_FLAG_SAMPLED) != 0;
     if (sc->is_remote)
@@ -304,4 +298,24 @@ otel_sampler otel__sampler_default(void)
         .user_data = &default_state,
     };
     return s;
+}
+
+/* The shortcut for |s| (see provider.h): built-in samplers whose decision needs neither the
+ * trace id nor the attributes. */
+int otel__sampler_shortcut(const otel_sampler *s)
+{
+    if (s->should_sample == always_on_fn)
+        return OTEL__SAMPLER_ALWAYS_ON;
+    if (s->should_sample == always_off_fn)
+        return OTEL__SAMPLER_ALWAYS_OFF;
+    if (s->should_sample == parent_based_fn) {
+        const struct parent_based_state *st = s->user_data;
+        if (st->root.should_sample == always_on_fn &&
+            st->remote_sampled.should_sample == always_on_fn &&
+            st->local_sampled.should_sample == always_on_fn &&
+            st->remote_not_sampled.should_sample == always_off_fn &&
+            st->local_not_sampled.should_sample == always_off_fn)
+            return OTEL__SAMPLER_PARENT_ON;
+    }
+    return OTEL__SAMPLER_GENERAL;
 }

@@ -7,6 +7,8 @@
 
 #include "log_internal.h"
 #include "mem.h"
+#include "batch.h"
+#include "clock.h"
 #include "provider.h"
 #include "span.h"
 
@@ -58,9 +60,24 @@ static inline bool attr_is_valid(const otel_attr *a)
     return a->key.len > 0 && a->key.data != NULL && value_is_valid(&a->value);
 }
 
+/* Keys are mostly short literals: the same pointer, or a difference in the first bytes, decides
+ * without calling memcmp. */
 static inline bool key_eq(otel_str a, otel_str b)
 {
-    return a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+    if (a.len != b.len)
+        return false;
+    if (a.data == b.data)
+        return true;
+    if (a.len >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a.data, 8);
+        memcpy(&y, b.data, 8);
+        if (x != y)
+            return false;
+    } else if (a.len && a.data[0] != b.data[0]) {
+        return false;
+    }
+    return memcmp(a.data, b.data, a.len) == 0;
 }
 
 /* Bytes of the first |max_chars| characters of |s|. The specification counts characters (code
@@ -84,33 +101,24 @@ static size_t utf8_prefix(const char *s, size_t len, uint32_t max_chars)
     return i;
 }
 
-static size_t elem_size(uint16_t type)
-{
-    switch (type) {
-    case OTEL_VALUE_BOOL:
-        return sizeof(bool);
-    case OTEL_VALUE_INT:
-        return sizeof(int64_t);
-    case OTEL_VALUE_DOUBLE:
-        return sizeof(double);
-    default:
-        return sizeof(otel_str);
-    }
-}
-
 /* Copies |src| (valid) into |dst| with the length limit; strings flagged static are kept by
  * pointer (a static string cut by the limit is just a shorter slice). False when out of memory. */
-static bool copy_value(struct otel__arena *a, otel_value *dst, const otel_value *src,
+static inline __attribute__((always_inline)) bool
+copy_value(struct otel__arena *a, otel_value *dst, const otel_value *src,
                        uint32_t max_len)
 {
     *dst = *src;
     bool is_static = (src->flags & OTEL_VALUE_STATIC) != 0;
+    if (src->type != OTEL_VALUE_STR && src->type != OTEL_VALUE_BYTES &&
+        src->type != OTEL_VALUE_ARRAY)
+        return true; /* numbers and booleans: the copy above is all */
     switch (src->type) {
     case OTEL_VALUE_STR:
     case OTEL_VALUE_BYTES: {
-        size_t n = src->type == OTEL_VALUE_STR
-                       ? utf8_prefix(src->as.s.data, src->as.s.len, max_len)
-                       : (max_len != UINT32_MAX && src->as.s.len > max_len ? max_len : src->as.s.len);
+        size_t n = src->as.s.len;
+        if (__builtin_expect(max_len != UINT32_MAX, 0))
+            n = src->type == OTEL_VALUE_STR ? utf8_prefix(src->as.s.data, n, max_len)
+                                            : (n > max_len ? max_len : n);
         dst->as.s.len = n;
         if (is_static)
             return true;
@@ -128,7 +136,7 @@ static bool copy_value(struct otel__arena *a, otel_value *dst, const otel_value 
         if (src->array_type != OTEL_VALUE_STR) {
             if (is_static)
                 return true;
-            size_t es = elem_size(src->array_type);
+            size_t es = otel_value_array_item_size((otel_value_type)src->array_type);
             void *items = otel__arena_alloc(a, n * es, 8);
             if (!items)
                 return false;
@@ -194,7 +202,8 @@ enum set_result { SET_STORED, SET_DROPPED, SET_INVALID };
 /* Adds or replaces |src| in |*attrs| (|*count| used, |*cap| allocated, at most |limit|).
  * |inline_storage| is the array *attrs starts in, if any (no growth out of a fixed array when
  * it is NULL). */
-static enum set_result attr_put(struct otel__arena *a, otel_attr **attrs, uint32_t *count,
+static inline __attribute__((always_inline)) enum set_result
+attr_put(struct otel__arena *a, otel_attr **attrs, uint32_t *count,
                                 uint32_t *cap, uint32_t limit, uint32_t max_len, const otel_attr *src)
 {
     if (!attr_is_valid(src))
@@ -261,6 +270,16 @@ uint32_t otel__record_set_attrs(struct otel__span_record *rec, const otel_attr *
         return 0;
     const struct otel__limits *lim = &rec->provider->limits;
     otel_span_data *d = &rec->box.data;
+    if (rec->attr_cap == 0 && count > 4 && lim->attr_count > 4) {
+        /* Room for the whole call at once rather than growing 4, 8, 16 (the arena does not
+         * give back a grown-out-of array). */
+        uint32_t want = count < lim->attr_count ? (uint32_t)count : lim->attr_count;
+        otel_attr *first = otel__arena_alloc(&rec->arena, (size_t)want * sizeof(*first), 8);
+        if (first) {
+            d->attrs = first;
+            rec->attr_cap = want;
+        }
+    }
     otel_attr *arr = (otel_attr *)d->attrs;
     uint32_t dropped = 0;
     for (size_t i = 0; i < count; i++) {
@@ -363,6 +382,8 @@ bool otel__record_add_link(struct otel__span_record *rec, const otel_link *link,
     l->context = link->context;
     l->dropped_attr_count = dropped;
     l->trace_state = otel_trace_state_retain(link->trace_state);
+    if (l->trace_state)
+        rec->flags |= OTEL__REC_HAS_REFS;
     d->link_count++;
     *attrs_dropped += dropped + invalid;
     return false;
@@ -379,11 +400,17 @@ static inline bool lock_live(struct otel__span_record *rec, uint64_t gen)
         return false;
     otel__spin_lock(&rec->lock);
     if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen ||
-        rec->state != OTEL__REC_RECORDING) {
+        atomic_load_explicit(&rec->state, memory_order_relaxed) != OTEL__REC_RECORDING) {
         otel__spin_unlock(&rec->lock);
         return false;
     }
     return true;
+}
+
+/* The calling thread's counters for |rec|'s provider. */
+static inline struct otel__thread *thread_of(struct otel__span_record *rec)
+{
+    return otel__thread_bind(&rec->provider->pool);
 }
 
 static void span_set_attrs(struct otel_span_impl *impl, uint64_t gen, const otel_attr *attrs,
@@ -392,13 +419,13 @@ static void span_set_attrs(struct otel_span_impl *impl, uint64_t gen, const otel
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
     if (!attrs || count == 0 || !lock_live(rec, gen))
         return;
-    struct otel__provider *p = rec->provider;
     uint32_t invalid = 0;
     uint32_t dropped = otel__record_set_attrs(rec, attrs, count, &invalid);
     otel__spin_unlock(&rec->lock);
-    if (dropped)
-        otel__count(&p->counters.attrs_dropped, dropped);
-    otel__log_invalid_attrs(invalid);
+    if (__builtin_expect(dropped != 0, 0)) {
+        OTEL__TCOUNT(thread_of(rec), attrs_dropped, dropped);
+        otel__log_invalid_attrs(invalid);
+    }
 }
 
 static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str name,
@@ -408,7 +435,7 @@ static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str n
     if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen)
         return;
     if (time_ns == 0)
-        time_ns = otel_time_now_ns(); /* read before locking: keeps the lock short */
+        time_ns = otel__clock_wall_now(); /* read before locking: keeps the lock short */
     if (!lock_live(rec, gen))
         return;
     struct otel__provider *p = rec->provider;
@@ -423,7 +450,7 @@ static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str n
     }
     otel_event_data *events = (otel_event_data *)d->events;
     if (d->event_count == rec->event_cap) {
-        uint32_t ncap = rec->event_cap ? rec->event_cap * 2 : 4;
+        uint32_t ncap = rec->event_cap ? rec->event_cap * 2 : 1;
         if (ncap > lim->event_count || ncap < rec->event_cap)
             ncap = lim->event_count;
         otel_event_data *grown = otel__arena_alloc(&rec->arena, (size_t)ncap * sizeof(*grown), 8);
@@ -458,11 +485,14 @@ out_count_dropped:
     d->dropped_event_count++;
 out_unlock:
     otel__spin_unlock(&rec->lock);
-    if (event_dropped)
-        otel__count(&p->counters.events_dropped, 1);
-    if (attrs_dropped)
-        otel__count(&p->counters.attrs_dropped, attrs_dropped);
-    otel__log_invalid_attrs(invalid);
+    if (__builtin_expect(event_dropped || attrs_dropped, 0)) {
+        struct otel__thread *th = thread_of(rec);
+        if (event_dropped)
+            OTEL__TCOUNT(th, events_dropped, 1);
+        if (attrs_dropped)
+            OTEL__TCOUNT(th, attrs_dropped, attrs_dropped);
+        otel__log_invalid_attrs(invalid);
+    }
 }
 
 static void span_add_link(struct otel_span_impl *impl, uint64_t gen, const otel_link *link)
@@ -470,14 +500,16 @@ static void span_add_link(struct otel_span_impl *impl, uint64_t gen, const otel_
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
     if (!link || !lock_live(rec, gen))
         return;
-    struct otel__provider *p = rec->provider;
     uint32_t attrs_dropped = 0;
     bool dropped = otel__record_add_link(rec, link, &attrs_dropped);
     otel__spin_unlock(&rec->lock);
-    if (dropped)
-        otel__count(&p->counters.links_dropped, 1);
-    if (attrs_dropped)
-        otel__count(&p->counters.attrs_dropped, attrs_dropped);
+    if (dropped || attrs_dropped) {
+        struct otel__thread *th = thread_of(rec);
+        if (dropped)
+            OTEL__TCOUNT(th, links_dropped, 1);
+        if (attrs_dropped)
+            OTEL__TCOUNT(th, attrs_dropped, attrs_dropped);
+    }
 }
 
 static void span_set_status(struct otel_span_impl *impl, uint64_t gen, otel_span_status_code code,
@@ -512,7 +544,7 @@ static void span_update_name(struct otel_span_impl *impl, uint64_t gen, otel_str
     if (!str_ok(name) || !lock_live(rec, gen))
         return;
     otel_span_data *d = &rec->box.data;
-    if (rec->name_copied && name.len <= d->name.len) {
+    if ((rec->flags & OTEL__REC_NAME_COPIED) && name.len <= d->name.len) {
         char *p = (char *)d->name.data;
         memmove(p, name.data, name.len);
         p[name.len] = '\0';
@@ -521,7 +553,7 @@ static void span_update_name(struct otel_span_impl *impl, uint64_t gen, otel_str
         char *p = otel__arena_strdup(&rec->arena, name.data, name.len);
         if (p) {
             d->name = (otel_str){ p, name.len };
-            rec->name_copied = true;
+            rec->flags |= OTEL__REC_NAME_COPIED;
         }
     }
     otel__spin_unlock(&rec->lock);
@@ -529,37 +561,109 @@ static void span_update_name(struct otel_span_impl *impl, uint64_t gen, otel_str
 
 static bool span_is_recording(struct otel_span_impl *impl, uint64_t gen)
 {
-    /* end() bumps the generation, so a matching generation means "still recording". */
+    /* end() bumps the generation, so a matching generation means "not ended yet"; the state
+     * tells a recording span from a dropped one. Both are re-checked in that order: a state
+     * read for a record that moved on is discarded by the second generation check. */
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
-    return atomic_load_explicit(&rec->gen, memory_order_acquire) == gen;
+    if (atomic_load_explicit(&rec->gen, memory_order_acquire) != gen)
+        return false;
+    bool recording =
+        atomic_load_explicit(&rec->state, memory_order_acquire) == OTEL__REC_RECORDING;
+    return recording && atomic_load_explicit(&rec->gen, memory_order_relaxed) == gen;
 }
 
+/* Draws the ids of a lazy non-recording span (tracer.c, start_nonrecording_lazy) on first
+ * demand, under the record's lock so concurrent readers agree; false for a stale handle. */
+static __attribute__((noinline)) bool materialize_ids(struct otel__span_record *rec, uint64_t gen)
+{
+    otel__spin_lock(&rec->lock);
+    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen) {
+        otel__spin_unlock(&rec->lock);
+        return false;
+    }
+    if (atomic_load_explicit(&rec->state, memory_order_relaxed) == OTEL__REC_NONRECORDING_LAZY) {
+        otel_span_context sc;
+        if (rec->flags & OTEL__REC_LAZY_ROOT) {
+            otel__random_trace_id(sc.trace_id);
+            sc.trace_flags = OTEL_TRACE_FLAG_RANDOM;
+        } else {
+            otel__record_load_context(rec, &sc);
+        }
+        otel__random_span_id(sc.span_id);
+        sc.is_remote = false;
+        otel__record_store_context(rec, &sc);
+        atomic_store_explicit(&rec->state, OTEL__REC_NONRECORDING, memory_order_release);
+    }
+    otel__spin_unlock(&rec->lock);
+    return true;
+}
+
+/* Lock-free, like a sequence lock: the generation, then the words, then the generation again. A
+ * reader that saw words of a newer span also sees the generation bump that preceded them
+ * (release stores in otel__record_store_context, acquire loads here) and discards them. */
 static bool span_get_context(struct otel_span_impl *impl, uint64_t gen, otel_span_context *out)
 {
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
-    if (!lock_live(rec, gen))
+    if (atomic_load_explicit(&rec->gen, memory_order_acquire) != gen)
         return false;
-    *out = rec->box.data.context;
-    otel__spin_unlock(&rec->lock);
+    if (__builtin_expect(atomic_load_explicit(&rec->state, memory_order_acquire) ==
+                             OTEL__REC_NONRECORDING_LAZY,
+                         0) &&
+        !materialize_ids(rec, gen))
+        return false;
+    otel_span_context sc;
+    otel__record_load_context(rec, &sc);
+    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen)
+        return false;
+    *out = sc;
     return true;
 }
 
 static otel_trace_state *span_get_trace_state(struct otel_span_impl *impl, uint64_t gen)
 {
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
-    if (!lock_live(rec, gen))
+    if (atomic_load_explicit(&rec->gen, memory_order_acquire) != gen)
         return NULL;
-    otel_trace_state *ts = otel_trace_state_retain(rec->box.data.trace_state);
+    /* Most spans have no trace state: say so without the lock. */
+    if (!__atomic_load_n(&rec->box.data.trace_state, __ATOMIC_ACQUIRE))
+        return NULL;
+    otel__spin_lock(&rec->lock);
+    otel_trace_state *ts = NULL;
+    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) == gen)
+        ts = otel_trace_state_retain(rec->box.data.trace_state);
     otel__spin_unlock(&rec->lock);
     return ts;
 }
 
-static void span_end(struct otel_span_impl *impl, uint64_t gen, int64_t end_time_ns)
+/* End of a span the sampler dropped: exactly one end wins the generation, then the record goes
+ * straight back to the pool (after waiting out a stale get_trace_state under the lock). */
+static __attribute__((noinline)) void nonrecording_end(struct otel__span_record *rec, uint64_t gen)
 {
-    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    uint64_t expected = gen;
+    if (!atomic_compare_exchange_strong_explicit(&rec->gen, &expected, gen + 1,
+                                                 memory_order_acq_rel, memory_order_relaxed))
+        return;
+    /* Ids not drawn yet: a reader may be drawing them right now (materialize_ids, under the
+     * lock); wait it out before the record can serve another span. */
+    bool lazy = atomic_load_explicit(&rec->state, memory_order_acquire) ==
+                OTEL__REC_NONRECORDING_LAZY;
+    if (lazy || (rec->flags & OTEL__REC_HAS_REFS)) {
+        otel__spin_lock(&rec->lock);
+        otel_trace_state *ts = (otel_trace_state *)rec->box.data.trace_state;
+        __atomic_store_n(&rec->box.data.trace_state, NULL, __ATOMIC_RELAXED);
+        otel__spin_unlock(&rec->lock);
+        otel_trace_state_release(ts);
+    }
+    atomic_store_explicit(&rec->state, OTEL__REC_FREE, memory_order_relaxed);
+    otel__pool_put(&rec->provider->pool, rec);
+}
+
+static __attribute__((noinline)) void recording_end(struct otel__span_record *rec, uint64_t gen,
+                                                     int64_t end_time_ns)
+{
     if (!lock_live(rec, gen))
         return;
-    rec->state = OTEL__REC_ENDED;
+    atomic_store_explicit(&rec->state, OTEL__REC_ENDED, memory_order_relaxed);
     atomic_store_explicit(&rec->gen, gen + 1, memory_order_release);
     otel__spin_unlock(&rec->lock);
 
@@ -567,27 +671,43 @@ static void span_end(struct otel_span_impl *impl, uint64_t gen, int64_t end_time
      * lock (and the clock is read outside it). */
     otel_span_data *d = &rec->box.data;
     if (end_time_ns == 0) {
-        if (rec->has_mono_start) {
-            int64_t elapsed = otel__mono_ns() - rec->start_mono_ns;
-            end_time_ns = d->start_time_ns + (elapsed > 0 ? elapsed : 0);
-        } else {
-            end_time_ns = otel_time_now_ns();
-        }
+        end_time_ns = rec->tick_mode
+                          ? otel__clock_end(rec->tick_mode, rec->start_tick, d->start_time_ns)
+                          : otel__clock_wall_now();
     }
     if (end_time_ns < d->start_time_ns)
         end_time_ns = d->start_time_ns;
     d->end_time_ns = end_time_ns;
+    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
+        rec->flags |= OTEL__REC_BIG_ARENA;
 
     struct otel__provider *p = rec->provider;
+    struct otel__thread *th = otel__thread_bind(&p->pool);
+    OTEL__TCOUNT(th, spans_ended, 1);
     atomic_store_explicit(&rec->box.refs, 1u, memory_order_relaxed);
-    otel__count(&p->counters.spans_ended, 1);
-    if (atomic_load_explicit(&p->shut_down, memory_order_acquire)) {
-        otel__count(&p->counters.spans_dropped, 1);
+    if (__builtin_expect(atomic_load_explicit(&p->shut_down, memory_order_acquire), 0)) {
+        OTEL__TCOUNT(th, spans_dropped, 1);
+    } else if (p->fast_batch) {
+        /* The batch processor takes the record's one reference over. */
+        if (otel__batch_enqueue_owned(p->fast_batch, th, d))
+            return;
     } else {
         for (size_t i = 0; i < p->processor_count; i++)
             p->processors[i].on_end(p->processors[i].user_data, d);
     }
     otel__span_record_release(rec);
+}
+
+/* A small dispatcher, so each kind of span pays only for its own path. */
+static void span_end(struct otel_span_impl *impl, uint64_t gen, int64_t end_time_ns)
+{
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
+    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen)
+        return;
+    if (atomic_load_explicit(&rec->state, memory_order_relaxed) >= OTEL__REC_NONRECORDING)
+        nonrecording_end(rec, gen);
+    else
+        recording_end(rec, gen, end_time_ns);
 }
 
 const struct otel_span_ops otel__span_ops = {
@@ -606,34 +726,41 @@ const struct otel_span_ops otel__span_ops = {
  * Recycling
  * ------------------------------------------------------------------------------------------- */
 
-static void release_refs(struct otel__span_record *rec)
+void otel__span_record_release_refs(struct otel__span_record *rec)
 {
     otel_span_data *d = &rec->box.data;
-    otel_trace_state_release(d->trace_state);
-    d->trace_state = NULL;
+    otel_trace_state *ts = (otel_trace_state *)d->trace_state;
+    /* A stale get_trace_state may look at the pointer (never retains it: its generation check
+     * under the lock fails), so the store is atomic. */
+    __atomic_store_n(&d->trace_state, NULL, __ATOMIC_RELAXED);
+    otel_trace_state_release(ts);
     for (uint32_t i = 0; i < d->link_count; i++)
         otel_trace_state_release(d->links[i].trace_state);
     d->link_count = 0;
     d->links = NULL;
+    rec->flags &= (uint8_t)~OTEL__REC_HAS_REFS;
 }
 
-void otel__span_record_release(struct otel__span_record *rec)
-{
-    if (atomic_fetch_sub_explicit(&rec->box.refs, 1u, memory_order_acq_rel) == 1u)
-        otel__span_record_recycle(rec);
-}
-
+/* Runs on whichever thread drops the last reference (the exporter's, typically), so it touches
+ * only the record's first cache line unless the flags ask for more; the arena is emptied by the
+ * next start, on the thread that fills it. */
 void otel__span_record_recycle(struct otel__span_record *rec)
 {
-    release_refs(rec);
-    otel__arena_reset(&rec->arena);
-    rec->state = OTEL__REC_FREE;
+    if (__builtin_expect(rec->flags & (OTEL__REC_HAS_REFS | OTEL__REC_BIG_ARENA), 0)) {
+        if (rec->flags & OTEL__REC_HAS_REFS)
+            otel__span_record_release_refs(rec);
+        if (rec->flags & OTEL__REC_BIG_ARENA)
+            otel__arena_reset_slow(&rec->arena); /* frees the chunks beyond the keep limit */
+        rec->flags = 0;
+    }
+    atomic_store_explicit(&rec->state, OTEL__REC_FREE, memory_order_relaxed);
     otel__pool_put(&rec->provider->pool, rec);
 }
 
 void otel__span_record_cleanup(struct otel__span_record *rec)
 {
-    if (rec->state != OTEL__REC_FREE)
-        release_refs(rec);
+    if (atomic_load_explicit(&rec->state, memory_order_relaxed) != OTEL__REC_FREE &&
+        (rec->flags & OTEL__REC_HAS_REFS))
+        otel__span_record_release_refs(rec);
     otel__arena_free(&rec->arena);
 }

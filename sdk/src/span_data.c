@@ -42,7 +42,9 @@ void otel_span_data_release(const otel_span_data *span)
     if (!span)
         return;
     struct otel__span_data_box *box = box_of(span);
-    if (atomic_fetch_sub_explicit(&box->refs, 1u, memory_order_acq_rel) != 1u)
+    /* A holder that sees the count at 1 is the last one (see otel__span_record_release). */
+    if (atomic_load_explicit(&box->refs, memory_order_acquire) != 1u &&
+        atomic_fetch_sub_explicit(&box->refs, 1u, memory_order_acq_rel) != 1u)
         return;
     if (box->kind == OTEL__BOX_RECORD)
         otel__span_record_recycle(record_of(box));
@@ -70,22 +72,6 @@ otel_str otel__bump_str(struct otel__bump *b, otel_str s)
     return (otel_str){ p, s.len };
 }
 
-static size_t elem_size(uint16_t type)
-{
-    switch (type) {
-    case OTEL_VALUE_BOOL:
-        return sizeof(bool);
-    case OTEL_VALUE_INT:
-        return sizeof(int64_t);
-    case OTEL_VALUE_DOUBLE:
-        return sizeof(double);
-    case OTEL_VALUE_STR:
-        return sizeof(otel_str);
-    default:
-        return 0;
-    }
-}
-
 otel_value otel__bump_value(struct otel__bump *b, const otel_value *v)
 {
     otel_value out = *v;
@@ -96,7 +82,7 @@ otel_value otel__bump_value(struct otel__bump *b, const otel_value *v)
         out.as.s = otel__bump_str(b, v->as.s);
         break;
     case OTEL_VALUE_ARRAY: {
-        size_t n = v->as.array.len, es = elem_size(v->array_type);
+        size_t n = v->as.array.len, es = otel_value_array_item_size((otel_value_type)v->array_type);
         if (n == 0 || es == 0 || !v->as.array.items) {
             out.as.array.items = NULL;
             out.as.array.len = 0;
@@ -157,7 +143,7 @@ bool otel__value_eq(const otel_value *a, const otel_value *b)
     case OTEL_VALUE_ARRAY: {
         if (a->array_type != b->array_type || a->as.array.len != b->as.array.len)
             return false;
-        size_t n = a->as.array.len, es = elem_size(a->array_type);
+        size_t n = a->as.array.len, es = otel_value_array_item_size((otel_value_type)a->array_type);
         if (n == 0)
             return true;
         if (a->array_type != OTEL_VALUE_STR)

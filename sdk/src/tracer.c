@@ -1,22 +1,15 @@
-/* SDK tracers and span start: ids, the sampling decision, a record from the pool, its fields
- * filled in place, then the processors' on_start. This is the hot path of the SDK: no lock (the
- * new record belongs to the starting thread until its handle is returned) and no allocation in
- * steady state. Spans that will not record come from the API's non-recording pool. */
+/* SDK tracers and span start: ids, the sampling decision, a record from the calling thread's
+ * pool cache, its fields filled in place, then the processors' on_start. This is the hot path of
+ * the SDK: no lock (the new record belongs to the starting thread until its handle is returned),
+ * no allocation in steady state, no write to a cache line another thread writes (counters are
+ * per thread), and one clock read (clock.h). Spans the sampler drops get a record too, in the
+ * non-recording state: cheaper than any shared pool, and it carries the new span's context. */
 #include <string.h>
 
+#include "clock.h"
 #include "log_internal.h"
 #include "provider.h"
 #include "span.h"
-
-static inline bool span_context_valid(const otel_span_context *sc)
-{
-    uint8_t t = 0, s = 0;
-    for (size_t i = 0; i < OTEL_TRACE_ID_SIZE; i++)
-        t |= sc->trace_id[i];
-    for (size_t i = 0; i < OTEL_SPAN_ID_SIZE; i++)
-        s |= sc->span_id[i];
-    return t && s;
-}
 
 static inline bool str_ok_name(otel_str s)
 {
@@ -26,33 +19,193 @@ static inline bool str_ok_name(otel_str s)
 static const otel_span_start_options no_opts;
 static const otel_parent no_parent;
 
-static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
-                            const otel_parent *parent)
+/* The decision for a shortcut sampler (provider.h), from the parent alone. */
+static inline otel_sampling_decision shortcut_decide(int shortcut, bool has_parent,
+                                                     const otel_span_context *psc)
 {
-    struct otel__tracer *t = (struct otel__tracer *)tracer;
-    struct otel__provider *p = t->provider;
-    otel__count(&p->counters.spans_started, 1);
+    switch (shortcut) {
+    case OTEL__SAMPLER_ALWAYS_ON:
+        return OTEL_SAMPLING_RECORD_AND_SAMPLE;
+    case OTEL__SAMPLER_ALWAYS_OFF:
+        return OTEL_SAMPLING_DROP;
+    default: /* OTEL__SAMPLER_PARENT_ON */
+        return !has_parent || (psc->trace_flags & OTEL_TRACE_FLAG_SAMPLED)
+                   ? OTEL_SAMPLING_RECORD_AND_SAMPLE
+                   : OTEL_SAMPLING_DROP;
+    }
+}
+
+/* A non-recording span for a DROP decision: a record in the non-recording state that carries
+ * |sc| and owns |ts| (a reference). Falls back to the API's pool when no record is to be had. */
+static inline __attribute__((always_inline)) otel_span
+start_nonrecording(struct otel__provider *p, struct otel__thread *th, const otel_span_context *sc,
+                   otel_trace_state *ts)
+{
+    OTEL__TCOUNT(th, spans_not_recorded, 1);
+    struct otel__span_record *rec = otel__pool_take(&p->pool, th);
+    if (__builtin_expect(!rec, 0)) {
+        otel_span s = otel_nonrecording_span_create(sc, ts);
+        otel_trace_state_release(ts);
+        return s;
+    }
+    otel__record_store_context(rec, sc);
+    __atomic_store_n(&rec->box.data.trace_state, ts, __ATOMIC_RELEASE);
+    rec->flags = ts ? OTEL__REC_HAS_REFS : 0;
+    atomic_store_explicit(&rec->state, OTEL__REC_NONRECORDING, memory_order_relaxed);
+    return (otel_span){ &rec->impl, atomic_load_explicit(&rec->gen, memory_order_relaxed) };
+}
+
+/* The same for the fast path, whose ids come from the built-in generator: the new span's ids
+ * are drawn only when someone first asks for its context (span.c, materialize_ids), which most
+ * dropped spans never see. The parent's trace id and flags are stored now. */
+static inline __attribute__((always_inline)) otel_span
+start_nonrecording_lazy(struct otel__provider *p, struct otel__thread *th,
+                        const otel_span_context *psc, bool has_parent, otel_trace_state *ts)
+{
+    OTEL__TCOUNT(th, spans_not_recorded, 1);
+    struct otel__span_record *rec = otel__pool_take(&p->pool, th);
+    if (__builtin_expect(!rec, 0)) {
+        /* No record: draw the ids now and use the API's pool. */
+        otel_span_context sc = { .is_remote = false };
+        if (has_parent) {
+            memcpy(sc.trace_id, psc->trace_id, OTEL_TRACE_ID_SIZE);
+            sc.trace_flags = (uint8_t)(psc->trace_flags & OTEL_TRACE_FLAG_RANDOM);
+        } else {
+            otel__random_trace_id(sc.trace_id);
+            sc.trace_flags = OTEL_TRACE_FLAG_RANDOM;
+        }
+        otel__random_span_id(sc.span_id);
+        otel_span s = otel_nonrecording_span_create(&sc, ts);
+        otel_trace_state_release(ts);
+        return s;
+    }
+    uint8_t flags = ts ? OTEL__REC_HAS_REFS : 0;
+    if (has_parent) {
+        otel_span_context sc = *psc;
+        sc.trace_flags = (uint8_t)(psc->trace_flags & OTEL_TRACE_FLAG_RANDOM);
+        sc.is_remote = false;
+        otel__record_store_context(rec, &sc);
+    } else {
+        flags |= OTEL__REC_LAZY_ROOT;
+    }
+    rec->flags = flags;
+    __atomic_store_n(&rec->box.data.trace_state, ts, __ATOMIC_RELEASE);
+    atomic_store_explicit(&rec->state, OTEL__REC_NONRECORDING_LAZY, memory_order_relaxed);
+    return (otel_span){ &rec->impl, atomic_load_explicit(&rec->gen, memory_order_relaxed) };
+}
+
+/* No record (or no memory for its name): the decision stands for the rest of the trace; only
+ * this span is lost, and counted. */
+static __attribute__((noinline)) otel_span start_without_record(struct otel__thread *th,
+                                                                  struct otel__span_record *rec,
+                                                                  struct otel__provider *p,
+                                                                  const otel_span_context *sc,
+                                                                  otel_trace_state *ts)
+{
+    if (rec)
+        otel__pool_put(&p->pool, rec);
+    OTEL__TCOUNT(th, spans_dropped, 1);
+    OTEL__LOG(OTEL_LOG_WARN, "span start: out of memory for a span record; span dropped");
+    otel_span s = otel_nonrecording_span_create(sc, ts);
+    otel_trace_state_release(ts);
+    return s;
+}
+
+/* Takes a record and fills every field of its data for a recording span (no memset: most fields
+ * would be written twice; resource is constant and was set when the slab was made). Returns
+ * NULL (and keeps nothing) when memory runs out. */
+static inline __attribute__((always_inline)) struct otel__span_record *
+record_start(struct otel__provider *p, struct otel__thread *th, const struct otel__tracer *t,
+             const otel_span_context *sc, const otel_span_context *psc, bool has_parent,
+             otel_str name, bool copy_name, otel_span_kind kind, int64_t start_time_ns,
+             otel_trace_state *ts)
+{
+    struct otel__span_record *rec = otel__pool_take(&p->pool, th);
+    if (__builtin_expect(!rec, 0))
+        return NULL;
+    otel__arena_reset(&rec->arena); /* left as the last span used it */
+    otel_span_data *d = &rec->box.data;
+    uint8_t flags = ts ? OTEL__REC_HAS_REFS : 0;
+    d->name = name;
+    if (copy_name && name.len) {
+        char *copy = otel__arena_strdup(&rec->arena, name.data, name.len);
+        if (__builtin_expect(!copy, 0)) {
+            otel__pool_put(&p->pool, rec);
+            return NULL;
+        }
+        d->name.data = copy;
+        flags |= OTEL__REC_NAME_COPIED;
+    }
+    rec->flags = flags;
+    otel__record_store_context(rec, sc);
+    if (has_parent) {
+        memcpy(d->parent_span_id, psc->span_id, OTEL_SPAN_ID_SIZE);
+        d->parent_is_remote = psc->is_remote;
+    } else {
+        memset(d->parent_span_id, 0, OTEL_SPAN_ID_SIZE);
+        d->parent_is_remote = false;
+    }
+    d->kind = kind;
+    if (__builtin_expect(start_time_ns == 0, 1)) {
+        int mode;
+        d->start_time_ns = otel__clock_now(&mode, &rec->start_tick);
+        rec->tick_mode = (uint8_t)mode;
+    } else {
+        d->start_time_ns = start_time_ns;
+        rec->tick_mode = 0;
+    }
+    d->end_time_ns = 0;
+    d->attrs = NULL;
+    d->attr_count = 0;
+    d->dropped_attr_count = 0;
+    d->events = NULL;
+    d->event_count = 0;
+    d->dropped_event_count = 0;
+    d->links = NULL;
+    d->link_count = 0;
+    d->dropped_link_count = 0;
+    d->status_code = OTEL_SPAN_STATUS_UNSET;
+    d->status_description = (otel_str){ "", 0 };
+    __atomic_store_n(&d->trace_state, ts, __ATOMIC_RELEASE);
+    d->scope = &t->scope;
+    rec->attr_cap = 0;
+    rec->event_cap = 0;
+    rec->link_cap = 0;
+    atomic_store_explicit(&rec->state, OTEL__REC_RECORDING, memory_order_relaxed);
+    return rec;
+}
+
+/* Everything the fast path does not handle: options, custom id generators and samplers,
+ * on_start, a disabled or shut-down provider. */
+static __attribute__((noinline)) otel_span start_general(struct otel__tracer *t,
+                                                         struct otel__provider *p, otel_str name,
+                                                         const otel_span_start_options *opts,
+                                                         const otel_parent *parent)
+{
+    struct otel__thread *th = otel__thread_bind(&p->pool);
     if (!opts)
         opts = &no_opts;
     if (!parent || (opts->flags & OTEL_SPAN_START_ROOT))
         parent = &no_parent;
-    bool has_parent = span_context_valid(&parent->span_context);
+    const otel_span_context *psc = &parent->span_context;
+    bool has_parent = otel__span_context_valid(psc);
 
     if (p->disabled || atomic_load_explicit(&p->shut_down, memory_order_relaxed)) {
+        OTEL__TCOUNT(th, spans_not_recorded, 1);
         if (!has_parent)
             return OTEL_SPAN_NONE;
-        return otel_nonrecording_span_create(&parent->span_context, parent->trace_state);
+        return otel_nonrecording_span_create(psc, parent->trace_state);
     }
 
     otel_span_context sc;
     if (has_parent) {
-        memcpy(sc.trace_id, parent->span_context.trace_id, OTEL_TRACE_ID_SIZE);
-        sc.trace_flags = (uint8_t)(parent->span_context.trace_flags & OTEL_TRACE_FLAG_RANDOM);
+        memcpy(sc.trace_id, psc->trace_id, OTEL_TRACE_ID_SIZE);
+        sc.trace_flags = (uint8_t)(psc->trace_flags & OTEL_TRACE_FLAG_RANDOM);
+    } else if (p->builtin_ids) {
+        otel__random_trace_id(sc.trace_id);
+        sc.trace_flags = OTEL_TRACE_FLAG_RANDOM;
     } else {
-        if (p->builtin_ids)
-            otel__random_trace_id(sc.trace_id);
-        else
-            p->id_generator.new_trace_id(p->id_generator.user_data, sc.trace_id);
+        p->id_generator.new_trace_id(p->id_generator.user_data, sc.trace_id);
         sc.trace_flags = p->id_generator.random_trace_ids ? OTEL_TRACE_FLAG_RANDOM : 0;
     }
     if (p->builtin_ids)
@@ -63,105 +216,143 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
 
     if (!str_ok_name(name))
         name = (otel_str){ "", 0 };
-    otel_sampling_params params = {
-        .parent = parent,
-        .trace_id = sc.trace_id,
-        .name = name,
-        .kind = opts->kind,
-        .attrs = opts->attrs,
-        .attr_count = opts->attrs ? opts->attr_count : 0,
-        .links = opts->links,
-        .link_count = opts->links ? opts->link_count : 0,
-    };
-    otel_sampling_result res = otel__sampler_decide(&p->sampler, &params);
-    /* The span's trace state: the sampler's (its reference becomes ours) or the parent's. */
-    const otel_trace_state *ts = res.set_trace_state ? res.trace_state : parent->trace_state;
-
-    if (res.decision != OTEL_SAMPLING_RECORD_ONLY && res.decision != OTEL_SAMPLING_RECORD_AND_SAMPLE) {
-        otel_span s = otel_nonrecording_span_create(&sc, ts);
-        if (res.set_trace_state)
-            otel_trace_state_release(res.trace_state);
-        return s;
+    otel_sampling_result res = { .decision = OTEL_SAMPLING_DROP };
+    if (p->sampler_shortcut != OTEL__SAMPLER_GENERAL) {
+        res.decision = shortcut_decide(p->sampler_shortcut, has_parent, psc);
+    } else {
+        otel_sampling_params params = {
+            .parent = parent,
+            .trace_id = sc.trace_id,
+            .name = name,
+            .kind = opts->kind,
+            .attrs = opts->attrs,
+            .attr_count = opts->attrs ? opts->attr_count : 0,
+            .links = opts->links,
+            .link_count = opts->links ? opts->link_count : 0,
+        };
+        res = otel__sampler_decide(&p->sampler, &params);
     }
+    /* The span's trace state, as a reference of its own: the sampler's or the parent's. */
+    otel_trace_state *ts = res.set_trace_state ? res.trace_state
+                           : parent->trace_state ? otel_trace_state_retain(parent->trace_state)
+                                                 : NULL;
+
+    if (res.decision != OTEL_SAMPLING_RECORD_ONLY && res.decision != OTEL_SAMPLING_RECORD_AND_SAMPLE)
+        return start_nonrecording(p, th, &sc, ts);
     bool sampled = res.decision == OTEL_SAMPLING_RECORD_AND_SAMPLE;
     if (sampled)
         sc.trace_flags |= OTEL_TRACE_FLAG_SAMPLED;
-
-    struct otel__span_record *rec = otel__pool_take(&p->pool);
-    char *name_copy = NULL;
-    if (rec && !(opts->flags & OTEL_SPAN_START_STATIC_NAME) && name.len) {
-        name_copy = otel__arena_strdup(&rec->arena, name.data, name.len);
-        if (!name_copy) {
-            otel__arena_reset(&rec->arena);
-            otel__pool_put(&p->pool, rec);
-            rec = NULL;
-        }
-    }
-    if (!rec) {
-        /* The decision stands for the rest of the trace; only this span is lost. */
-        otel__count(&p->counters.spans_dropped, 1);
-        OTEL__LOG(OTEL_LOG_WARN, "span start: out of memory for a span record; span dropped");
-        otel_span s = otel_nonrecording_span_create(&sc, ts);
-        if (res.set_trace_state)
-            otel_trace_state_release(res.trace_state);
-        return s;
-    }
-
-    otel_span_data *d = &rec->box.data;
-    memset(d, 0, sizeof(*d));
-    d->context = sc;
-    if (has_parent) {
-        memcpy(d->parent_span_id, parent->span_context.span_id, OTEL_SPAN_ID_SIZE);
-        d->parent_is_remote = parent->span_context.is_remote;
-    }
-    d->kind = (unsigned)opts->kind <= OTEL_SPAN_KIND_CONSUMER ? opts->kind : OTEL_SPAN_KIND_INTERNAL;
-    d->name = name;
-    rec->name_copied = name_copy != NULL;
-    if (name_copy)
-        d->name.data = name_copy;
-    if (opts->start_time_ns) {
-        d->start_time_ns = opts->start_time_ns;
-        rec->has_mono_start = false;
-    } else {
-        d->start_time_ns = otel_time_now_ns();
-        rec->start_mono_ns = otel__mono_ns();
-        rec->has_mono_start = true;
-    }
-    d->attrs = rec->inline_attrs;
-    rec->attr_cap = OTEL__SPAN_INLINE_ATTRS;
-    rec->event_cap = 0;
-    rec->link_cap = 0;
-    d->status_description = (otel_str){ "", 0 };
-    d->trace_state = res.set_trace_state ? ts : otel_trace_state_retain(ts);
-    d->resource = p->resource;
-    d->scope = &t->scope;
-    rec->state = OTEL__REC_RECORDING;
-
-    uint32_t invalid = 0, attrs_dropped = 0, links_dropped = 0;
-    if (opts->attrs && opts->attr_count)
-        attrs_dropped += otel__record_set_attrs(rec, opts->attrs, opts->attr_count, &invalid);
-    if (res.attrs && res.attr_count)
-        attrs_dropped += otel__record_set_attrs(rec, res.attrs, res.attr_count, &invalid);
-    if (opts->links) {
-        for (size_t i = 0; i < opts->link_count; i++)
-            links_dropped += otel__record_add_link(rec, &opts->links[i], &attrs_dropped);
-    }
-
-    otel__count(&p->counters.spans_recorded, 1);
+    otel_span_kind kind =
+        (unsigned)opts->kind <= OTEL_SPAN_KIND_CONSUMER ? opts->kind : OTEL_SPAN_KIND_INTERNAL;
+    struct otel__span_record *rec =
+        record_start(p, th, t, &sc, psc, has_parent, name,
+                     !(opts->flags & OTEL_SPAN_START_STATIC_NAME), kind, opts->start_time_ns, ts);
+    if (!rec)
+        return start_without_record(th, NULL, p, &sc, ts);
     if (sampled)
-        otel__count(&p->counters.spans_sampled, 1);
-    if (attrs_dropped)
-        otel__count(&p->counters.attrs_dropped, attrs_dropped);
-    if (links_dropped)
-        otel__count(&p->counters.links_dropped, links_dropped);
-    otel__log_invalid_attrs(invalid);
+        OTEL__TCOUNT(th, spans_sampled, 1);
+    else
+        OTEL__TCOUNT(th, spans_record_only, 1);
+
+    if ((opts->attrs && opts->attr_count) || (res.attrs && res.attr_count) ||
+        (opts->links && opts->link_count)) {
+        uint32_t invalid = 0, attrs_dropped = 0, links_dropped = 0;
+        if (opts->attrs && opts->attr_count)
+            attrs_dropped += otel__record_set_attrs(rec, opts->attrs, opts->attr_count, &invalid);
+        if (res.attrs && res.attr_count)
+            attrs_dropped += otel__record_set_attrs(rec, res.attrs, res.attr_count, &invalid);
+        if (opts->links) {
+            for (size_t i = 0; i < opts->link_count; i++)
+                links_dropped += otel__record_add_link(rec, &opts->links[i], &attrs_dropped);
+        }
+        if (attrs_dropped)
+            OTEL__TCOUNT(th, attrs_dropped, attrs_dropped);
+        if (links_dropped)
+            OTEL__TCOUNT(th, links_dropped, links_dropped);
+        otel__log_invalid_attrs(invalid);
+    }
 
     otel_span span = { &rec->impl, atomic_load_explicit(&rec->gen, memory_order_relaxed) };
-    for (size_t i = 0; i < p->processor_count; i++) {
-        if (p->processors[i].on_start)
-            p->processors[i].on_start(p->processors[i].user_data, span, d, parent);
+    if (p->any_on_start) {
+        for (size_t i = 0; i < p->processor_count; i++) {
+            if (p->processors[i].on_start)
+                p->processors[i].on_start(p->processors[i].user_data, span,
+                                          &rec->box.data, parent);
+        }
     }
     return span;
+}
+
+/* The fast path's recording span (its own function: the dropped-span path stays small). */
+static inline __attribute__((always_inline)) otel_span start_recording(struct otel__tracer *t,
+                                                           struct otel__provider *p,
+                                                           struct otel__thread *th, otel_str name,
+                                                           const otel_span_context *psc,
+                                                           bool has_parent, bool copy_name,
+                                                           otel_span_kind kind, otel_trace_state *ts)
+{
+    struct otel__rng *rng = otel__rng_self();
+    otel_span_context sc;
+    if (has_parent) {
+        memcpy(sc.trace_id, psc->trace_id, OTEL_TRACE_ID_SIZE);
+        sc.trace_flags = (uint8_t)(psc->trace_flags & OTEL_TRACE_FLAG_RANDOM);
+        uint64_t id;
+        otel__rng_fill_nonzero(rng, &id, 1);
+        memcpy(sc.span_id, &id, 8);
+    } else {
+        /* Both halves never zero: the trace id is never all zero. */
+        uint64_t ids[3];
+        otel__rng_fill_nonzero(rng, ids, 3);
+        memcpy(sc.trace_id, ids, 16);
+        memcpy(sc.span_id, &ids[2], 8);
+        sc.trace_flags = OTEL_TRACE_FLAG_RANDOM;
+    }
+    sc.is_remote = false;
+    sc.trace_flags |= OTEL_TRACE_FLAG_SAMPLED;
+    if (__builtin_expect(!name.data, 0))
+        name.len = 0;
+    struct otel__span_record *rec = record_start(p, th, t, &sc, psc, has_parent, name, copy_name,
+                                                 kind, 0, ts);
+    if (__builtin_expect(!rec, 0))
+        return start_without_record(th, NULL, p, &sc, ts);
+    OTEL__TCOUNT(th, spans_sampled, 1);
+    return (otel_span){ &rec->impl, atomic_load_explicit(&rec->gen, memory_order_relaxed) };
+}
+
+/* The common case, kept short: no start options, the built-in id generator, a built-in sampler
+ * that needs only the parent, no on_start. One fork check for all three random numbers. */
+static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
+                            const otel_parent *parent)
+{
+    struct otel__tracer *t = (struct otel__tracer *)tracer;
+    struct otel__provider *p = t->provider;
+    /* Options that only name the kind or mark the name static stay on this path. */
+    bool copy_name = true;
+    otel_span_kind kind = OTEL_SPAN_KIND_INTERNAL;
+    if (opts) {
+        if (opts->parent || opts->start_time_ns || opts->attrs || opts->links ||
+            (opts->flags & ~(uint32_t)OTEL_SPAN_START_STATIC_NAME) ||
+            (unsigned)opts->kind > OTEL_SPAN_KIND_CONSUMER)
+            return start_general(t, p, name, opts, parent);
+        copy_name = !(opts->flags & OTEL_SPAN_START_STATIC_NAME);
+        kind = opts->kind;
+    }
+    if (__builtin_expect(!parent || !p->fast_start ||
+                             atomic_load_explicit(&p->shut_down, memory_order_relaxed),
+                         0))
+        return start_general(t, p, name, opts, parent);
+    struct otel__thread *th = otel__thread_bind(&p->pool);
+    const otel_span_context *psc = &parent->span_context;
+    bool has_parent = otel__span_context_valid(psc);
+    bool sampled = has_parent ? p->sampler_shortcut == OTEL__SAMPLER_ALWAYS_ON ||
+                                    (p->sampler_shortcut == OTEL__SAMPLER_PARENT_ON &&
+                                     (psc->trace_flags & OTEL_TRACE_FLAG_SAMPLED))
+                              : p->sampler_shortcut != OTEL__SAMPLER_ALWAYS_OFF;
+    otel_trace_state *ts = parent->trace_state ? otel_trace_state_retain(parent->trace_state)
+                                               : NULL;
+    if (!sampled)
+        return start_nonrecording_lazy(p, th, psc, has_parent, ts);
+    return start_recording(t, p, th, name, psc, has_parent, copy_name, kind, ts);
 }
 
 static bool tracer_enabled(otel_tracer *tracer)

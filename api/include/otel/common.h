@@ -182,6 +182,27 @@ static inline otel_value otel_value_array(otel_value_type elem_type, const void 
     return v;
 }
 
+/* Size in bytes of one item of an OTEL_VALUE_ARRAY whose array_type is |type|: bool, int64_t,
+ * double or otel_str; 0 for a type arrays cannot hold. */
+static inline size_t otel_value_array_item_size(otel_value_type type)
+{
+    switch (type) {
+    case OTEL_VALUE_BOOL:
+        return sizeof(bool);
+    case OTEL_VALUE_INT:
+        return sizeof(int64_t);
+    case OTEL_VALUE_DOUBLE:
+        return sizeof(double);
+    case OTEL_VALUE_STR:
+        return sizeof(otel_str);
+    case OTEL_VALUE_EMPTY:
+    case OTEL_VALUE_BYTES:
+    case OTEL_VALUE_ARRAY:
+        break;
+    }
+    return 0;
+}
+
 /* Attribute initializers. The *_LIT forms take string literals for key (and value) and mark them
  * static, so the SDK keeps the pointers instead of copying. */
 #define OTEL_ATTR_STR_LIT(k, v)                                                                    \

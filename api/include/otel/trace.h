@@ -61,9 +61,10 @@ typedef struct otel_trace_state otel_trace_state;
 #define OTEL_TRACE_STATE_MAX_KEY_LEN 256
 #define OTEL_TRACE_STATE_MAX_VALUE_LEN 256
 
-/* Parses a tracestate header value (several header lines joined with ','). Empty and
- * whitespace-only members are skipped. Any invalid member, a duplicate key, or more than 32
- * members makes the whole value invalid: then *out is NULL and OTEL_ERR_INVALID_ARG is returned.
+/* Parses a tracestate header value (several header lines joined with ','), per W3C Trace Context
+ * level 2. Empty and whitespace-only members are skipped; a repeated key keeps its first
+ * (left-most) member. Any invalid member or more than 32 members makes the whole value invalid:
+ * then *out is NULL and OTEL_ERR_INVALID_ARG is returned.
  * An empty value gives OTEL_OK and NULL. On OTEL_OK, *out is a new reference (or NULL).
  * Errors: OTEL_ERR_INVALID_ARG, OTEL_ERR_NOMEM. Thread-safety: safe. */
 OTEL_API otel_status otel_trace_state_parse(otel_str header, otel_trace_state **out);

@@ -17,6 +17,7 @@
 
 #include "log_internal.h"
 #include "mem.h"
+#include "utf8.h"
 
 /* ---------------------------------------------------------------------------------------------
  * A growable output buffer. A failed allocation sets |failed| and later writes do nothing, so
@@ -115,39 +116,6 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
-/* Length of the valid UTF-8 sequence at |p| (at most |n| bytes), or 0 when it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return len;
-}
 
 /* Writes |s| quoted. Text form: C-like escapes, and \xNN for control bytes and bytes that are
  * not UTF-8, so a reader sees exactly which bytes were there. JSON form: JSON escapes, and U+FFFD
@@ -158,7 +126,7 @@ static void put_quoted(struct buf *b, otel_str s, bool json)
     const unsigned char *p = (const unsigned char *)s.data;
     for (size_t i = 0; i < s.len;) {
         unsigned char c = p[i];
-        size_t l = utf8_len(p + i, s.len - i);
+        size_t l = otel__utf8_seq_len(p + i, s.len - i);
         if (l > 1) {
             put(b, (const char *)p + i, l);
             i += l;

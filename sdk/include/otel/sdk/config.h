@@ -69,14 +69,7 @@ typedef enum otel_sampler_kind {
                              * otel_sdk_config.sampler_name; the configure library resolves it */
 } otel_sampler_kind;
 
-/* Batch span processor settings (OTEL_BSP_*). Zero means default. */
-typedef struct otel_batch_options {
-    uint32_t max_queue_size;        /* default 2048 */
-    uint32_t max_export_batch_size; /* default 512; must not exceed max_queue_size */
-    int64_t schedule_delay_ns;      /* default 5 s */
-    int64_t export_timeout_ns;      /* default 30 s; negative: no limit (what the env value 0
-                                     * means) */
-} otel_batch_options;
+/* otel_batch_options (OTEL_BSP_*) is declared in otel/sdk/trace.h, next to the batch processor. */
 
 /* Everything the SDK-level OTEL_* variables say. Strings are owned by the struct (heap copies,
  * NUL-terminated, NULL when unset); free them with otel_sdk_config_cleanup(). A program may

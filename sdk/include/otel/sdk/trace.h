@@ -155,6 +155,109 @@ OTEL_API otel_status otel_composite_processor_create(const otel_span_processor *
                                                      size_t count, otel_span_processor *out);
 
 /* ---------------------------------------------------------------------------------------------
+ * The batch span processor
+ *
+ * Finished sampled spans wait in a bounded queue and are exported in batches by one worker
+ * thread (or, in event-loop mode, by the host's own loop): a batch as soon as max_export_batch_size
+ * spans wait, otherwise whatever waits every schedule_delay_ns. Span end never blocks and never
+ * waits for the exporter: when the queue is full the span is dropped and counted. The exporter
+ * is called from one thread at a time, never concurrently, each export bounded by
+ * export_timeout_ns (passed to export_spans). Memory is bounded by the queue size whatever the
+ * exporter does. Each thread that ends spans gets its own lane into the queue (about 2.3 KB), so
+ * producers share no cache line on the common path; lanes of exited threads are reused.
+ *
+ * fork(): in the child the processor keeps working. Spans the parent had queued are dropped
+ * there (counted in spans_dropped_other, never exported twice), its locks are fresh, and its
+ * worker thread starts on first use. The parent is unaffected. In event-loop mode the eventfd
+ * keeps its number in the child but is a new one: re-register it with the child's event loop.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Batch span processor settings (OTEL_BSP_*; otel_sdk_config_from_env() fills the first four).
+ * Zero means default. */
+typedef struct otel_batch_options {
+    uint32_t max_queue_size;        /* default 2048: spans waiting for export, at most;
+                                     * at most 16777216 */
+    uint32_t max_export_batch_size; /* default 512; above max_queue_size: max_queue_size */
+    int64_t schedule_delay_ns;      /* default 5 s: the longest a span waits while no batch fills */
+    int64_t export_timeout_ns;      /* default 30 s; negative: no limit (what the env value 0
+                                     * means) */
+    bool no_thread;                 /* event-loop mode: no SDK thread; the host drives exports
+                                     * with otel_batch_processor_tick() */
+} otel_batch_options;
+
+/* A batch span processor in front of |exporter|; |opts| may be NULL (all defaults). Takes
+ * ownership of |exporter| on success (its destroy runs when the processor is destroyed, after
+ * its shutdown). Starts the worker thread unless opts->no_thread.
+ * Its force_flush exports every span queued before the call, then calls the exporter's
+ * force_flush; it returns OTEL_OK, OTEL_ERR_EXPORT (an export failed), OTEL_ERR_TIMEOUT (the
+ * deadline passed first; the rest is exported later) or OTEL_ERR_SHUT_DOWN. Its shutdown
+ * flushes, calls the exporter's shutdown and stops the worker within the deadline; a second
+ * call returns OTEL_OK at once; spans ended afterwards are dropped and counted; a non-zero drop
+ * count is logged. If the exporter is still busy at the deadline, shutdown returns
+ * OTEL_ERR_TIMEOUT and leaves the worker to finish that export on its own (the provider may be
+ * destroyed meanwhile: what the export holds stays valid until it returns).
+ * Errors: OTEL_ERR_INVALID_ARG (NULL out, no export_spans, a negative schedule delay, a queue
+ * larger than 16777216), OTEL_ERR_NOMEM (also: the worker thread or the eventfd could not be
+ * created). On failure nothing is owned and *out is untouched.
+ * Thread-safety: safe. */
+OTEL_API otel_status otel_batch_processor_create(otel_span_exporter exporter,
+                                                 const otel_batch_options *opts,
+                                                 otel_span_processor *out);
+
+/* The batch processor's counters (otel_processor_stats has the four the provider sums). */
+typedef struct otel_batch_processor_stats {
+    uint64_t spans_received;         /* on_end calls, sampled or not */
+    uint64_t spans_queued;           /* waiting in the queue now */
+    uint64_t spans_dropped_full;     /* dropped because the queue was full */
+    uint64_t spans_dropped_shutdown; /* ended after shutdown */
+    uint64_t spans_dropped_other;    /* left unexported at the shutdown deadline; queued by the
+                                      * parent before fork (in the child); no memory for a lane */
+    uint64_t spans_exported;         /* handed to a successful export */
+    uint64_t spans_failed;           /* handed to a failed export */
+    uint64_t export_calls;
+} otel_batch_processor_stats;
+
+/* Reads the counters of |bp| (the processor otel_batch_processor_create() filled; the copy the
+ * caller kept stays usable until the provider that owns it is destroyed). Counters are read
+ * with relaxed atomics, each may miss a concurrent update.
+ * Errors: OTEL_ERR_INVALID_ARG (not a batch processor, NULL out). Thread-safety: safe. */
+OTEL_API otel_status otel_batch_processor_get_stats(const otel_span_processor *bp,
+                                                    otel_batch_processor_stats *out);
+
+/* Event-loop mode (opts->no_thread). No SDK thread exists; the host waits on a file descriptor
+ * and a timeout and calls tick, which exports what is due on the calling thread:
+ *
+ *     int fd = otel_batch_processor_fd(&bp);                 // watch for readability
+ *     for (;;) {
+ *         int64_t ns = otel_batch_processor_next_timeout_ns(&bp);
+ *         poll(&(struct pollfd){ fd, POLLIN, 0 }, 1, ns < 0 ? -1 : (int)((ns + 999999) / 1000000));
+ *         otel_batch_processor_tick(&bp);
+ *     }
+ *
+ * Span end makes the descriptor readable (once per batch, not per span) when a full batch
+ * waits; the timeout covers the schedule delay. force_flush and shutdown export on the calling
+ * thread in this mode, so an exporter that hangs holds up that thread (up to their deadline
+ * for each export, given that the exporter honours its timeout). */
+
+/* The eventfd (non-blocking, close-on-exec) that becomes readable when a batch is ready, or -1
+ * when |bp| is not a batch processor in event-loop mode. Owned by the processor: do not close
+ * it; tick reads it. Thread-safety: safe. */
+OTEL_API int otel_batch_processor_fd(const otel_span_processor *bp);
+
+/* Nanoseconds until tick has something to do: 0 when a batch is ready now, otherwise the time
+ * left until the schedule delay elapses (the full delay when nothing waits, so a host that
+ * always waits at most this long exports every span in time); -1 once the processor is shut
+ * down, or when |bp| is not a batch processor in event-loop mode. Thread-safety: safe. */
+OTEL_API int64_t otel_batch_processor_next_timeout_ns(const otel_span_processor *bp);
+
+/* Exports on the calling thread every full batch waiting and, when the schedule delay has
+ * elapsed, what else waits; returns at once if another thread is ticking or flushing. Bounded:
+ * spans queued while it runs wait for the next tick. Returns OTEL_OK, OTEL_ERR_EXPORT (an export
+ * failed; the spans are counted as failed), OTEL_ERR_SHUT_DOWN, or OTEL_ERR_INVALID_ARG (not a
+ * batch processor in event-loop mode). Thread-safety: safe. */
+OTEL_API otel_status otel_batch_processor_tick(const otel_span_processor *bp);
+
+/* ---------------------------------------------------------------------------------------------
  * Samplers
  * ------------------------------------------------------------------------------------------- */
 

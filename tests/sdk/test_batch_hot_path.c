@@ -1,0 +1,258 @@
+/* The span hot path that the batch processor rides on (sdk/src/tracer.c, span.c, pool.c,
+ * clock.c): dropped spans whose ids are drawn on first use, the span clock (TSC or
+ * CLOCK_MONOTONIC) against the wall clock, records that come back to the pool through the
+ * batch processor without growing it, per-thread counters, and the record's size. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "clock.h"
+#include "otel/otel.h"
+#include "otel/sdk/trace.h"
+#include "provider.h"
+#include "sdk_testlib.h"
+#include "span.h"
+
+static int64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static otel_export_result discard(void *ud, const otel_span_data *const *spans, size_t n,
+                                  int64_t timeout_ns)
+{
+    (void)ud, (void)spans, (void)n, (void)timeout_ns;
+    return OTEL_EXPORT_SUCCESS;
+}
+
+static otel_tracer_provider *provider_with(otel_sampler sampler, otel_span_processor *bp,
+                                           bool event_loop)
+{
+    otel_span_exporter ex = { .export_spans = discard };
+    otel_batch_options bo = { .no_thread = event_loop };
+    assert_int_equal(otel_batch_processor_create(ex, &bo, bp), OTEL_OK);
+    otel_tracer_provider_options o = { .processors = bp, .processor_count = 1, .sampler = sampler };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    return tp;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Dropped spans
+ * ------------------------------------------------------------------------------------------- */
+
+static void test_dropped_root_span_has_a_new_trace_stable_on_every_read(void **state)
+{
+    (void)state;
+    otel_span_processor bp;
+    otel_tracer_provider *tp = provider_with(otel_sampler_always_off(), &bp, true);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    otel_span a = otel_tracer_start_span(t, OTEL_STR("a"), NULL);
+    otel_span b = otel_tracer_start_span(t, OTEL_STR("b"), NULL);
+    assert_false(otel_span_is_recording(a));
+    otel_span_context sa = otel_span_get_context(a);
+    assert_true(otel_span_context_is_valid(&sa));
+    assert_false(sa.trace_flags & OTEL_TRACE_FLAG_SAMPLED);
+    assert_true(sa.trace_flags & OTEL_TRACE_FLAG_RANDOM);
+    assert_false(sa.is_remote);
+    otel_span_context again = otel_span_get_context(a);
+    assert_memory_equal(&again, &sa, sizeof(sa));
+    otel_span_context sb = otel_span_get_context(b);
+    assert_memory_not_equal(sb.trace_id, sa.trace_id, OTEL_TRACE_ID_SIZE);
+
+    /* A child of the dropped span joins its trace (and is dropped too: parent not sampled). */
+    otel_context_token tok = otel_span_make_current(a);
+    otel_span child = otel_tracer_start_span(t, OTEL_STR("child"), NULL);
+    otel_span_context sc = otel_span_get_context(child);
+    assert_memory_equal(sc.trace_id, sa.trace_id, OTEL_TRACE_ID_SIZE);
+    assert_memory_not_equal(sc.span_id, sa.span_id, OTEL_SPAN_ID_SIZE);
+    otel_span_end(child);
+    otel_context_detach(tok);
+
+    otel_span_end(a);
+    otel_span_end(b);
+    /* Ended: the handles are dead. */
+    otel_span_context dead = otel_span_get_context(a);
+    assert_false(otel_span_context_is_valid(&dead));
+    otel_tracer_provider_stats st;
+    otel_tracer_provider_get_stats(tp, &st);
+    assert_int_equal(st.spans_started, 3);
+    assert_int_equal(st.spans_recorded, 0);
+    assert_int_equal(st.spans_ended, 0);
+    otel_tracer_provider_destroy(tp);
+}
+
+static void test_dropped_child_of_unsampled_parent_keeps_trace_and_trace_state(void **state)
+{
+    (void)state;
+    otel_span_processor bp;
+    otel_tracer_provider *tp = provider_with((otel_sampler){ 0 }, &bp, true);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    otel_span_context parent = { .trace_flags = OTEL_TRACE_FLAG_RANDOM, .is_remote = true };
+    memset(parent.trace_id, 0x5a, OTEL_TRACE_ID_SIZE);
+    memset(parent.span_id, 0x77, OTEL_SPAN_ID_SIZE);
+    otel_trace_state *ts = NULL;
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("vendor=x"), &ts), OTEL_OK);
+    otel_context *ctx = NULL;
+    assert_int_equal(otel_context_with_span_context(NULL, &parent, ts, &ctx), OTEL_OK);
+    otel_context_token tok = otel_context_attach(ctx);
+    otel_span s = otel_tracer_start_span(t, OTEL_STR("unsampled"), NULL);
+    otel_context_detach(tok);
+    otel_context_release(ctx);
+    assert_false(otel_span_is_recording(s));
+    otel_trace_state *got = otel_span_get_trace_state(s);
+    otel_str v;
+    assert_true(otel_trace_state_get(got, OTEL_STR("vendor"), &v));
+    otel_trace_state_release(got);
+    otel_span_context sc = otel_span_get_context(s);
+    assert_memory_equal(sc.trace_id, parent.trace_id, OTEL_TRACE_ID_SIZE);
+    assert_memory_not_equal(sc.span_id, parent.span_id, OTEL_SPAN_ID_SIZE);
+    assert_int_equal(sc.trace_flags, OTEL_TRACE_FLAG_RANDOM);
+    otel_span_end(s);
+    otel_span_end(s); /* a second end is harmless */
+    otel_trace_state_release(ts);
+    otel_tracer_provider_destroy(tp);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The span clock
+ * ------------------------------------------------------------------------------------------- */
+
+static void check_clock_mode(int mode)
+{
+    otel__clock_init();
+    otel__clock_set_mode(mode);
+    retainer r;
+    retainer_init(&r);
+    otel_tracer_provider *tp = retainer_provider(&r, NULL);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    for (int i = 0; i < 50; i++) {
+        int64_t before = wall_ns();
+        otel_span s = otel_tracer_start_span(t, OTEL_STR("timed"), NULL);
+        struct timespec pause = { 0, 200000 }; /* 0.2 ms: a duration to measure */
+        nanosleep(&pause, NULL);
+        otel_span_end(s);
+        int64_t after = wall_ns();
+        const otel_span_data *d = retainer_last(&r);
+        assert_non_null(d);
+        /* Within the wall-clock readings around it, give or take the anchor's reading time. */
+        assert_true(d->start_time_ns >= before - 100000);
+        assert_true(d->end_time_ns <= after + 100000);
+        assert_true(d->end_time_ns - d->start_time_ns >= 200000 - 20000);
+        assert_true(d->end_time_ns - d->start_time_ns <= after - before + 100000);
+        retainer_release_all(&r);
+    }
+    otel_tracer_provider_destroy(tp);
+    pthread_mutex_destroy(&r.lock);
+}
+
+static void test_span_times_follow_the_wall_clock_in_every_clock_mode(void **state)
+{
+    (void)state;
+    check_clock_mode(OTEL__CLOCK_MONO);
+    check_clock_mode(OTEL__CLOCK_TSC); /* falls back to MONO where the TSC is not usable */
+    print_message("clock mode in use: %s\n",
+                  otel__clock_mode() == OTEL__CLOCK_TSC ? "TSC" : "CLOCK_MONOTONIC");
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Records, counters, size
+ * ------------------------------------------------------------------------------------------- */
+
+static void test_records_come_back_through_the_batch_processor_without_growing_the_pool(void **state)
+{
+    (void)state;
+    otel_span_processor bp;
+    otel_tracer_provider *tp = provider_with((otel_sampler){ 0 }, &bp, true);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    struct otel__provider *p = (struct otel__provider *)tp;
+    for (int round = 0; round < 200; round++) {
+        for (int i = 0; i < 1000; i++) {
+            otel_span s = otel_tracer_start_span(t, OTEL_STR("loop"), NULL);
+            otel_span_set_attr_str(s, OTEL_STR("k"), OTEL_STR("a copied value"));
+            otel_span_end(s);
+        }
+        assert_int_equal(otel_batch_processor_tick(&bp), OTEL_OK);
+        assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+    }
+    /* 1000 spans in flight at most, and the pool's slack: never 200000 records. */
+    size_t records = otel__pool_record_count(&p->pool);
+    print_message("records allocated: %zu\n", records);
+    assert_true(records <= 1000 + 4 * OTEL__POOL_SLAB_RECORDS);
+    otel_batch_processor_stats st;
+    otel_batch_processor_get_stats(&bp, &st);
+    assert_int_equal(st.spans_exported, 200000);
+    otel_tracer_provider_destroy(tp);
+}
+
+struct counting_arg {
+    otel_tracer *t;
+    int spans;
+};
+
+static void *count_thread(void *arg)
+{
+    struct counting_arg *a = arg;
+    for (int i = 0; i < a->spans; i++)
+        otel_span_end(otel_tracer_start_span(a->t, OTEL_STR("c"), NULL));
+    return NULL;
+}
+
+static void test_per_thread_counters_add_up(void **state)
+{
+    (void)state;
+    retainer r;
+    retainer_init(&r);
+    otel_tracer_provider *tp = retainer_provider(&r, NULL);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    /* More threads than private counter slots: the rest share one. */
+    enum { N = OTEL__TSTATS_SLOTS + 8 };
+    pthread_t th[N];
+    struct counting_arg arg = { t, 100 };
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, count_thread, &arg), 0);
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    count_thread(&arg);
+    otel_tracer_provider_stats st;
+    otel_tracer_provider_get_stats(tp, &st);
+    assert_int_equal(st.spans_started, (N + 1) * 100);
+    assert_int_equal(st.spans_sampled, (N + 1) * 100);
+    assert_int_equal(st.spans_recorded, (N + 1) * 100);
+    assert_int_equal(st.spans_ended, (N + 1) * 100);
+    retainer_release_all(&r);
+    otel_tracer_provider_destroy(tp);
+    pthread_mutex_destroy(&r.lock);
+}
+
+static void test_record_is_four_cache_lines(void **state)
+{
+    (void)state;
+    assert_int_equal(sizeof(struct otel__span_record), 256);
+    /* What the exporting core touches to give a record back sits in the first line. */
+    assert_true(offsetof(struct otel__span_record, box.refs) < 64);
+    assert_true(offsetof(struct otel__span_record, state) < 64);
+    assert_true(offsetof(struct otel__span_record, next_free) < 64);
+    assert_int_equal(offsetof(struct otel__span_record, box.data) % 8, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dropped_root_span_has_a_new_trace_stable_on_every_read),
+        cmocka_unit_test(test_dropped_child_of_unsampled_parent_keeps_trace_and_trace_state),
+        cmocka_unit_test(test_span_times_follow_the_wall_clock_in_every_clock_mode),
+        cmocka_unit_test(test_records_come_back_through_the_batch_processor_without_growing_the_pool),
+        cmocka_unit_test(test_per_thread_counters_add_up),
+        cmocka_unit_test(test_record_is_four_cache_lines),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
