@@ -1,0 +1,306 @@
+/* The W3C Trace Context propagator: traceparent and tracestate, levels 1 and 2. Extraction
+ * checks the traceparent by fixed offsets (the format is positional) and hands the joined
+ * tracestate to the API's parser; injection formats into stack buffers, so neither side
+ * allocates beyond the trace state object and the context node it returns. With Datadog
+ * interop on, inject also refreshes the tracestate "dd" member the way Datadog tracers do. */
+#include <string.h>
+
+#include "prop_internal.h"
+
+#define TRACEPARENT_LEN 55
+#define FLAGS_KNOWN (OTEL_TRACE_FLAG_SAMPLED | OTEL_TRACE_FLAG_RANDOM)
+/* The W3C truncation rule removes members longer than this first. */
+#define TRACESTATE_LONG_MEMBER 128
+/* The Datadog member is limited like any tracestate value. */
+#define DD_VALUE_MAX OTEL_TRACE_STATE_MAX_VALUE_LEN
+
+struct tc_config {
+    bool datadog_interop;
+};
+
+static const struct tc_config g_plain = { false };
+static const struct tc_config g_interop = { true };
+
+/* ---------------------------------------------------------------------------------------------
+ * Extract
+ * ------------------------------------------------------------------------------------------- */
+
+/* Parses one traceparent value (already trimmed) into *sc. */
+static bool parse_traceparent(otel_str v, otel_span_context *sc)
+{
+    if (v.len < TRACEPARENT_LEN || v.len > OTEL_PROPAGATORS_TRACEPARENT_MAX_BYTES)
+        return false;
+    const char *p = v.data;
+    uint8_t version;
+    if (!otel__prop_hex_decode(p, 1, &version, true) || version == 0xff)
+        return false;
+    if (p[2] != '-' || p[35] != '-' || p[52] != '-')
+        return false;
+    /* Version 00 ends after the flags. A later version may append fields, each after a '-'. */
+    if (version == 0 ? v.len != TRACEPARENT_LEN : (v.len > TRACEPARENT_LEN && p[55] != '-'))
+        return false;
+    uint8_t flags;
+    if (!otel__prop_hex_decode(p + 3, OTEL_TRACE_ID_SIZE, sc->trace_id, true) ||
+        !otel__prop_hex_decode(p + 36, OTEL_SPAN_ID_SIZE, sc->span_id, true) ||
+        !otel__prop_hex_decode(p + 53, 1, &flags, true))
+        return false;
+    if (!otel_span_context_is_valid(sc))
+        return false;
+    /* Only the flags of this version travel on; the others "MUST be set to zero". */
+    sc->trace_flags = (uint8_t)(flags & FLAGS_KNOWN);
+    return true;
+}
+
+/* The trace state of the carrier's tracestate lines (NULL when absent, invalid or too large). */
+static otel_trace_state *extract_tracestate(const otel_carrier_reader *r)
+{
+    otel_str lines[OTEL_PROPAGATORS_TRACESTATE_MAX_LINES];
+    size_t n = r->get(r->user_data, OTEL_STR("tracestate"), lines,
+                      OTEL_PROPAGATORS_TRACESTATE_MAX_LINES);
+    if (n == 0)
+        return NULL;
+    if (n > OTEL_PROPAGATORS_TRACESTATE_MAX_LINES) {
+        OTEL__PROP_DEBUG("tracecontext: %zu tracestate lines (at most %d); tracestate ignored", n,
+                         OTEL_PROPAGATORS_TRACESTATE_MAX_LINES);
+        return NULL;
+    }
+    size_t total = n - 1;
+    for (size_t i = 0; i < n; i++)
+        total += lines[i].len;
+    if (total > OTEL_PROPAGATORS_TRACESTATE_MAX_BYTES) {
+        OTEL__PROP_DEBUG("tracecontext: tracestate of %zu bytes (at most %d); ignored", total,
+                         OTEL_PROPAGATORS_TRACESTATE_MAX_BYTES);
+        return NULL;
+    }
+    otel_str joined = lines[0];
+    char buf[OTEL_PROPAGATORS_TRACESTATE_MAX_BYTES];
+    if (n > 1) {
+        /* RFC 9110 field order: the lines form one list, in order. */
+        size_t pos = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (i > 0)
+                buf[pos++] = ',';
+            if (lines[i].len)
+                memcpy(buf + pos, lines[i].data, lines[i].len);
+            pos += lines[i].len;
+        }
+        joined = (otel_str){ buf, pos };
+    }
+    otel_trace_state *ts = NULL;
+    otel_status st = otel_trace_state_parse(joined, &ts);
+    if (st == OTEL_ERR_INVALID_ARG)
+        OTEL__PROP_DEBUG("tracecontext: invalid tracestate ignored (the traceparent is kept)");
+    else if (st != OTEL_OK)
+        OTEL__LOG(OTEL_LOG_WARN, "tracecontext: out of memory; tracestate dropped");
+    return st == OTEL_OK ? ts : NULL;
+}
+
+static otel_context *tc_extract(void *user_data, const otel_context *ctx,
+                                const otel_carrier_reader *r)
+{
+    (void)user_data;
+    otel_str tp[2];
+    size_t n = r->get(r->user_data, OTEL_STR("traceparent"), tp, 2);
+    if (n == 0)
+        return otel_context_retain(ctx);
+    otel_span_context sc;
+    memset(&sc, 0, sizeof(sc));
+    if (n > 1) {
+        OTEL__PROP_DEBUG("tracecontext: %zu traceparent headers; ignored", n);
+        return otel_context_retain(ctx);
+    }
+    if (!parse_traceparent(otel__prop_trim(tp[0]), &sc)) {
+        OTEL__PROP_DEBUG("tracecontext: invalid traceparent ignored");
+        return otel_context_retain(ctx);
+    }
+    otel_trace_state *ts = extract_tracestate(r);
+    otel_context *out = otel__prop_attach(ctx, sc, ts, false);
+    otel_trace_state_release(ts);
+    return out;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Inject
+ * ------------------------------------------------------------------------------------------- */
+
+/* Writes "00-<trace id>-<span id>-<flags>" into |out| (55 bytes). */
+static void format_traceparent(const otel_span_context *sc, char *out)
+{
+    out[0] = '0';
+    out[1] = '0';
+    out[2] = '-';
+    otel__prop_hex_encode(sc->trace_id, OTEL_TRACE_ID_SIZE, out + 3);
+    out[35] = '-';
+    otel__prop_hex_encode(sc->span_id, OTEL_SPAN_ID_SIZE, out + 36);
+    out[52] = '-';
+    uint8_t flags = (uint8_t)(sc->trace_flags & FLAGS_KNOWN);
+    otel__prop_hex_encode(&flags, 1, out + 53);
+}
+
+/* Appends |s| at *pos of |buf| when it fits in |cap|; returns false otherwise. */
+static bool append(char *buf, size_t cap, size_t *pos, otel_str s)
+{
+    if (cap - *pos < s.len)
+        return false;
+    if (s.len)
+        memcpy(buf + *pos, s.data, s.len);
+    *pos += s.len;
+    return true;
+}
+
+/* Writes the tracestate header for |ts| into |buf| (OTEL_PROPAGATORS_TRACESTATE_MAX_BYTES):
+ * |first| (a formatted "key=value" member, may be empty) then the members of |ts| except those
+ * keyed |skip|, at most 32 in all (the right-most dropped). When the result would exceed the
+ * buffer, whole members go as the W3C truncation rule says: long ones first, then from the
+ * right. Returns the length. */
+static size_t write_tracestate(const otel_trace_state *ts, otel_str first, otel_str skip,
+                               char *buf)
+{
+    const size_t cap = OTEL_PROPAGATORS_TRACESTATE_MAX_BYTES;
+    size_t max = OTEL_TRACE_STATE_MAX_MEMBERS - (first.len ? 1 : 0);
+    otel_str keys[OTEL_TRACE_STATE_MAX_MEMBERS];
+    otel_str values[OTEL_TRACE_STATE_MAX_MEMBERS];
+    bool keep[OTEL_TRACE_STATE_MAX_MEMBERS];
+    size_t count = 0;
+    size_t total = first.len;
+    for (size_t i = 0; count < max && otel_trace_state_entry(ts, i, &keys[count], &values[count]);
+         i++) {
+        if (skip.len && otel_str_eq(keys[count], skip))
+            continue;
+        keep[count] = true;
+        total += (total ? 1 : 0) + keys[count].len + 1 + values[count].len;
+        count++;
+    }
+    /* Separators are counted per member above, so removing one subtracts its comma too. */
+    for (size_t pass = 0; pass < 2 && total > cap; pass++) {
+        for (size_t i = count; i-- > 0 && total > cap;) {
+            size_t member = keys[i].len + 1 + values[i].len;
+            if (pass == 0 && member <= TRACESTATE_LONG_MEMBER)
+                continue;
+            keep[i] = false;
+            total -= member + 1;
+        }
+    }
+    size_t pos = 0;
+    append(buf, cap, &pos, first);
+    for (size_t i = 0; i < count; i++) {
+        if (!keep[i])
+            continue;
+        if (pos && !append(buf, cap, &pos, OTEL_STR(",")))
+            break;
+        size_t mark = pos;
+        if (!append(buf, cap, &pos, keys[i]) || !append(buf, cap, &pos, OTEL_STR("=")) ||
+            !append(buf, cap, &pos, values[i])) {
+            pos = mark ? mark - 1 : 0; /* never a partial member */
+            break;
+        }
+    }
+    return pos;
+}
+
+static size_t format_dd_fields(const otel_span_context *sc, const otel_trace_state *ts, char *out);
+
+/* Formats the Datadog member "dd=s:<priority>;p:<span id>[;o:..][;t.*..][;other]" for |sc|,
+ * keeping origin, tags and unknown fields of the member |ts| already has. Fields that would take
+ * the value past 256 characters are dropped from the right. Returns the length written. */
+static size_t format_dd_member(const otel_span_context *sc, const otel_trace_state *ts,
+                               char *out)
+{
+    size_t len = format_dd_fields(sc, ts, out);
+    /* A kept field may end in spaces; a tracestate value must not. */
+    while (out[len - 1] == ' ')
+        len--;
+    return len;
+}
+
+static size_t format_dd_fields(const otel_span_context *sc, const otel_trace_state *ts, char *out)
+{
+    struct otel__dd_member m;
+    bool have = otel__dd_member_parse(ts, &m);
+    bool sampled = (sc->trace_flags & OTEL_TRACE_FLAG_SAMPLED) != 0;
+    int32_t priority = otel__dd_priority(&m, have, sampled);
+    const size_t cap = 3 + DD_VALUE_MAX;
+    size_t pos = 0;
+    char num[12];
+    char span_hex[16];
+    otel__prop_hex_encode(sc->span_id, OTEL_SPAN_ID_SIZE, span_hex);
+    append(out, cap, &pos, OTEL_STR("dd=s:"));
+    append(out, cap, &pos, (otel_str){ num, otel__prop_format_i32(priority, num) });
+    append(out, cap, &pos, OTEL_STR(";p:"));
+    append(out, cap, &pos, (otel_str){ span_hex, sizeof(span_hex) });
+    /* Optional fields in order; the first one that does not fit ends the list. */
+    if (m.origin.len) {
+        size_t mark = pos;
+        if (!append(out, cap, &pos, OTEL_STR(";o:")) || !append(out, cap, &pos, m.origin))
+            return mark;
+    }
+    for (size_t i = 0; i < m.tag_count; i++) {
+        size_t mark = pos;
+        if (!append(out, cap, &pos, OTEL_STR(";t.")) || !append(out, cap, &pos, m.tags[i]))
+            return mark;
+    }
+    for (size_t i = 0; i < m.other_count; i++) {
+        size_t mark = pos;
+        if (!append(out, cap, &pos, OTEL_STR(";")) || !append(out, cap, &pos, m.other[i]))
+            return mark;
+    }
+    return pos;
+}
+
+static void tc_inject(void *user_data, const otel_context *ctx, const otel_carrier_writer *w)
+{
+    const struct tc_config *cfg = user_data;
+    otel_span_context sc = otel_context_get_span_context(ctx);
+    if (!otel_span_context_is_valid(&sc))
+        return;
+    char tp[TRACEPARENT_LEN];
+    format_traceparent(&sc, tp);
+    w->set(w->user_data, OTEL_STR("traceparent"), (otel_str){ tp, sizeof(tp) });
+
+    const otel_trace_state *ts = otel_context_get_trace_state(ctx);
+    char buf[OTEL_PROPAGATORS_TRACESTATE_MAX_BYTES + 1];
+    size_t len;
+    if (cfg && cfg->datadog_interop) {
+        char dd[3 + DD_VALUE_MAX];
+        size_t dd_len = format_dd_member(&sc, ts, dd);
+        len = write_tracestate(ts, (otel_str){ dd, dd_len }, OTEL_STR("dd"), buf);
+    } else {
+        if (!ts)
+            return;
+        len = otel_trace_state_serialize(ts, buf, sizeof(buf));
+        if (len >= sizeof(buf))
+            len = write_tracestate(ts, (otel_str){ NULL, 0 }, (otel_str){ NULL, 0 }, buf);
+    }
+    if (len)
+        w->set(w->user_data, OTEL_STR("tracestate"), (otel_str){ buf, len });
+}
+
+static size_t tc_fields(void *user_data, otel_str *names, size_t cap)
+{
+    (void)user_data;
+    static const otel_str fields[] = { { "traceparent", 11 }, { "tracestate", 10 } };
+    for (size_t i = 0; i < cap && i < 2; i++)
+        names[i] = fields[i];
+    return 2;
+}
+
+otel_status otel_propagator_tracecontext_with_options(
+    const otel_tracecontext_propagator_options *opts, otel_propagator *out)
+{
+    if (!out)
+        return OTEL_ERR_INVALID_ARG;
+    const struct tc_config *cfg = (opts && opts->datadog_interop) ? &g_interop : &g_plain;
+    *out = (otel_propagator){
+        .inject = tc_inject,
+        .extract = tc_extract,
+        .fields = tc_fields,
+        .destroy = NULL,
+        .user_data = (void *)cfg,
+    };
+    return OTEL_OK;
+}
+
+otel_status otel_propagator_tracecontext(otel_propagator *out)
+{
+    return otel_propagator_tracecontext_with_options(NULL, out);
+}
