@@ -1,0 +1,155 @@
+/* The Datadog agent payload encoders (/v0.4/traces and /v0.5/traces) and the grouping of a
+ * batch of spans into trace chunks. An encoder owns every buffer it needs and reuses them from
+ * batch to batch, so steady-state encoding allocates nothing; it is not thread-safe (the
+ * exporter's single export thread owns it). */
+#ifndef OTEL_DD_ENCODER_H
+#define OTEL_DD_ENCODER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dd_mapping.h"
+#include "dd_msgpack.h"
+#include "otel/sdk/trace.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A "key:value" tag from DD_TAGS. */
+struct otel__dd_tag {
+    otel_str key;
+    otel_str value;
+};
+
+/* What the encoder needs from the exporter's options. Strings are borrowed for the encoder's
+ * lifetime. */
+struct otel__dd_encoder_config {
+    int api_version;       /* 4 or 5 */
+    otel_str service;      /* DD_SERVICE, for spans whose resource has the SDK default name */
+    otel_str env;          /* DD_ENV ("" when unset) */
+    otel_str version;      /* DD_VERSION */
+    const struct otel__dd_tag *tags; /* DD_TAGS */
+    size_t tag_count;
+};
+
+/* One extra tag, prepared once per resource and batch: resource attributes, DD_TAGS, env and
+ * version, which every span of that resource carries. */
+struct otel__dd_extra {
+    otel_str key;
+    bool metric;
+    otel_str str;    /* meta value */
+    double number;   /* metric value */
+    size_t str_off;  /* while building: offset of a converted value in the cache's strings */
+    bool str_owned;
+    uint32_t key_idx, val_idx; /* v0.5 string-table indexes, valid for |gen| */
+    uint64_t gen;
+};
+
+struct otel__dd_extras {
+    const otel_resource *resource; /* what the cache was built for (within one batch) */
+    bool valid;
+    struct otel__dd_extra *items;
+    size_t count;
+    size_t cap;
+    uint32_t meta_count;
+    uint32_t metric_count;
+    otel_str service; /* resource service.name */
+    const otel_attr *res_attrs; /* the resource's attributes and their index, for the mapping */
+    size_t res_count;
+    struct otel__dd_attr_index res_ix;
+    struct otel__dd_buf meta_blob;   /* v0.4: the meta entries, encoded */
+    struct otel__dd_buf metric_blob; /* v0.4: the metrics entries, encoded */
+    struct otel__dd_buf strings;     /* converted values (arrays as JSON, ...) */
+};
+
+/* v0.5 string interning table entry. */
+struct otel__dd_intern_slot {
+    uint64_t hash;
+    uint32_t index; /* string-table index + 1; 0: empty slot */
+    uint32_t len;
+    size_t off;     /* offset of the bytes in |strtab| */
+};
+
+struct otel__dd_encoder {
+    struct otel__dd_encoder_config cfg;
+    /* Output. For v0.4 |out| holds the payload after a reserved 5-byte header area; |payload|
+     * and |payload_len| point at the finished bytes. */
+    struct otel__dd_buf out;
+    const uint8_t *payload;
+    size_t payload_len;
+    /* v0.5: the string table (msgpack str items) and its interning hash. */
+    struct otel__dd_buf strtab;
+    struct otel__dd_intern_slot *slots;
+    size_t slot_cap;
+    uint32_t string_count;
+    uint64_t payload_gen;
+    uint32_t const_idx[64]; /* interned constant keys for the current payload */
+    uint64_t const_gen[64];
+    /* Scratch for JSON values and composed names. */
+    struct otel__dd_buf scratch;
+    struct otel__dd_buf scratch2;
+    struct otel__dd_buf scratch3;
+    struct otel__dd_buf vtext; /* converted attribute values of the span being encoded */
+    struct otel__dd_buf names;
+    /* The batch being encoded. */
+    const otel_span_data *const *spans;
+    size_t span_count;
+    size_t span_cap;
+    uint64_t *trace_hi;
+    uint64_t *trace_lo;
+    uint64_t *span_id;
+    uint64_t *parent_id;
+    uint32_t *next;        /* next span of the same chunk; UINT32_MAX ends */
+    otel_str *service;
+    uint8_t *flags;        /* SPAN_* below */
+    /* Chunks in order of first appearance. */
+    uint32_t *chunk_first;
+    uint32_t *chunk_last;
+    uint32_t *chunk_size;
+    size_t chunk_count;
+    /* Hash tables (indexes + 1; 0 empty) over trace ids and span ids. */
+    uint32_t *trace_tab;
+    uint32_t *span_tab;
+    size_t tab_cap;
+    struct otel__dd_extras extras;
+};
+
+/* Span flags computed by grouping. */
+enum {
+    OTEL__DD_SPAN_LOCAL_ROOT = 1u << 0, /* parent absent from the chunk (or none) */
+    OTEL__DD_SPAN_TOP_LEVEL = 1u << 1,
+};
+
+/* Copies |cfg| (borrowing its strings). */
+void otel__dd_encoder_init(struct otel__dd_encoder *e, const struct otel__dd_encoder_config *cfg);
+void otel__dd_encoder_cleanup(struct otel__dd_encoder *e);
+
+/* Groups |count| spans (borrowed until the next group call) into chunks by trace id and works
+ * out local roots, top-level spans and services. Returns the number of chunks, or 0 with
+ * OTEL_ERR_NOMEM in *st. */
+size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *const *spans,
+                              size_t count, otel_status *st);
+
+/* Encodes chunks [first, ...) into one payload, stopping after the chunk that makes it reach
+ * |max_bytes| (at least one chunk is always encoded). *done receives the number of chunks
+ * encoded. The payload is at e->payload / e->payload_len until the next call.
+ * Errors: OTEL_ERR_NOMEM. */
+otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t first, size_t max_bytes,
+                                    size_t *done);
+
+/* Convenience for tests and benchmarks: group and encode everything into one payload. */
+otel_status otel__dd_encode_all(struct otel__dd_encoder *e, const otel_span_data *const *spans,
+                                size_t count);
+
+/* Parses a DD_TAGS value ("k:v,k2:v2" or space-separated) into |out| (up to |cap| tags, slices
+ * of |text|); returns how many were found. Entries without a ':' or with an empty key are skipped
+ * and counted in *bad. */
+size_t otel__dd_parse_tags(otel_str text, struct otel__dd_tag *out, size_t cap, size_t *bad);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
