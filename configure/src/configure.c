@@ -4,6 +4,7 @@
  * (and by default installs) the tracer provider. Names it cannot honour are reported and skipped:
  * a tracing misconfiguration must never stop the program. */
 #include "otel/configure.h"
+#include "otel/propagators.h"
 
 #include <string.h>
 
@@ -79,9 +80,29 @@ static bool seen_before(const char *list, otel_str item)
     return false;
 }
 
-static otel_status make_sampler(const otel_sdk_config *cfg, const otel_env *env,
-                                otel_sampler *out)
+/* True when OTEL_TRACES_EXPORTER names |exporter|. */
+static bool exporter_listed(const otel_sdk_config *cfg, const char *exporter)
 {
+    const char *cursor = cfg->traces_exporter ? cfg->traces_exporter : "otlp";
+    otel_str item;
+    while (next_item(&cursor, &item))
+        if (same_name(item, otel_str_from_cstr(exporter)))
+            return true;
+    return false;
+}
+
+static otel_status make_sampler(const otel_sdk_config *cfg, const otel_env *env,
+                                const otel_resource *resource, otel_sampler *out)
+{
+    /* With the Datadog exporter and no sampler chosen, sample as Datadog tracers do, so the
+     * agent's rates and the user's DD_TRACE_SAMPLING_RULES apply (documented in datadog.h). */
+    if (!cfg->sampler_name && exporter_listed(cfg, "datadog")) {
+        otel_status dst = otel__datadog_sampler_factory(cfg, env, resource, out);
+        if (dst == OTEL_OK || dst == OTEL_ERR_NOMEM)
+            return dst;
+        otel__log(OTEL_LOG_WARN, "the Datadog sampler could not be created (%s); using "
+                                 "parentbased_always_on", otel_status_str(dst));
+    }
     otel_status st = otel_sdk_config_make_sampler(cfg, out);
     if (st == OTEL_OK || st == OTEL_ERR_NOMEM)
         return st;
@@ -90,7 +111,7 @@ static otel_status make_sampler(const otel_sdk_config *cfg, const otel_env *env,
     if (st == OTEL_ERR_NOT_FOUND) {
         const struct otel__sampler_entry *e = otel__sampler_find(name);
         if (e && e->create) {
-            st = e->create(cfg, env, out);
+            st = e->create(cfg, env, resource, out);
             if (st == OTEL_OK || st == OTEL_ERR_NOMEM)
                 return st;
         }
@@ -212,31 +233,16 @@ static otel_status make_processors(const otel_sdk_config *cfg, const otel_env *e
     return OTEL_OK;
 }
 
-/* The propagator libraries are not part of this build yet, so nothing is installed: the names
- * are only checked, so that a typo is reported today rather than ignored later. */
-static void check_propagators(const otel_sdk_config *cfg)
+/* Builds the propagators OTEL_PROPAGATORS names (the propagators library reports unknown and
+ * unsupported names itself) and installs them as the global propagator. */
+static otel_status install_propagators(const otel_sdk_config *cfg)
 {
-    static const char *const known[] = { "tracecontext", "baggage", "b3",     "b3multi", "jaeger",
-                                         "datadog",      "xray",    "ottrace", "none" };
-    const char *list = cfg->propagators ? cfg->propagators : "tracecontext,baggage";
-    const char *cursor = list;
-    otel_str item;
-    char buf[NAME_MAX_SHOWN + 4];
-    while (next_item(&cursor, &item)) {
-        if (seen_before(list, item))
-            continue;
-        size_t i = 0;
-        while (i < sizeof(known) / sizeof(known[0]) &&
-               !same_name(item, otel_str_from_cstr(known[i])))
-            i++;
-        if (i == sizeof(known) / sizeof(known[0]))
-            otel__log(OTEL_LOG_WARN, "OTEL_PROPAGATORS: unknown propagator %s; skipped",
-                      shown(item, buf));
-        else if (strcmp(known[i], "none") != 0)
-            otel__log(OTEL_LOG_DEBUG,
-                      "OTEL_PROPAGATORS: propagator %s is not built yet; not installed",
-                      known[i]);
-    }
+    otel_propagator p;
+    otel_status st = otel_propagators_from_names(otel_str_from_cstr(cfg->propagators), &p);
+    if (st != OTEL_OK)
+        return st;
+    otel_global_set_propagator(&p);
+    return OTEL_OK;
 }
 
 otel_status otel_configure_from_env(const otel_configure_options *opts,
@@ -262,7 +268,12 @@ otel_status otel_configure_from_env(const otel_configure_options *opts,
     if (opts && opts->override)
         opts->override(opts->user_data, &cfg);
     otel_log_set_level(cfg.log_level);
-    check_propagators(&cfg);
+    /* Propagation works even when the SDK is disabled: it is how a service stays in the trace. */
+    if (!(opts && opts->no_global)) {
+        st = install_propagators(&cfg);
+        if (st != OTEL_OK)
+            goto out_cleanup_cfg;
+    }
 
     otel_tracer_provider_options po = { .limits = cfg.limits, .disabled = cfg.disabled };
     otel_resource *resource = NULL;
@@ -274,7 +285,7 @@ otel_status otel_configure_from_env(const otel_configure_options *opts,
         st = otel_sdk_config_make_resource(&cfg, &resource);
         if (st != OTEL_OK)
             goto out_cleanup_cfg;
-        st = make_sampler(&cfg, env, &po.sampler);
+        st = make_sampler(&cfg, env, resource, &po.sampler);
         if (st != OTEL_OK)
             goto out_release_resource;
         st = make_processors(&cfg, env, &procs, &nprocs);

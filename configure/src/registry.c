@@ -6,21 +6,23 @@
 #include "log_internal.h"
 #include "mem.h"
 #include "otel/exporters/console.h"
+#include "otel/exporters/datadog.h"
+#include "otel/exporters/otlp.h"
 
 static const struct otel__exporter_entry exporters[] = {
     { "console", otel__console_factory, NULL },
     { "logging", NULL, "console" },
-    { "otlp", NULL, NULL },
+    { "otlp", otel__otlp_factory, NULL },
     { "otlp/stdout", NULL, NULL },
     { "zipkin", NULL, NULL },
-    { "datadog", NULL, NULL },
+    { "datadog", otel__datadog_factory, NULL },
 };
 
 static const struct otel__sampler_entry samplers[] = {
     { "jaeger_remote", NULL },
     { "parentbased_jaeger_remote", NULL },
     { "xray", NULL },
-    { "datadog", NULL },
+    { "datadog", otel__datadog_sampler_factory },
 };
 
 static bool eq_nocase(otel_str a, const char *b)
@@ -78,5 +80,58 @@ otel_status otel__console_factory(const otel_sdk_config *cfg, const otel_env *en
     st = otel_simple_processor_create(exporter, out);
     if (st != OTEL_OK && exporter.destroy)
         exporter.destroy(exporter.user_data); /* not owned by the processor on failure */
+    return st;
+}
+
+/* Puts |exporter| behind a batch processor configured by OTEL_BSP_*. On failure the exporter is
+ * destroyed here, so the factories below have one exit path. */
+static otel_status batch(const otel_sdk_config *cfg, otel_span_exporter exporter,
+                         otel_span_processor *out)
+{
+    otel_status st = otel_batch_processor_create(exporter, &cfg->batch, out);
+    if (st != OTEL_OK && exporter.destroy)
+        exporter.destroy(exporter.user_data); /* not owned by the processor on failure */
+    return st;
+}
+
+otel_status otel__otlp_factory(const otel_sdk_config *cfg, const otel_env *env,
+                               otel_span_processor *out)
+{
+    otel_otlp_options o = { 0 };
+    otel_status st = otel_otlp_options_from_env(&o, env);
+    otel_span_exporter exporter;
+    if (st == OTEL_OK)
+        st = otel_otlp_exporter_create(&o, &exporter);
+    otel_otlp_options_cleanup(&o);
+    if (st != OTEL_OK)
+        return st;
+    return batch(cfg, exporter, out);
+}
+
+otel_status otel__datadog_factory(const otel_sdk_config *cfg, const otel_env *env,
+                                  otel_span_processor *out)
+{
+    otel_datadog_options o = { 0 };
+    otel_status st = otel_datadog_options_from_env(&o, env);
+    otel_span_exporter exporter;
+    if (st == OTEL_OK)
+        st = otel_datadog_exporter_create(&o, &exporter);
+    otel_datadog_options_cleanup(&o);
+    if (st != OTEL_OK)
+        return st;
+    return batch(cfg, exporter, out);
+}
+
+otel_status otel__datadog_sampler_factory(const otel_sdk_config *cfg, const otel_env *env,
+                                          const otel_resource *resource, otel_sampler *out)
+{
+    (void)cfg;
+    otel_datadog_options o = { 0 };
+    otel_status st = otel_datadog_options_from_env(&o, env);
+    if (st == OTEL_OK) {
+        o.sampler.resource = resource;
+        st = otel_datadog_sampler_create(&o.sampler, out);
+    }
+    otel_datadog_options_cleanup(&o);
     return st;
 }

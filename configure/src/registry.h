@@ -6,6 +6,7 @@
 #define OTEL_CONFIGURE_REGISTRY_H
 
 #include "otel/sdk/config.h"
+#include "otel/sdk/resource.h"
 
 /* Builds the span processor (exporter included) for one OTEL_TRACES_EXPORTER name, reading its
  * own variables from |env| (NULL: the process environment). On success *out is owned by the
@@ -26,7 +27,7 @@ const struct otel__exporter_entry *otel__exporter_find(otel_str name);
 /* Builds the sampler for an OTEL_TRACES_SAMPLER name the SDK does not build itself
  * (OTEL_SAMPLER_OTHER). Same error rules as otel__exporter_factory. */
 typedef otel_status (*otel__sampler_factory)(const otel_sdk_config *cfg, const otel_env *env,
-                                             otel_sampler *out);
+                                             const otel_resource *resource, otel_sampler *out);
 
 struct otel__sampler_entry {
     const char *name;
@@ -35,6 +36,20 @@ struct otel__sampler_entry {
 
 /* The entry for |name|, or NULL. */
 const struct otel__sampler_entry *otel__sampler_find(otel_str name);
+
+/* OTEL_TRACES_EXPORTER=otlp: the OTLP exporter (OTEL_EXPORTER_OTLP_*) behind a batch processor
+ * (OTEL_BSP_*). */
+otel_status otel__otlp_factory(const otel_sdk_config *cfg, const otel_env *env,
+                               otel_span_processor *out);
+
+/* OTEL_TRACES_EXPORTER=datadog: the Datadog agent exporter (DD_*) behind a batch processor. */
+otel_status otel__datadog_factory(const otel_sdk_config *cfg, const otel_env *env,
+                                  otel_span_processor *out);
+
+/* OTEL_TRACES_SAMPLER=datadog (and the default with the Datadog exporter): the Datadog sampler
+ * (DD_TRACE_SAMPLING_RULES, DD_TRACE_SAMPLE_RATE, DD_TRACE_RATE_LIMIT, agent rates). */
+otel_status otel__datadog_sampler_factory(const otel_sdk_config *cfg, const otel_env *env,
+                                          const otel_resource *resource, otel_sampler *out);
 
 /* The console exporter's factory: OTEL_C_CONSOLE_PATH, OTEL_C_CONSOLE_FORMAT (see configure.h),
  * behind a simple processor. */

@@ -15,6 +15,7 @@
 #include "failalloc.h"
 #include "log_internal.h"
 #include "otel/configure.h"
+#include "otel/propagation.h"
 
 /* ---- environment table ----------------------------------------------------------------------- */
 
@@ -182,15 +183,47 @@ static void test_configure_unknown_exporter_warns_and_is_skipped(void **state)
     assert_non_null(strstr(g_log, "no span exporter configured"));
 }
 
-static void test_configure_default_otlp_is_not_available_yet(void **state)
+/* Configures with |table| (no_global), ends one span, shuts down and returns the stats: for the
+ * exporters that need a peer, pointed at a closed port, the span must reach the exporter and
+ * fail there (within the short timeouts the table sets). */
+static otel_tracer_provider_stats run_stats(const struct kv *table)
+{
+    otel_env env = { table_getenv, (void *)table };
+    otel_configure_options o = { .env = &env, .no_global = true };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_configure_from_env(&o, &tp), OTEL_OK);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("test"), NULL);
+    otel_span_end(otel_tracer_start_span(t, OTEL_STR("work"), NULL));
+    otel_tracer_provider_shutdown(tp, 5000000000);
+    otel_tracer_provider_stats st;
+    assert_int_equal(otel_tracer_provider_get_stats(tp, &st), OTEL_OK);
+    otel_tracer_provider_destroy(tp);
+    return st;
+}
+
+static void test_configure_default_exporter_is_otlp_behind_a_batch_processor(void **state)
 {
     (void)state;
-    const struct kv table[] = { { "OTEL_C_CONSOLE_PATH", g_path }, { NULL, NULL } };
-    char *text = run(table, NULL);
-    assert_string_equal(text, "");
-    assert_int_equal(g_warnings, 1);
-    assert_non_null(strstr(g_log, "exporter otlp is not available in this build"));
-    assert_int_equal(g_infos, 1);
+    const struct kv table[] = { { "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1" },
+                                { "OTEL_EXPORTER_OTLP_TIMEOUT", "300" },
+                                { NULL, NULL } };
+    otel_tracer_provider_stats st = run_stats(table);
+    assert_int_equal(st.spans_ended, 1);
+    assert_int_equal(st.spans_exported, 0);
+    assert_int_equal(st.spans_failed, 1);
+}
+
+static void test_configure_datadog_exporter_is_built_from_dd_variables(void **state)
+{
+    (void)state;
+    const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "datadog" },
+                                { "DD_TRACE_AGENT_URL", "http://127.0.0.1:1" },
+                                { "DD_TRACE_AGENT_TIMEOUT_SECONDS", "0.3" },
+                                { NULL, NULL } };
+    otel_tracer_provider_stats st = run_stats(table);
+    assert_int_equal(st.spans_ended, 1);
+    assert_int_equal(st.spans_failed, 1);
+    assert_non_null(strstr(g_log, "127.0.0.1")); /* the failure is reported, naming the agent */
 }
 
 static void test_configure_none_with_others_is_ignored_with_a_warning(void **state)
@@ -321,16 +354,64 @@ static void test_configure_applies_log_level(void **state)
     assert_int_equal(otel_log_get_level(), OTEL_LOG_DEBUG);
 }
 
-static void test_configure_checks_propagator_names(void **state)
+/* Configures with |table|, installing the provider and propagators globally, then frees the
+ * provider (the propagator stays installed). */
+static void configure_global(const struct kv *table)
+{
+    otel_env env = { table_getenv, (void *)table };
+    otel_configure_options o = { .env = &env };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_configure_from_env(&o, &tp), OTEL_OK);
+    otel_tracer_provider_destroy(tp);
+}
+
+/* Collects what a propagator injects. */
+struct injected {
+    char names[256];
+};
+static void collect_name(void *user_data, otel_str name, otel_str value)
+{
+    (void)value;
+    struct injected *in = user_data;
+    size_t used = strlen(in->names);
+    if (used + name.len + 2 < sizeof(in->names)) {
+        memcpy(in->names + used, name.data, name.len);
+        in->names[used + name.len] = ' ';
+        in->names[used + name.len + 1] = '\0';
+    }
+}
+
+static void test_configure_installs_the_propagators_named_in_the_environment(void **state)
 {
     (void)state;
     const struct kv table[] = { { "OTEL_TRACES_EXPORTER", "none" },
-                                { "OTEL_PROPAGATORS", "tracecontext,baggage,b3,smoke-signals" },
+                                { "OTEL_PROPAGATORS", "b3multi,smoke-signals" },
                                 { NULL, NULL } };
-    run(table, NULL);
+    configure_global(table);
     assert_int_equal(g_warnings, 1);
-    assert_non_null(strstr(g_log, "unknown propagator smoke-signals"));
-    assert_non_null(strstr(g_log, "propagator tracecontext is not built yet"));
+    assert_non_null(strstr(g_log, "smoke-signals"));
+
+    otel_span_context sc = { .trace_flags = OTEL_TRACE_FLAG_SAMPLED };
+    memset(sc.trace_id, 0x11, sizeof(sc.trace_id));
+    memset(sc.span_id, 0x22, sizeof(sc.span_id));
+    otel_context *ctx = NULL;
+    assert_int_equal(otel_context_with_span_context(NULL, &sc, NULL, &ctx), OTEL_OK);
+    struct injected in = { { 0 } };
+    otel_carrier_writer w = { collect_name, &in };
+    otel_global_inject(ctx, &w);
+    assert_non_null(strcasestr(in.names, "x-b3-traceid"));
+    assert_null(strstr(in.names, "traceparent"));
+    otel_context_release(ctx);
+
+    /* The default is tracecontext,baggage. */
+    const struct kv defaults[] = { { "OTEL_TRACES_EXPORTER", "none" }, { NULL, NULL } };
+    configure_global(defaults);
+    assert_int_equal(otel_context_with_span_context(NULL, &sc, NULL, &ctx), OTEL_OK);
+    memset(&in, 0, sizeof(in));
+    otel_global_inject(ctx, &w);
+    assert_non_null(strstr(in.names, "traceparent"));
+    otel_context_release(ctx);
+    otel_global_propagator_shutdown();
 }
 
 static void test_configure_installs_the_global_provider_unless_asked_not_to(void **state)
@@ -393,7 +474,8 @@ int main(void)
         T(test_configure_console_json_format),
         T(test_configure_none_builds_no_exporter_quietly),
         T(test_configure_unknown_exporter_warns_and_is_skipped),
-        T(test_configure_default_otlp_is_not_available_yet),
+        T(test_configure_default_exporter_is_otlp_behind_a_batch_processor),
+        T(test_configure_datadog_exporter_is_built_from_dd_variables),
         T(test_configure_none_with_others_is_ignored_with_a_warning),
         T(test_configure_logging_is_a_deprecated_console),
         T(test_configure_unopenable_console_path_skips_the_exporter),
@@ -402,7 +484,7 @@ int main(void)
         T(test_configure_disabled_sdk_records_nothing),
         T(test_configure_override_wins_over_the_environment),
         T(test_configure_applies_log_level),
-        T(test_configure_checks_propagator_names),
+        T(test_configure_installs_the_propagators_named_in_the_environment),
         T(test_configure_installs_the_global_provider_unless_asked_not_to),
         T(test_configure_survives_allocation_failures),
     };
