@@ -282,14 +282,23 @@ static void dd_inject(void *user_data, const otel_context *ctx, const otel_carri
             otel_str_eq(name, OTEL_STR("tid")))
             continue;
         otel_str value = { colon + 1, t.len - name.len - 1 };
+        /* Header values lose trailing white space on the way (carriers trim it), which would
+         * leave "key=" and make the receiver reject the whole list, _dd.p.tid included. */
+        if (value.len == 0 || value.data[value.len - 1] == ' ')
+            continue;
         fits = (pos == 0 || put(buf, cap, &pos, OTEL_STR(","))) &&
                put(buf, cap, &pos, OTEL_STR(TAG_PREFIX)) && put(buf, cap, &pos, name) &&
                put(buf, cap, &pos, OTEL_STR("=")) && put_decoded(buf, cap, &pos, value);
     }
-    if (!fits)
-        OTEL__PROP_DEBUG("datadog: x-datadog-tags longer than %zu bytes not sent",
+    if (!fits) {
+        /* The other tags are dropped, but never the high half of the trace id: without it the
+         * next service would continue a different (64-bit) trace. */
+        OTEL__PROP_DEBUG("datadog: x-datadog-tags longer than %zu bytes; only _dd.p.tid sent",
                          cfg->tags_max_bytes);
-    else if (pos)
+        pos = high ? sizeof(TAG_TID "=") - 1 + 16 : 0;
+        fits = pos <= cap;
+    }
+    if (fits && pos)
         w->set(w->user_data, OTEL_STR("x-datadog-tags"), (otel_str){ buf, pos });
 }
 

@@ -171,8 +171,9 @@ typedef struct otel_datadog_propagator_options {
  * Inject: x-datadog-trace-id and x-datadog-parent-id (decimal, low 64 bits of the trace id);
  * x-datadog-sampling-priority: the dd member's "s:" value when it agrees with the sampled flag,
  * else 1 or 0 from the flag; x-datadog-origin from "o:"; x-datadog-tags with "_dd.p.tid" (when
- * the high 64 bits are not zero) and the "t.*" fields as "_dd.p.*" (left out whole, with a
- * debug diagnostic, when longer than tags_max_bytes). Nothing when the low 64 bits of the trace
+ * the high 64 bits are not zero) and the "t.*" fields as "_dd.p.*" (when the list would be
+ * longer than tags_max_bytes, the "_dd.p.*" fields are left out with a debug diagnostic and only
+ * "_dd.p.tid" is sent, so the trace id survives). Nothing when the low 64 bits of the trace
  * id are zero. Fields: the five header names.
  * |opts| may be NULL (defaults). Errors: OTEL_ERR_INVALID_ARG (NULL out), OTEL_ERR_NOMEM.
  * Thread-safety: safe. */
