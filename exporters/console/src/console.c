@@ -18,6 +18,7 @@
 #include "log_internal.h"
 #include "mem.h"
 #include "utf8.h"
+#include "text.h"
 
 /* ---------------------------------------------------------------------------------------------
  * A growable output buffer. A failed allocation sets |failed| and later writes do nothing, so
@@ -169,8 +170,8 @@ static void put_quoted(struct buf *b, otel_str s, bool json)
     putch(b, '"');
 }
 
-/* The shortest of %.15g, %.16g, %.17g that reads back as |d| (the caller has switched the
- * thread to the C locale, so the decimal point is '.'). */
+/* The shortest text that reads back as |d| (the caller has switched the thread to the C locale,
+ * so the decimal point is '.'). */
 static void put_double(struct buf *b, double d, bool json)
 {
     if (isnan(d) || isinf(d)) {
@@ -182,30 +183,17 @@ static void put_double(struct buf *b, double d, bool json)
             puts_(b, isnan(d) ? "nan" : d > 0 ? "inf" : "-inf");
         return;
     }
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    puts_(b, tmp);
+    char tmp[OTEL__DOUBLE_TEXT_MAX];
+    put(b, tmp, otel__format_double(d, tmp));
 }
-
-static const char base64_digits[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static void put_base64(struct buf *b, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        char out[4] = { base64_digits[v >> 18 & 63], base64_digits[v >> 12 & 63],
-                        i + 1 < n ? base64_digits[v >> 6 & 63] : '=',
-                        i + 2 < n ? base64_digits[v & 63] : '=' };
-        put(b, out, 4);
+    char chunk[64]; /* 48 bytes in, a multiple of 3, so '=' only ends the last chunk */
+    for (size_t i = 0; i < n; i += 48) {
+        size_t m = n - i < 48 ? n - i : 48;
+        otel__base64_encode(p + i, m, chunk);
+        put(b, chunk, otel__base64_len(m));
     }
 }
 

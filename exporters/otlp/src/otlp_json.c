@@ -12,6 +12,7 @@
 
 #include "otlp_encode.h"
 #include "otel/sdk/resource.h"
+#include "text.h"
 
 /* Appends; the common case (room left) stays inline. After a failed growth, writes that still
  * fit go on and the result is discarded at the end (b->failed). */
@@ -150,8 +151,8 @@ static void put_i64_str(otel__buf *b, int64_t v)
     otel__buf_putc(b, '"');
 }
 
-/* The shortest of %.15g, %.16g, %.17g that reads back as |d|. The caller switched the thread to
- * the C locale, so the decimal point is '.'. */
+/* The shortest text that reads back as |d|. The caller switched the thread to the C locale, so
+ * the decimal point is '.'. */
 static void put_double(otel__buf *b, double d)
 {
     if (isnan(d)) {
@@ -165,30 +166,17 @@ static void put_double(otel__buf *b, double d)
             PUT_LIT(b, "\"-Infinity\"");
         return;
     }
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    put_cstr(b, tmp);
+    char tmp[OTEL__DOUBLE_TEXT_MAX];
+    put(b, tmp, otel__format_double(d, tmp));
 }
-
-static const char base64_digits[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static void put_base64(otel__buf *b, const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        char out[4] = { base64_digits[v >> 18 & 63], base64_digits[v >> 12 & 63],
-                        i + 1 < n ? base64_digits[v >> 6 & 63] : '=',
-                        i + 2 < n ? base64_digits[v & 63] : '=' };
-        put(b, out, 4);
+    char chunk[64]; /* 48 bytes in, a multiple of 3, so '=' only ends the last chunk */
+    for (size_t i = 0; i < n; i += 48) {
+        size_t m = n - i < 48 ? n - i : 48;
+        otel__base64_encode(p + i, m, chunk);
+        put(b, chunk, otel__base64_len(m));
     }
 }
 
