@@ -170,7 +170,7 @@ static void print_span(struct span *s, size_t first, size_t last, const char *pr
 {
     char dur[32];
     snprintf(dur, sizeof(dur), "%.2f ms", (double)(s->end_ns - s->start_ns) / 1e6);
-    char http[16] = "";
+    char http[32] = "";
     if (s->http_status)
         snprintf(http, sizeof(http), "  http %ld", s->http_status);
     printf("%s%s[%s] %s \"%s\"  %s%s%s  span %s\n", prefix,
@@ -179,8 +179,12 @@ static void print_span(struct span *s, size_t first, size_t last, const char *pr
     s->printed = true;
 
     char child_prefix[512];
-    snprintf(child_prefix, sizeof(child_prefix), "%s%s", prefix,
-             top ? "" : (tail ? "    " : "│   "));
+    /* Depth is capped at 64 levels (6 bytes each), so this never truncates; checking the result
+     * also tells gcc's -Wformat-truncation so in optimised builds. */
+    int n = snprintf(child_prefix, sizeof(child_prefix), "%s%s", prefix,
+                     top ? "" : (tail ? "    " : "│   "));
+    if (n < 0 || (size_t)n >= sizeof(child_prefix))
+        child_prefix[sizeof(child_prefix) - 1] = '\0';
     struct span *kids[256];
     size_t nk = 0;
     for (size_t i = first; i < last && nk < sizeof(kids) / sizeof(kids[0]); i++)
