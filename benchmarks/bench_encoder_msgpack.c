@@ -5,17 +5,21 @@
  * measured dd-trace-cpp at 976 ns/span (584 B/span) and dd-trace (Node) at 2.9 us/span.
  *
  * Latest results (2026-11-21, 2-vCPU Xeon VM shared with other builds, gcc 12.2 -O3; median of
- * three runs' medians of 7 repetitions; instructions from callgrind; details and method in
- * docs/PERFORMANCE.md, section "Datadog"):
+ * three runs' medians of 7 repetitions; instructions from callgrind, (Ir at --iterations 120 -
+ * Ir at 20) / (100 x 512); details and method in docs/PERFORMANCE.md, section "Datadog"; the
+ * plain and v0.5 wall figures predate the in-place events JSON):
  *   baseline_visit_512           0.8 ns/span      6 instr/span
  *   group_512                     28 ns/span    254 instr/span
- *   v04_512_4attrs_1event        288 ns/span   2401 instr/span   602 B/span   (target 120)
- *   v04_512_plain                107 ns/span   1120 instr/span   405 B/span
- *   v05_512_4attrs_1event        624 ns/span   4754 instr/span   170 B/span
+ *   v04_512_4attrs_1event        154 ns/span   2193 instr/span   602 B/span   (target 120)
+ *   v04_512_plain                107 ns/span   1105 instr/span   405 B/span
+ *   v05_512_4attrs_1event        624 ns/span   4677 instr/span   170 B/span
  *   0 allocations per span in every config.
  *
  *   cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTEL_BUILD_BENCHMARKS=ON
- *   ninja -C build/bench bench_encoder_msgpack && build/bench/benchmarks/bench_encoder_msgpack */
+ *   ninja -C build/bench bench_encoder_msgpack && build/bench/benchmarks/bench_encoder_msgpack
+ *   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+ *       build/bench/benchmarks/bench_encoder_msgpack --configs v04_512_4attrs_1event \
+ *       --repetitions 1 --iterations 20   # and 120 */
 #include <string.h>
 
 #include "bench.h"

@@ -746,6 +746,107 @@ static otel_str events_json(struct otel__dd_buf *b, const otel_span_data *d)
     return s;
 }
 
+/* The length of a JSON integer. */
+static inline size_t json_int_len(int64_t v)
+{
+    return v < 0 ? 1 + otel__json_uint_len((uint64_t)0 - (uint64_t)v)
+                 : otel__json_uint_len((uint64_t)v);
+}
+
+static inline uint8_t *w_json_int(uint8_t *p, int64_t v)
+{
+    if (v < 0) {
+        *p++ = '-';
+        return otel__json_w_uint(p, (uint64_t)0 - (uint64_t)v);
+    }
+    return otel__json_w_uint(p, (uint64_t)v);
+}
+
+#define W_LIT(p, lit) otel__w_raw((p), "" lit, sizeof(lit) - 1)
+
+/* The exact length of the events JSON when every event is plain: a name and attribute keys that
+ * need no escaping, string values that need none, booleans and integers, no dropped count; 0
+ * otherwise (events_json then builds it in scratch). The plain JSON is written straight into
+ * the output by w_events_plain, byte for byte what events_json would produce. */
+static size_t events_plain_len(const otel_span_data *d)
+{
+    size_t n = 2 + (d->event_count - 1); /* brackets, commas */
+    for (uint32_t i = 0; i < d->event_count; i++) {
+        const otel_event_data *ev = &d->events[i];
+        if (ev->dropped_attr_count || !otel__json_is_plain(ev->name.data, ev->name.len))
+            return 0;
+        n += sizeof("{\"name\":\"\",\"time_unix_nano\":}") - 1 + ev->name.len +
+             json_int_len(ev->time_ns);
+        if (!ev->attr_count)
+            continue;
+        n += sizeof(",\"attributes\":{}") - 1 + (ev->attr_count - 1);
+        for (uint32_t k = 0; k < ev->attr_count; k++) {
+            const otel_attr *a = &ev->attrs[k];
+            if (!otel__json_is_plain(a->key.data, a->key.len))
+                return 0;
+            n += a->key.len + 3; /* quotes, colon */
+            switch (a->value.type) {
+            case OTEL_VALUE_STR:
+                if (!otel__json_is_plain(a->value.as.s.data, a->value.as.s.len))
+                    return 0;
+                n += a->value.as.s.len + 2;
+                break;
+            case OTEL_VALUE_BOOL:
+                n += a->value.as.b ? 4 : 5;
+                break;
+            case OTEL_VALUE_INT:
+                n += json_int_len(a->value.as.i);
+                break;
+            default:
+                return 0;
+            }
+        }
+    }
+    return n;
+}
+
+static uint8_t *w_events_plain(uint8_t *p, const otel_span_data *d)
+{
+    *p++ = '[';
+    for (uint32_t i = 0; i < d->event_count; i++) {
+        const otel_event_data *ev = &d->events[i];
+        if (i)
+            *p++ = ',';
+        p = W_LIT(p, "{\"name\":\"");
+        p = otel__w_copy(p, ev->name.data, ev->name.len);
+        p = W_LIT(p, "\",\"time_unix_nano\":");
+        p = w_json_int(p, ev->time_ns);
+        if (ev->attr_count) {
+            p = W_LIT(p, ",\"attributes\":{");
+            for (uint32_t k = 0; k < ev->attr_count; k++) {
+                const otel_attr *a = &ev->attrs[k];
+                if (k)
+                    *p++ = ',';
+                *p++ = '"';
+                p = otel__w_copy(p, a->key.data, a->key.len);
+                p = W_LIT(p, "\":");
+                switch (a->value.type) {
+                case OTEL_VALUE_STR:
+                    *p++ = '"';
+                    p = otel__w_copy(p, a->value.as.s.data, a->value.as.s.len);
+                    *p++ = '"';
+                    break;
+                case OTEL_VALUE_BOOL:
+                    p = a->value.as.b ? W_LIT(p, "true") : W_LIT(p, "false");
+                    break;
+                default: /* OTEL_VALUE_INT, as events_plain_len checked */
+                    p = w_json_int(p, a->value.as.i);
+                    break;
+                }
+            }
+            *p++ = '}';
+        }
+        *p++ = '}';
+    }
+    *p++ = ']';
+    return p;
+}
+
 static void hex_u64(uint64_t v, char out[16])
 {
     static const char hex[] = "0123456789abcdef";
@@ -910,20 +1011,8 @@ static otel_str status_text(char *buf, const otel_value *v)
     if (v->type == OTEL_VALUE_STR)
         return v->as.s;
     int64_t code = v->type == OTEL_VALUE_INT ? v->as.i : (int64_t)v->as.d;
-    char tmp[24];
-    size_t n = 0;
-    bool neg = code < 0;
-    uint64_t u = neg ? (uint64_t)0 - (uint64_t)code : (uint64_t)code;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    size_t len = 0;
-    if (neg)
-        buf[len++] = '-';
-    while (n)
-        buf[len++] = tmp[--n];
-    otel_str s = { buf, len };
+    uint8_t *end = w_json_int((uint8_t *)buf, code);
+    otel_str s = { buf, (size_t)(end - (uint8_t *)buf) };
     return s;
 }
 
@@ -984,7 +1073,11 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     if (d->event_count)
         pl.exc = find_exception(d);
     pl.err_msg = d->status_description.len ? d->status_description : pl.exc.message;
-    pl.events = d->event_count ? events_json(&e->scratch, d) : OTEL_STR("");
+    /* v0.4 writes plain events JSON in place; anything else goes through scratch. */
+    size_t events_plain = !v05 && d->event_count ? events_plain_len(d) : 0;
+    if (events_plain > UINT32_MAX)
+        events_plain = 0;
+    pl.events = d->event_count && !events_plain ? events_json(&e->scratch, d) : OTEL_STR("");
     bool links_meta = v05 && d->link_count;
     pl.links = links_meta ? links_json(&e->scratch2, &e->scratch3, d) : OTEL_STR("");
 
@@ -1078,7 +1171,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
         bound += CKEY_BOUND + str_bound(v05, pl.exc.stack.len);
     if (d->event_count) {
         meta++;
-        bound += CKEY_BOUND + str_bound(v05, pl.events.len);
+        bound += CKEY_BOUND + str_bound(v05, events_plain ? events_plain : pl.events.len);
     }
     if (links_meta) {
         meta++;
@@ -1231,7 +1324,10 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     }
     if (d->event_count) {
         p = c_ckey(e, v05, p, CK_EVENTS);
-        p = c_str(e, v05, p, pl.events);
+        if (events_plain)
+            p = w_events_plain(otel__w_str_header(p, events_plain), d);
+        else
+            p = c_str(e, v05, p, pl.events);
     }
     if (links_meta) {
         p = c_ckey(e, v05, p, CK_SPAN_LINKS_JSON);

@@ -554,27 +554,44 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "62636465666768697071727374757677787980818283848586878889909192"
                                      "93949596979899";
 
-/* Exactly 8 digits of |v| (< 10^8) ending at |end|, with 32-bit arithmetic. */
-static inline void eight_digits(char *end, uint32_t v)
+/* Four digits of |v| (< 10^4) at |q|. */
+static inline void four_digits(uint8_t *q, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) {
-        uint32_t r = v % 100;
-        v /= 100;
-        end -= 2;
-        memcpy(end, digit_pairs + 2 * r, 2);
-    }
+    uint32_t hi = v / 100;
+    memcpy(q, digit_pairs + 2 * hi, 2);
+    memcpy(q + 2, digit_pairs + 2 * (v - hi * 100), 2);
 }
 
-void otel__json_put_uint(struct otel__dd_buf *b, uint64_t v)
+static const uint64_t pow10_u64[20] = {
+    UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000), UINT64_C(100000),
+    UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000), UINT64_C(1000000000),
+    UINT64_C(10000000000), UINT64_C(100000000000), UINT64_C(1000000000000),
+    UINT64_C(10000000000000), UINT64_C(100000000000000), UINT64_C(1000000000000000),
+    UINT64_C(10000000000000000), UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+    UINT64_C(10000000000000000000),
+};
+
+size_t otel__json_uint_len(uint64_t v)
 {
-    char tmp[24];
-    char *end = tmp + sizeof(tmp), *q = end;
-    /* Blocks of 8 digits in 32-bit arithmetic: a 19-digit timestamp takes two 64-bit divisions
-     * instead of nine. */
+    /* log10 from log2 (1233 / 4096 ~ log10(2)), then one compare. */
+    uint64_t u = v | 1; /* same digit count; 0 counts as 1 */
+    unsigned bits = 64u - (unsigned)__builtin_clzll(u);
+    size_t n = (bits * 1233u) >> 12;
+    return n + (u >= pow10_u64[n]);
+}
+
+uint8_t *otel__json_w_uint(uint8_t *p, uint64_t v)
+{
+    uint8_t *end = p + otel__json_uint_len(v), *q = end;
+    /* Blocks of 8 digits in 32-bit arithmetic, each split in two halves of 4: a 19-digit
+     * timestamp takes two 64-bit divisions (multiplications) instead of nine. */
     while (v >= 100000000) {
         uint64_t hi = v / 100000000;
-        eight_digits(q, (uint32_t)(v - hi * 100000000));
+        uint32_t lo = (uint32_t)(v - hi * 100000000);
+        uint32_t a = lo / 10000;
         q -= 8;
+        four_digits(q, a);
+        four_digits(q + 4, lo - a * 10000);
         v = hi;
     }
     uint32_t w = (uint32_t)v;
@@ -588,9 +605,45 @@ void otel__json_put_uint(struct otel__dd_buf *b, uint64_t v)
         q -= 2;
         memcpy(q, digit_pairs + 2 * w, 2);
     } else {
-        *--q = (char)('0' + w);
+        *--q = (uint8_t)('0' + w);
     }
-    otel__dd_buf_put(b, q, (size_t)(end - q));
+    return end;
+}
+
+/* Whether the 8 bytes at |p| hold none that otel__json_put_str must escape: a byte below 0x20,
+ * '"' or '\\' (x ^ c has a zero byte), or one with its top bit set. The "has a byte below n"
+ * test is exact about whether there is one. */
+static inline bool word_plain(const unsigned char *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w;
+    return (bad & high) == 0;
+}
+
+bool otel__json_is_plain(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (len < 8) {
+        for (size_t i = 0; i < len; i++)
+            if (needs_care[p[i]])
+                return false;
+        return true;
+    }
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8)
+        if (!word_plain(p + i))
+            return false;
+    return i == len || word_plain(p + len - 8); /* the tail, overlapping */
+}
+
+void otel__json_put_uint(struct otel__dd_buf *b, uint64_t v)
+{
+    if (!otel__dd_buf_reserve(b, 20))
+        return;
+    b->len = (size_t)(otel__json_w_uint(b->data + b->len, v) - b->data);
 }
 
 void otel__json_put_int(struct otel__dd_buf *b, int64_t v)

@@ -92,6 +92,15 @@ void otel__json_put_int(struct otel__dd_buf *b, int64_t v);
 void otel__json_put_uint(struct otel__dd_buf *b, uint64_t v);
 void otel__json_put_double(struct otel__dd_buf *b, double d);
 
+/* The number of decimal digits of |v| (1 for 0), and its digits written at |p| (returns the
+ * end; at most 20 bytes). */
+size_t otel__json_uint_len(uint64_t v);
+uint8_t *otel__json_w_uint(uint8_t *p, uint64_t v);
+
+/* True when otel__json_put_str would copy |s| as it is between the quotes: ASCII with no byte
+ * below 0x20, no '"' and no '\\'. */
+bool otel__json_is_plain(const char *s, size_t len);
+
 /* Appends an attribute value: strings quoted, numbers and booleans bare, arrays as JSON arrays,
  * bytes as a base64 string, empty values as null. */
 void otel__json_put_value(struct otel__dd_buf *b, const otel_value *v);

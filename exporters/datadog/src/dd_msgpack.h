@@ -330,11 +330,9 @@ OTEL__MP_INLINE uint8_t *otel__w_map(uint8_t *p, uint32_t n)
     return otel__w_header(p, n, 0x80, 0xde, 0xdf);
 }
 
-/* At most 5 + |len| bytes. */
-OTEL__MP_INLINE uint8_t *otel__w_str(uint8_t *p, const char *s, size_t len)
+/* A string header for |len| bytes (at most UINT32_MAX): at most 5 bytes. */
+OTEL__MP_INLINE uint8_t *otel__w_str_header(uint8_t *p, size_t len)
 {
-    if (len > UINT32_MAX)
-        len = UINT32_MAX;
     if (len <= 31) {
         *p++ = (uint8_t)(0xa0 | len);
     } else if (len <= 0xff) {
@@ -349,7 +347,15 @@ OTEL__MP_INLINE uint8_t *otel__w_str(uint8_t *p, const char *s, size_t len)
         otel__dd_put_be32(p, (uint32_t)len);
         p += 4;
     }
-    return otel__w_copy(p, s, len);
+    return p;
+}
+
+/* At most 5 + |len| bytes. */
+OTEL__MP_INLINE uint8_t *otel__w_str(uint8_t *p, const char *s, size_t len)
+{
+    if (len > UINT32_MAX)
+        len = UINT32_MAX;
+    return otel__w_copy(otel__w_str_header(p, len), s, len);
 }
 
 /* Pre-encoded bytes (a constant key with its fixstr header). */
