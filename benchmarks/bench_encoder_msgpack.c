@@ -7,11 +7,11 @@
  * Latest results (2026-11-21, 2-vCPU Xeon VM shared with other builds, gcc 12.2 -O3; median of
  * three runs' medians of 7 repetitions; instructions from callgrind, (Ir at --iterations 120 -
  * Ir at 20) / (100 x 512); details and method in docs/PERFORMANCE.md, section "Datadog"; the
- * plain and v0.5 wall figures predate the in-place events JSON):
+ * v0.5 wall figure predates the in-place events JSON):
  *   baseline_visit_512           0.8 ns/span      6 instr/span
  *   group_512                     28 ns/span    254 instr/span
- *   v04_512_4attrs_1event        154 ns/span   2193 instr/span   602 B/span   (target 120)
- *   v04_512_plain                107 ns/span   1105 instr/span   405 B/span
+ *   v04_512_4attrs_1event      120.5 ns/span   2142 instr/span   602 B/span   (target 120)
+ *   v04_512_plain                 65 ns/span   1093 instr/span   405 B/span
  *   v05_512_4attrs_1event        624 ns/span   4677 instr/span   170 B/span
  *   0 allocations per span in every config.
  *

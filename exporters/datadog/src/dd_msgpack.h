@@ -279,7 +279,8 @@ static inline void otel__mp_f64(struct otel__dd_buf *b, double d)
 
 #define OTEL__MP_INLINE static inline __attribute__((always_inline))
 
-/* Copies |n| bytes; short copies without a call (overlapping 8- or 4-byte moves). */
+/* Copies |n| bytes; copies up to 32 bytes without a call (overlapping 16-, 8- or 4-byte
+ * moves). */
 OTEL__MP_INLINE uint8_t *otel__w_copy(uint8_t *p, const void *src, size_t n)
 {
     const uint8_t *s = (const uint8_t *)src;
@@ -298,6 +299,12 @@ OTEL__MP_INLINE uint8_t *otel__w_copy(uint8_t *p, const void *src, size_t n)
     } else if (n < 4) {
         for (size_t i = 0; i < n; i++)
             p[i] = s[i];
+    } else if (n <= 32) {
+        uint8_t a[16], b[16];
+        memcpy(a, s, 16);
+        memcpy(b, s + n - 16, 16);
+        memcpy(p, a, 16);
+        memcpy(p + n - 16, b, 16);
     } else {
         memcpy(p, s, n);
     }
