@@ -10,8 +10,8 @@
  * v0.5 wall figure predates the in-place events JSON):
  *   baseline_visit_512           0.8 ns/span      6 instr/span
  *   group_512                     28 ns/span    254 instr/span
- *   v04_512_4attrs_1event      120.5 ns/span   2142 instr/span   602 B/span   (target 120)
- *   v04_512_plain                 65 ns/span   1093 instr/span   405 B/span
+ *   v04_512_4attrs_1event        132 ns/span   2101 instr/span   602 B/span   (target 120)
+ *   v04_512_plain                 67 ns/span   1074 instr/span   405 B/span
  *   v05_512_4attrs_1event        624 ns/span   4677 instr/span   170 B/span
  *   0 allocations per span in every config.
  *

@@ -297,8 +297,12 @@ OTEL__MP_INLINE uint8_t *otel__w_copy(uint8_t *p, const void *src, size_t n)
         memcpy(p, &a, 4);
         memcpy(p + n - 4, &b, 4);
     } else if (n < 4) {
-        for (size_t i = 0; i < n; i++)
-            p[i] = s[i];
+        if (n) { /* bytes 0, n/2 and n-1 cover 1 to 3 bytes */
+            uint8_t a = s[0], b = s[n >> 1], c = s[n - 1];
+            p[0] = a;
+            p[n >> 1] = b;
+            p[n - 1] = c;
+        }
     } else if (n <= 32) {
         uint8_t a[16], b[16];
         memcpy(a, s, 16);
@@ -340,6 +344,8 @@ OTEL__MP_INLINE uint8_t *otel__w_map(uint8_t *p, uint32_t n)
 /* A string header for |len| bytes (at most UINT32_MAX): at most 5 bytes. */
 OTEL__MP_INLINE uint8_t *otel__w_str_header(uint8_t *p, size_t len)
 {
+    if (len > UINT32_MAX)
+        len = UINT32_MAX;
     if (len <= 31) {
         *p++ = (uint8_t)(0xa0 | len);
     } else if (len <= 0xff) {
@@ -357,9 +363,13 @@ OTEL__MP_INLINE uint8_t *otel__w_str_header(uint8_t *p, size_t len)
     return p;
 }
 
-/* At most 5 + |len| bytes. */
+/* At most 5 + |len| bytes (a string over UINT32_MAX bytes is cut there). */
 OTEL__MP_INLINE uint8_t *otel__w_str(uint8_t *p, const char *s, size_t len)
 {
+    if (len <= 31) {
+        *p = (uint8_t)(0xa0 | len);
+        return otel__w_copy(p + 1, s, len);
+    }
     if (len > UINT32_MAX)
         len = UINT32_MAX;
     return otel__w_copy(otel__w_str_header(p, len), s, len);
