@@ -176,8 +176,7 @@ static int bench_run_case(const char *scenario, const struct bench_case *c, int 
     qsort(sorted, (size_t)repetitions, sizeof(*sorted), bench_cmp_double);
     double median = repetitions % 2 ? sorted[repetitions / 2]
                                     : (sorted[repetitions / 2 - 1] + sorted[repetitions / 2]) / 2;
-    double allocs_per_op =
-        (double)allocs / ((double)iterations * (double)ops_per_iter * (double)repetitions);
+    double allocs_per_op = (double)allocs / ((double)iterations * (double)ops_per_iter * (double)repetitions);
 
     char line[4096];
     int n = snprintf(line, sizeof(line),
@@ -188,11 +187,10 @@ static int bench_run_case(const char *scenario, const struct bench_case *c, int 
         n += snprintf(line + n, sizeof(line) - (size_t)n, "%s%.3f", r ? "," : "", values[r]);
     if (n > 0 && (size_t)n < sizeof(line))
         n += snprintf(line + n, sizeof(line) - (size_t)n,
-                      "],\"median\":%.3f,\"mean\":%.3f,\"stddev\":%.3f,\"allocs_per_op\":%.4f",
-                      median, mean, stddev, allocs_per_op);
+                      "],\"median\":%.3f,\"mean\":%.3f,\"stddev\":%.3f,\"allocs_per_op\":%.4f", median, mean,
+                      stddev, allocs_per_op);
     if (n > 0 && (size_t)n < sizeof(line))
-        snprintf(line + n, sizeof(line) - (size_t)n, "%s%s}", b.extra_json[0] ? "," : "",
-                 b.extra_json);
+        snprintf(line + n, sizeof(line) - (size_t)n, "%s%s}", b.extra_json[0] ? "," : "", b.extra_json);
     printf("%s\n", line);
     fflush(stdout);
     if (out_dir) {
@@ -255,8 +253,7 @@ static int bench_main(int argc, char **argv, const char *scenario, const struct 
             continue;
         }
         if (bench_selected(cases[i].name, configs))
-            rc |= bench_run_case(scenario, &cases[i], repetitions, iterations, min_time_ns,
-                                 out_dir);
+            rc |= bench_run_case(scenario, &cases[i], repetitions, iterations, min_time_ns, out_dir);
     }
     return rc;
 }

@@ -167,9 +167,7 @@ static long long bytes_with_queued(size_t n, enum span_shape shape)
         abort();
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("bench"), NULL);
     static const char url[] = "https://example.com/users/42";
-    otel_span_start_options so = { .flags = shape == PLAIN_STATIC_NAME
-                                                ? OTEL_SPAN_START_STATIC_NAME
-                                                : 0 };
+    otel_span_start_options so = { .flags = shape == PLAIN_STATIC_NAME ? OTEL_SPAN_START_STATIC_NAME : 0 };
     for (size_t i = 0; i < n; i++) {
         otel_span s = otel_tracer_start_span(t, OTEL_STR("GET /users/:id"), &so);
         if (shape == ATTRS4_EVENT) {

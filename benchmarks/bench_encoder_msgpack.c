@@ -91,7 +91,8 @@ static void setup_common(struct bench *b, bool rich, int version)
         }
         s->ptrs[i] = d;
     }
-    struct otel__dd_encoder_config cfg = { .api_version = version, .env = OTEL_STR("prod"),
+    struct otel__dd_encoder_config cfg = { .api_version = version,
+                                           .env = OTEL_STR("prod"),
                                            .version = OTEL_STR("1.2.3") };
     otel__dd_encoder_init(&s->enc, &cfg);
     b->state = s;
@@ -124,8 +125,7 @@ static void teardown(struct bench *b)
 static void teardown_report(struct bench *b)
 {
     struct state *s = b->state;
-    fprintf(stderr, "%s: %zu bytes per batch, %.1f B/span\n", b->config, s->bytes,
-            (double)s->bytes / BATCH);
+    fprintf(stderr, "%s: %zu bytes per batch, %.1f B/span\n", b->config, s->bytes, (double)s->bytes / BATCH);
     teardown(b);
 }
 

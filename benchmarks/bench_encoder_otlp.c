@@ -70,8 +70,7 @@ static void setup_common(struct bench *b, bool rich)
         OTEL_ATTR_STR_LIT("host.name", "bench-host"),
     };
     otel_resource_create(rattrs, 4, (otel_str){ NULL, 0 }, &s->resource);
-    s->scope = (otel_scope_data){ OTEL_STR("io.otelc.bench"), OTEL_STR("1.0.0"), { NULL, 0 }, NULL,
-                                  0 };
+    s->scope = (otel_scope_data){ OTEL_STR("io.otelc.bench"), OTEL_STR("1.0.0"), { NULL, 0 }, NULL, 0 };
     for (int i = 0; i < BATCH; i++) {
         otel_span_data *d = &s->spans[i];
         for (int k = 0; k < OTEL_TRACE_ID_SIZE; k++)
@@ -90,8 +89,7 @@ static void setup_common(struct bench *b, bool rich)
         if (rich) {
             d->attrs = span_attrs;
             d->attr_count = 4;
-            s->events[i] = (otel_event_data){ OTEL_STR("cache.lookup"), d->start_time_ns + 1000,
-                                              NULL, 0, 0 };
+            s->events[i] = (otel_event_data){ OTEL_STR("cache.lookup"), d->start_time_ns + 1000, NULL, 0, 0 };
             d->events = &s->events[i];
             d->event_count = 1;
         }
@@ -174,8 +172,7 @@ static void run_proto_gzip(struct bench *b)
 static void teardown_report(struct bench *b)
 {
     struct state *s = b->state;
-    fprintf(stderr, "%s: %zu bytes per batch, %.1f B/span\n", b->config, s->bytes,
-            (double)s->bytes / BATCH);
+    fprintf(stderr, "%s: %zu bytes per batch, %.1f B/span\n", b->config, s->bytes, (double)s->bytes / BATCH);
     teardown(b);
 }
 
@@ -207,7 +204,8 @@ static void *http_sink(void *arg)
         if (end) {
             size_t head = (size_t)(end - buf) + 4;
             char headers[2048];
-            snprintf(headers, sizeof(headers), "%.*s", (int)(head < sizeof(headers) ? head : sizeof(headers) - 1), buf);
+            snprintf(headers, sizeof(headers), "%.*s",
+                     (int)(head < sizeof(headers) ? head : sizeof(headers) - 1), buf);
             char *cl = strcasestr(headers, "content-length:");
             size_t body = cl ? strtoul(cl + 15, NULL, 10) : 0;
             if (len >= head + body) {
@@ -244,7 +242,8 @@ static void setup_e2e(struct bench *b, otel_otlp_protocol protocol, bool gzip)
         pthread_create(&s->http_thread, NULL, http_sink, s);
         snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u/v1/traces", (unsigned)port);
     }
-    otel_otlp_options o = { .protocol = protocol, .endpoint = endpoint,
+    otel_otlp_options o = { .protocol = protocol,
+                            .endpoint = endpoint,
                             .compression = gzip ? OTEL_OTLP_COMPRESSION_GZIP : OTEL_OTLP_COMPRESSION_NONE };
     if (otel_otlp_exporter_create(&o, &s->exporter) != OTEL_OK) {
         fprintf(stderr, "cannot create the exporter\n");

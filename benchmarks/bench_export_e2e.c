@@ -55,7 +55,7 @@ struct run_record {
 
 struct state {
     enum target target;
-    otel_span_exporter inner; /* the real exporter, owned by the wrapper */
+    otel_span_exporter inner;      /* the real exporter, owned by the wrapper */
     _Atomic int64_t export_cpu_ns; /* exporter thread CPU inside export_spans */
     _Atomic uint64_t exported_spans;
     _Atomic uint64_t failed_spans;
@@ -149,8 +149,7 @@ static void setup_target(struct bench *b, enum target target)
         if (!s->http || s->http->listen_fd < 0)
             die("the HTTP receiver");
         if (target == OTLP_HTTP)
-            snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u/v1/traces",
-                     (unsigned)s->http->port);
+            snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u/v1/traces", (unsigned)s->http->port);
         else
             snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u", (unsigned)s->http->port);
     }
@@ -162,8 +161,7 @@ static void setup_target(struct bench *b, enum target target)
         if (otel_datadog_exporter_create(&o, &s->inner) != OTEL_OK)
             die("otel_datadog_exporter_create");
     } else {
-        otel_otlp_options o = { .protocol = target == OTLP_GRPC ? OTEL_OTLP_GRPC
-                                                                : OTEL_OTLP_HTTP_PROTOBUF,
+        otel_otlp_options o = { .protocol = target == OTLP_GRPC ? OTEL_OTLP_GRPC : OTEL_OTLP_HTTP_PROTOBUF,
                                 .endpoint = endpoint,
                                 .timeout_ns = 5 * 1000000000LL,
                                 .retry_max_attempts = 1 };
@@ -184,8 +182,7 @@ static void setup_target(struct bench *b, enum target target)
     otel_attr rattrs[] = { OTEL_ATTR_STR_LIT("service.name", "checkout") };
     otel_resource *res = NULL;
     otel_resource_create(rattrs, 1, (otel_str){ NULL, 0 }, &res);
-    otel_tracer_provider_options po = { .resource = res, .processors = &s->bp,
-                                        .processor_count = 1 };
+    otel_tracer_provider_options po = { .resource = res, .processors = &s->bp, .processor_count = 1 };
     if (otel_tracer_provider_create(&po, &s->tp) != OTEL_OK)
         die("otel_tracer_provider_create");
     otel_resource_release(res);
@@ -226,19 +223,17 @@ static void teardown(struct bench *b)
     double median = n == 0 ? 0.0 : n % 2 ? vals[n / 2] : (vals[n / 2 - 1] + vals[n / 2]) / 2;
     otel_batch_processor_stats st;
     otel_batch_processor_get_stats(&s->bp, &st);
-    int requests = s->http ? atomic_load(&s->http->request_count)
-                           : atomic_load(&s->grpc->call_count);
+    int requests = s->http ? atomic_load(&s->http->request_count) : atomic_load(&s->grpc->call_count);
     snprintf(b->extra_json, sizeof(b->extra_json),
              "\"exporter_cpu_ns_per_span\":%.1f,\"cpu_samples\":%d,\"spans_delivered\":%llu,"
              "\"spans_failed\":%llu,\"spans_dropped\":%llu,\"export_calls\":%llu,"
              "\"receiver_requests\":%d,\"flush_errors\":%llu",
              median, n, (unsigned long long)atomic_load(&s->exported_spans),
-             (unsigned long long)atomic_load(&s->failed_spans),
-             (unsigned long long)st.spans_dropped_full,
+             (unsigned long long)atomic_load(&s->failed_spans), (unsigned long long)st.spans_dropped_full,
              (unsigned long long)atomic_load(&s->export_calls), requests,
              (unsigned long long)s->flush_errors);
-    fprintf(stderr, "%s: exporter-thread CPU %.1f ns per delivered span (median of %d runs)\n",
-            b->config, median, n);
+    fprintf(stderr, "%s: exporter-thread CPU %.1f ns per delivered span (median of %d runs)\n", b->config,
+            median, n);
     otel_tracer_provider_shutdown(s->tp, FLUSH_TIMEOUT_NS);
     otel_tracer_provider_destroy(s->tp);
     if (s->grpc)
@@ -267,8 +262,7 @@ static void run(struct bench *b)
     otel_span_start_options so = { .kind = OTEL_SPAN_KIND_SERVER };
     for (size_t it = 0; it < b->iterations; it++) {
         for (unsigned k = 0; k < SPANS_PER_ITER; k++) {
-            otel_span sp = otel_tracer_start_span(s->tracer, OTEL_STR("GET /api/v1/users/{id}"),
-                                                  &so);
+            otel_span sp = otel_tracer_start_span(s->tracer, OTEL_STR("GET /api/v1/users/{id}"), &so);
             otel_span_set_attrs(sp, span_attrs, 4);
             otel_span_add_event(sp, OTEL_STR("cache.lookup"), 0, NULL, 0);
             otel_span_end(sp);

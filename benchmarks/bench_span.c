@@ -96,8 +96,7 @@ static void sdk_setup_with(otel_sampler sampler)
     otel_batch_options bo = { .no_thread = fx.event_loop };
     if (otel_batch_processor_create(ex, &bo, &fx.bp) != OTEL_OK)
         abort();
-    otel_tracer_provider_options o = { .processors = &fx.bp, .processor_count = 1,
-                                       .sampler = sampler };
+    otel_tracer_provider_options o = { .processors = &fx.bp, .processor_count = 1, .sampler = sampler };
     if (otel_tracer_provider_create(&o, &fx.tp) != OTEL_OK)
         abort();
     fx.tracer = otel_tracer_provider_get_tracer(fx.tp, OTEL_STR("bench"), NULL);
@@ -143,9 +142,8 @@ static void sdk_teardown(struct bench *b)
     uint64_t received = st.spans_received - fx.before.spans_received;
     uint64_t dropped = st.spans_dropped_full - fx.before.spans_dropped_full;
     snprintf(b->extra_json, sizeof(b->extra_json),
-             "\"spans_ended\":%llu,\"spans_dropped\":%llu,\"drop_rate\":%.6f",
-             (unsigned long long)received, (unsigned long long)dropped,
-             received ? (double)dropped / (double)received : 0.0);
+             "\"spans_ended\":%llu,\"spans_dropped\":%llu,\"drop_rate\":%.6f", (unsigned long long)received,
+             (unsigned long long)dropped, received ? (double)dropped / (double)received : 0.0);
     if (fx.token)
         otel_context_detach(fx.token);
     otel_tracer_provider_destroy(fx.tp);
@@ -160,8 +158,7 @@ static otel_tracer *noop_tracer;
 static void noop_setup(struct bench *b)
 {
     (void)b;
-    noop_tracer = otel_tracer_provider_get_tracer(otel_global_tracer_provider(), OTEL_STR("bench"),
-                                                  NULL);
+    noop_tracer = otel_tracer_provider_get_tracer(otel_global_tracer_provider(), OTEL_STR("bench"), NULL);
 }
 
 /* Baseline: the same start + end against the no-op provider. */
@@ -289,8 +286,8 @@ static void attrs100_setup(struct bench *b)
         memset(attr_text[i][1], 'v', 100);
         snprintf(attr_text[i][0], 7, "key%03d", i);
         attr_text[i][0][6] = '_';
-        attrs100[i] = (otel_attr){ { attr_text[i][0], 100 },
-                                   otel_value_str((otel_str){ attr_text[i][1], 100 }) };
+        attrs100[i] =
+            (otel_attr){ { attr_text[i][0], 100 }, otel_value_str((otel_str){ attr_text[i][1], 100 }) };
     }
 }
 
@@ -432,17 +429,14 @@ static const struct bench_case cases[] = {
     { "start_end", bench_start_end, sdk_setup, sdk_teardown, SPANS_PER_ITER },
     { "start_end_event_loop", bench_start_end_event_loop, sdk_setup_event_loop, sdk_teardown,
       SPANS_PER_ITER },
-    { "start_end_static_name", bench_start_end_static_name, sdk_setup, sdk_teardown,
+    { "start_end_static_name", bench_start_end_static_name, sdk_setup, sdk_teardown, SPANS_PER_ITER },
+    { "start_4attrs_event_end", bench_start_4attrs_event_end, sdk_setup, sdk_teardown, SPANS_PER_ITER },
+    { "start_4attrs_event_end_static", bench_start_4attrs_event_end_static, sdk_setup, sdk_teardown,
       SPANS_PER_ITER },
-    { "start_4attrs_event_end", bench_start_4attrs_event_end, sdk_setup, sdk_teardown,
+    { "start_4attrs_event_end_setters", bench_start_4attrs_event_end_setters, sdk_setup, sdk_teardown,
       SPANS_PER_ITER },
-    { "start_4attrs_event_end_static", bench_start_4attrs_event_end_static, sdk_setup,
-      sdk_teardown, SPANS_PER_ITER },
-    { "start_4attrs_event_end_setters", bench_start_4attrs_event_end_setters, sdk_setup,
-      sdk_teardown, SPANS_PER_ITER },
     { "add_attributes_100x100", bench_add_attributes, attrs100_setup, sdk_teardown, 1 },
-    { "add_numeric_attributes", bench_add_numeric_attributes, sdk_setup, sdk_teardown,
-      SPANS_PER_ITER },
+    { "add_numeric_attributes", bench_add_numeric_attributes, sdk_setup, sdk_teardown, SPANS_PER_ITER },
     { "add_event", bench_add_event, sdk_setup, sdk_teardown, SPANS_PER_ITER },
     { "record_exception", bench_record_exception, sdk_setup, sdk_teardown, SPANS_PER_ITER },
     { "set_status", bench_set_status, sdk_setup, sdk_teardown, SPANS_PER_ITER },
@@ -450,8 +444,7 @@ static const struct bench_case cases[] = {
     { "get_context", bench_get_context, live_setup, live_teardown, SPANS_PER_ITER },
     { "is_recording", bench_is_recording, live_setup, live_teardown, SPANS_PER_ITER },
     { "not_sampled", bench_not_sampled, sdk_setup_off, sdk_teardown, SPANS_PER_ITER },
-    { "not_sampled_parent", bench_not_sampled, parent_not_sampled_setup, sdk_teardown,
-      SPANS_PER_ITER },
+    { "not_sampled_parent", bench_not_sampled, parent_not_sampled_setup, sdk_teardown, SPANS_PER_ITER },
 };
 
 int main(int argc, char **argv)

@@ -85,8 +85,8 @@ static void teardown(struct bench *b)
     uint64_t dropped = st.spans_dropped_full - fx.before.spans_dropped_full;
     snprintf(b->extra_json, sizeof(b->extra_json),
              "\"threads\":%d,\"spans_ended\":%llu,\"spans_dropped\":%llu,\"drop_rate\":%.6f",
-             fx.threads ? fx.threads : 1, (unsigned long long)received,
-             (unsigned long long)dropped, received ? (double)dropped / (double)received : 0.0);
+             fx.threads ? fx.threads : 1, (unsigned long long)received, (unsigned long long)dropped,
+             received ? (double)dropped / (double)received : 0.0);
     otel_tracer_provider_destroy(fx.tp);
     fx.tp = NULL;
 }
@@ -102,8 +102,7 @@ static void nested_setup(struct bench *b, int depth, bool noop)
     fx.depth = depth;
     fx.event_loop = under_valgrind();
     if (noop)
-        fx.tracer = otel_tracer_provider_get_tracer(otel_global_tracer_provider(),
-                                                    OTEL_STR("bench"), NULL);
+        fx.tracer = otel_tracer_provider_get_tracer(otel_global_tracer_provider(), OTEL_STR("bench"), NULL);
     else
         sdk_setup();
 }

@@ -29,12 +29,12 @@ static void load_cart(otel_tracer *tracer)
         OTEL_ATTR_STR_LIT("db.namespace", "shop"),
         OTEL_ATTR_STR_LIT("db.operation.name", "SELECT"),
         OTEL_ATTR_STR_LIT("db.collection.name", "orders"),
-        OTEL_ATTR_STR_LIT("db.query.text",
-                          "SELECT id, total_cents FROM orders WHERE customer_id = $1"),
+        OTEL_ATTR_STR_LIT("db.query.text", "SELECT id, total_cents FROM orders WHERE customer_id = $1"),
         OTEL_ATTR_STR_LIT("server.address", "db.internal"),
         OTEL_ATTR_INT("server.port", 5432),
     };
-    otel_span_start_options db_opts = { .kind = OTEL_SPAN_KIND_CLIENT, .attrs = db_attrs,
+    otel_span_start_options db_opts = { .kind = OTEL_SPAN_KIND_CLIENT,
+                                        .attrs = db_attrs,
                                         .attr_count = sizeof(db_attrs) / sizeof(db_attrs[0]) };
     otel_span query = otel_tracer_start_span(tracer, OTEL_STR("SELECT orders"), &db_opts);
     work(3);
@@ -53,15 +53,15 @@ static void charge_card(otel_tracer *tracer)
         OTEL_ATTR_STR_LIT("server.address", "payments.example.com"),
         OTEL_ATTR_INT("server.port", 443),
     };
-    otel_span_start_options opts = { .kind = OTEL_SPAN_KIND_CLIENT, .attrs = attrs,
+    otel_span_start_options opts = { .kind = OTEL_SPAN_KIND_CLIENT,
+                                     .attrs = attrs,
                                      .attr_count = sizeof(attrs) / sizeof(attrs[0]) };
     otel_span charge = otel_tracer_start_span(tracer, OTEL_STR("charge card"), &opts);
     work(5);
     otel_span_set_attr_int(charge, OTEL_STR("http.response.status_code"), 402);
     otel_span_set_attr_str(charge, OTEL_STR("error.type"), OTEL_STR("PaymentDeclined"));
     otel_span_record_exception(charge, OTEL_STR("PaymentDeclined"),
-                               OTEL_STR("card declined: insufficient funds"), OTEL_STR(""), NULL,
-                               0);
+                               OTEL_STR("card declined: insufficient funds"), OTEL_STR(""), NULL, 0);
     otel_span_set_status(charge, OTEL_SPAN_STATUS_ERROR, OTEL_STR("card declined"));
     otel_span_end(charge);
 }
@@ -78,7 +78,8 @@ static void handle_checkout(otel_tracer *tracer)
         OTEL_ATTR_STR_LIT("client.address", "203.0.113.7"),
         OTEL_ATTR_STR_LIT("user_agent.original", "curl/8.5.0"),
     };
-    otel_span_start_options opts = { .kind = OTEL_SPAN_KIND_SERVER, .attrs = attrs,
+    otel_span_start_options opts = { .kind = OTEL_SPAN_KIND_SERVER,
+                                     .attrs = attrs,
                                      .attr_count = sizeof(attrs) / sizeof(attrs[0]) };
     otel_span request = otel_tracer_start_span(tracer, OTEL_STR("GET /checkout"), &opts);
     otel_context_token tok = otel_span_make_current(request);

@@ -144,8 +144,7 @@ int main(int argc, char **argv)
         }
         otel_span_context psc = otel_context_get_span_context(parent_ctx);
         if (!otel_span_context_is_valid(&psc))
-            fprintf(stderr, "http_client: --parent %s is not a valid traceparent; ignored\n",
-                    parent);
+            fprintf(stderr, "http_client: --parent %s is not a valid traceparent; ignored\n", parent);
         tok = otel_context_attach(parent_ctx);
     }
 

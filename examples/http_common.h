@@ -34,8 +34,7 @@ struct http_slist_carrier {
 /* True when the curl header line |line| ("Name: value" or "Name;") names |name|. */
 static inline bool http__line_has_name(const char *line, otel_str name)
 {
-    return strncasecmp(line, name.data, name.len) == 0 &&
-           (line[name.len] == ':' || line[name.len] == ';');
+    return strncasecmp(line, name.data, name.len) == 0 && (line[name.len] == ':' || line[name.len] == ';');
 }
 
 static inline void http__slist_set(void *user_data, otel_str name, otel_str value)
@@ -109,17 +108,17 @@ static inline otel_carrier_writer http_slist_writer(struct http_slist_carrier *c
 
 struct http_call {
     /* In: */
-    const char *method;        /* "GET", "POST", ... */
-    const char *url;           /* http:// or https:// only */
-    const char *body;          /* may be NULL */
+    const char *method; /* "GET", "POST", ... */
+    const char *url;    /* http:// or https:// only */
+    const char *body;   /* may be NULL */
     size_t body_len;
     const struct curl_slist *headers; /* extra request headers ("Name: value"); may be NULL */
-    bool no_span;              /* plain request: no span, no injection */
+    bool no_span;                     /* plain request: no span, no injection */
     /* Out: */
-    long status;               /* HTTP status, 0 when no response arrived */
-    char *response;            /* NUL-terminated body (truncated at the limit); free() it */
+    long status;    /* HTTP status, 0 when no response arrived */
+    char *response; /* NUL-terminated body (truncated at the limit); free() it */
     size_t response_len;
-    char error[CURL_ERROR_SIZE]; /* what went wrong when no response arrived */
+    char error[CURL_ERROR_SIZE];    /* what went wrong when no response arrived */
     otel_span_context span_context; /* the CLIENT span's ids (copied before it ended) */
 };
 
@@ -146,14 +145,22 @@ static inline size_t http__on_body(char *data, size_t size, size_t nmemb, void *
 static inline const char *http__curl_error_type(CURLcode rc)
 {
     switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST: return "dns_failure";
-    case CURLE_COULDNT_CONNECT: return "connection_refused";
-    case CURLE_OPERATION_TIMEDOUT: return "timeout";
-    case CURLE_URL_MALFORMAT: return "invalid_url";
-    case CURLE_UNSUPPORTED_PROTOCOL: return "unsupported_scheme";
-    case CURLE_SSL_CONNECT_ERROR: return "tls_failure";
-    case CURLE_GOT_NOTHING: return "empty_response";
-    default: return "_OTHER";
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return "dns_failure";
+    case CURLE_COULDNT_CONNECT:
+        return "connection_refused";
+    case CURLE_OPERATION_TIMEDOUT:
+        return "timeout";
+    case CURLE_URL_MALFORMAT:
+        return "invalid_url";
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return "unsupported_scheme";
+    case CURLE_SSL_CONNECT_ERROR:
+        return "tls_failure";
+    case CURLE_GOT_NOTHING:
+        return "empty_response";
+    default:
+        return "_OTHER";
     }
 }
 
@@ -245,7 +252,7 @@ static inline bool http_call_perform(otel_tracer *tracer, struct http_call *c)
         curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &version);
         otel_span_set_attr_int(span, OTEL_STR("http.response.status_code"), c->status);
         otel_span_set_attr_str(span, OTEL_STR("network.protocol.version"),
-                               version == CURL_HTTP_VERSION_2_0 ? OTEL_STR("2")
+                               version == CURL_HTTP_VERSION_2_0   ? OTEL_STR("2")
                                : version == CURL_HTTP_VERSION_1_0 ? OTEL_STR("1.0")
                                                                   : OTEL_STR("1.1"));
         if (c->status >= 400) {
@@ -258,8 +265,7 @@ static inline bool http_call_perform(otel_tracer *tracer, struct http_call *c)
     } else {
         if (!c->error[0])
             snprintf(c->error, sizeof(c->error), "%s", curl_easy_strerror(rc));
-        otel_span_set_attr_str(span, OTEL_STR("error.type"),
-                               otel_str_from_cstr(http__curl_error_type(rc)));
+        otel_span_set_attr_str(span, OTEL_STR("error.type"), otel_str_from_cstr(http__curl_error_type(rc)));
         otel_span_set_status(span, OTEL_SPAN_STATUS_ERROR, otel_str_from_cstr(c->error));
     }
     otel_span_end(span);

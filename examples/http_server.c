@@ -42,10 +42,10 @@
 #define MHD_HTTP_CONTENT_TOO_LARGE 413
 #endif
 
-#define MAX_BODY_BYTES (1024 * 1024)  /* larger request bodies get 413 */
-#define MAX_TEST_CALLBACKS 100        /* elements in one POST /test body */
-#define MAX_CHAIN_ANSWER_BYTES 512    /* of the next service's answer, quoted in ours */
-#define CONNECTION_TIMEOUT_S 30       /* idle keep-alive connections are closed after this */
+#define MAX_BODY_BYTES (1024 * 1024) /* larger request bodies get 413 */
+#define MAX_TEST_CALLBACKS 100       /* elements in one POST /test body */
+#define MAX_CHAIN_ANSWER_BYTES 512   /* of the next service's answer, quoted in ours */
+#define CONNECTION_TIMEOUT_S 30      /* idle keep-alive connections are closed after this */
 
 struct server {
     otel_tracer *tracer;
@@ -69,11 +69,11 @@ struct request {
     otel_context *extracted; /* what the caller propagated (NULL: nothing) */
     otel_span span;          /* the SERVER span */
     enum route route;
-    const char *method;      /* MHD's copy, valid for the whole request */
+    const char *method; /* MHD's copy, valid for the whole request */
     char *body;
     size_t body_len;
     bool body_too_large;
-    unsigned status;         /* of the queued response; 0 until then */
+    unsigned status; /* of the queued response; 0 until then */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -89,8 +89,7 @@ struct mhd_get_state {
     size_t count;
 };
 
-static enum MHD_Result collect_values(void *cls, enum MHD_ValueKind kind, const char *key,
-                                      const char *value)
+static enum MHD_Result collect_values(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
     struct mhd_get_state *st = cls;
@@ -115,8 +114,7 @@ struct mhd_key_state {
     const char *key;
 };
 
-static enum MHD_Result find_key(void *cls, enum MHD_ValueKind kind, const char *key,
-                                const char *value)
+static enum MHD_Result find_key(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
     (void)value;
@@ -192,8 +190,8 @@ static void host_header(struct MHD_Connection *conn, const struct server *srv, o
     }
 }
 
-static struct request *request_begin(struct server *srv, struct MHD_Connection *conn,
-                                     const char *url, const char *method, const char *version)
+static struct request *request_begin(struct server *srv, struct MHD_Connection *conn, const char *url,
+                                     const char *method, const char *version)
 {
     struct request *r = calloc(1, sizeof(*r));
     if (!r)
@@ -204,8 +202,7 @@ static struct request *request_begin(struct server *srv, struct MHD_Connection *
 
     /* 1. Extract first: the span must be started as a child of what the caller sent. NULL as
      *    the base context: an incoming request starts from nothing, whatever this thread had. */
-    otel_carrier_reader reader = { .get = mhd_carrier_get, .key_at = mhd_carrier_key_at,
-                                   .user_data = conn };
+    otel_carrier_reader reader = { .get = mhd_carrier_get, .key_at = mhd_carrier_key_at, .user_data = conn };
     r->extracted = otel_global_extract(NULL, &reader);
 
     /* 2. Everything known now goes into the start options, where samplers can see it. */
@@ -214,15 +211,14 @@ static struct request *request_begin(struct server *srv, struct MHD_Connection *
     int64_t port;
     host_header(conn, srv, &address, &port);
     char client[INET6_ADDRSTRLEN] = "";
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
         if (ci->client_addr->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, client,
                       sizeof(client));
         else if (ci->client_addr->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr,
-                      client, sizeof(client));
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, client,
+                      sizeof(client));
     }
     const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
     const char *proto = strncmp(version, "HTTP/", 5) == 0 ? version + 5 : version;
@@ -284,13 +280,12 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
         otel_span_set_attr_str(r->span, OTEL_STR("error.type"), otel_str_from_cstr(code));
         otel_span_set_status(r->span, OTEL_SPAN_STATUS_ERROR, OTEL_STR(""));
     } else if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-        const char *why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED      ? "timeout"
-                          : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN    ? "shutdown"
-                          : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT       ? "client_abort"
-                                                                             : "_OTHER";
+        const char *why = toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED   ? "timeout"
+                          : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
+                          : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client_abort"
+                                                                          : "_OTHER";
         otel_span_set_attr_str(r->span, OTEL_STR("error.type"), otel_str_from_cstr(why));
-        otel_span_set_status(r->span, OTEL_SPAN_STATUS_ERROR,
-                             OTEL_STR("the response was not delivered"));
+        otel_span_set_status(r->span, OTEL_SPAN_STATUS_ERROR, OTEL_STR("the response was not delivered"));
     }
     otel_span_end(r->span);
     otel_context_release(r->extracted);
@@ -317,10 +312,9 @@ static void answer_text(struct answer *a, unsigned status, const char *text)
     a->content_type = "text/plain; charset=utf-8";
 }
 
-static void answer_printf(struct answer *a, unsigned status, const char *content_type,
-                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void answer_printf(struct answer *a, unsigned status, const char *content_type,
-                          const char *fmt, ...)
+static void answer_printf(struct answer *a, unsigned status, const char *content_type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void answer_printf(struct answer *a, unsigned status, const char *content_type, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -334,8 +328,7 @@ static void answer_printf(struct answer *a, unsigned status, const char *content
 
 static void route_root(struct request *r, struct answer *a)
 {
-    answer_printf(a, MHD_HTTP_OK, "text/plain; charset=utf-8", "hello from %s\n",
-                  r->srv->service_name);
+    answer_printf(a, MHD_HTTP_OK, "text/plain; charset=utf-8", "hello from %s\n", r->srv->service_name);
 }
 
 /* The first line of |s| (at most |max| bytes), for quoting another service's answer. */
@@ -356,13 +349,12 @@ static void route_chain(struct request *r, struct MHD_Connection *conn, struct a
     }
     struct http_call call = { .method = "GET", .url = next };
     if (!http_call_perform(r->srv->tracer, &call)) {
-        answer_printf(a, MHD_HTTP_BAD_GATEWAY, "text/plain; charset=utf-8",
-                      "%s: calling %s failed: %s\n", r->srv->service_name, next, call.error);
+        answer_printf(a, MHD_HTTP_BAD_GATEWAY, "text/plain; charset=utf-8", "%s: calling %s failed: %s\n",
+                      r->srv->service_name, next, call.error);
     } else {
         int len = first_line_len(call.response, MAX_CHAIN_ANSWER_BYTES);
-        answer_printf(a, call.status < 400 ? MHD_HTTP_OK : MHD_HTTP_BAD_GATEWAY,
-                      "text/plain; charset=utf-8", "%s called %s: %ld %.*s\n",
-                      r->srv->service_name, next, call.status, len,
+        answer_printf(a, call.status < 400 ? MHD_HTTP_OK : MHD_HTTP_BAD_GATEWAY, "text/plain; charset=utf-8",
+                      "%s called %s: %ld %.*s\n", r->srv->service_name, next, call.status, len,
                       call.response ? call.response : "");
     }
     free(call.response);
@@ -377,8 +369,7 @@ static void route_test(struct request *r, struct answer *a)
     json_limits lim = { .max_depth = 32, .max_nodes = 100000 };
     json_node *root = json_parse(r->body, r->body_len, &lim, err, sizeof(err));
     if (!root) {
-        answer_printf(a, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8",
-                      "malformed JSON: %s\n", err);
+        answer_printf(a, MHD_HTTP_BAD_REQUEST, "text/plain; charset=utf-8", "malformed JSON: %s\n", err);
         return;
     }
     size_t count = 0;
@@ -414,8 +405,8 @@ static void route_test(struct request *r, struct answer *a)
             .headers = headers,
         };
         http_call_perform(r->srv->tracer, &call);
-        used += (size_t)snprintf(statuses + used, sizeof(statuses) - used, "%s%ld",
-                                 used ? "," : "", call.status);
+        used +=
+            (size_t)snprintf(statuses + used, sizeof(statuses) - used, "%s%ld", used ? "," : "", call.status);
         free(call.response);
     }
     curl_slist_free_all(headers);
@@ -461,9 +452,8 @@ static enum MHD_Result queue(struct request *r, struct MHD_Connection *conn, str
 
 /* MHD calls this several times per request: once with the headers (*req_cls still NULL), once
  * per piece of body, and once more with no data when the request is complete. */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req_cls)
 {
     struct request *r = *req_cls;
@@ -473,8 +463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO; /* out of memory: MHD closes the connection */
         *req_cls = r;
         /* Refuse a body announced as too large before reading it. */
-        const char *cl =
-            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > MAX_BODY_BYTES) {
             struct answer a = { 0 };
             answer_text(&a, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
@@ -621,19 +610,14 @@ int main(int argc, char **argv)
     int rc = 1;
     int fd = listen_on(&sa, &srv.port);
     if (fd < 0) {
-        fprintf(stderr, "http_server: cannot listen on %s:%ld (%s)\n", address, port,
-                strerror(errno));
+        fprintf(stderr, "http_server: cannot listen on %s:%ld (%s)\n", address, port, strerror(errno));
         goto out_shutdown;
     }
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-            MHD_USE_ERROR_LOG,
-        srv.port, NULL, NULL, on_request, &srv,
-        MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_NOTIFY_COMPLETED, request_completed, &srv,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_END);
+        MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
+        srv.port, NULL, NULL, on_request, &srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+        request_completed, &srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "http_server: cannot start the HTTP daemon\n");
         close(fd);

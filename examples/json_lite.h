@@ -25,11 +25,11 @@ typedef enum json_type {
 
 typedef struct json_node {
     json_type type;
-    char *str;               /* STRING: decoded UTF-8, NUL-terminated; NUMBER: its text */
+    char *str; /* STRING: decoded UTF-8, NUL-terminated; NUMBER: its text */
     size_t len;
-    char *key;               /* member name (decoded) when the parent is an object */
+    char *key; /* member name (decoded) when the parent is an object */
     size_t key_len;
-    const char *raw;         /* the value's source text (borrowed from the input) */
+    const char *raw; /* the value's source text (borrowed from the input) */
     size_t raw_len;
     struct json_node *child; /* ARRAY, OBJECT: first element or member */
     struct json_node *next;  /* next sibling */
@@ -74,8 +74,7 @@ static inline bool json__fail(struct json_parser *ps, const char *msg)
 
 static inline void json__skip_ws(struct json_parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -161,14 +160,30 @@ static inline bool json__string(struct json_parser *ps, char **out, size_t *out_
         ps->p++;
         char e = *ps->p++;
         switch (e) {
-        case '"': buf[n++] = '"'; break;
-        case '\\': buf[n++] = '\\'; break;
-        case '/': buf[n++] = '/'; break;
-        case 'b': buf[n++] = '\b'; break;
-        case 'f': buf[n++] = '\f'; break;
-        case 'n': buf[n++] = '\n'; break;
-        case 'r': buf[n++] = '\r'; break;
-        case 't': buf[n++] = '\t'; break;
+        case '"':
+            buf[n++] = '"';
+            break;
+        case '\\':
+            buf[n++] = '\\';
+            break;
+        case '/':
+            buf[n++] = '/';
+            break;
+        case 'b':
+            buf[n++] = '\b';
+            break;
+        case 'f':
+            buf[n++] = '\f';
+            break;
+        case 'n':
+            buf[n++] = '\n';
+            break;
+        case 'r':
+            buf[n++] = '\r';
+            break;
+        case 't':
+            buf[n++] = '\t';
+            break;
         case 'u': {
             unsigned cp;
             if (!json__read_u16(ps, &cp)) {
@@ -396,8 +411,7 @@ static inline json_node *json_parse(const char *text, size_t len, const json_lim
         ps.error = "no input";
     }
     if (!root && err && err_cap)
-        snprintf(err, err_cap, "%s at byte %zu", ps.error ? ps.error : "invalid JSON",
-                 ps.error_at);
+        snprintf(err, err_cap, "%s at byte %zu", ps.error ? ps.error : "invalid JSON", ps.error_at);
     return root;
 }
 

@@ -25,9 +25,9 @@ struct span {
     char parent_id[17]; /* "" for a root */
     char *name;
     char *service;
-    int kind;           /* OTLP: 1 internal, 2 server, 3 client, 4 producer, 5 consumer */
-    int status;         /* OTLP: 0 unset, 1 ok, 2 error */
-    long http_status;   /* http.response.status_code, 0 when absent */
+    int kind;         /* OTLP: 1 internal, 2 server, 3 client, 4 producer, 5 consumer */
+    int status;       /* OTLP: 0 unset, 1 ok, 2 error */
+    long http_status; /* http.response.status_code, 0 when absent */
     int64_t start_ns;
     int64_t end_ns;
     struct span *parent; /* resolved in the same trace, or NULL */
@@ -39,8 +39,9 @@ static size_t nspans, capspans;
 
 static const char *kind_name(int kind)
 {
-    static const char *const names[] = { "UNSPECIFIED", "INTERNAL", "SERVER",
-                                         "CLIENT",      "PRODUCER", "CONSUMER" };
+    static const char *const names[] = {
+        "UNSPECIFIED", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER"
+    };
     return kind >= 0 && kind <= 5 ? names[kind] : "?";
 }
 
@@ -116,8 +117,7 @@ static bool read_line(const char *line, size_t len, const char *file, size_t lin
         fprintf(stderr, "trace_view: %s:%zu: skipped (%s)\n", file, lineno, err);
         return true;
     }
-    const json_node *svc =
-        attr_value(json_get(json_get(root, "resource"), "attributes"), "service.name");
+    const json_node *svc = attr_value(json_get(json_get(root, "resource"), "attributes"), "service.name");
     const char *service = json_str(json_get(svc, "stringValue"), "?");
     bool ok = true;
     const json_node *scopes = json_get(root, "scopeSpans");
@@ -165,24 +165,22 @@ static int by_trace_then_start(const void *a, const void *b)
     return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
-static void print_span(struct span *s, size_t first, size_t last, const char *prefix, bool tail,
-                       bool top, int depth)
+static void print_span(struct span *s, size_t first, size_t last, const char *prefix, bool tail, bool top,
+                       int depth)
 {
     char dur[32];
     snprintf(dur, sizeof(dur), "%.2f ms", (double)(s->end_ns - s->start_ns) / 1e6);
     char http[32] = "";
     if (s->http_status)
         snprintf(http, sizeof(http), "  http %ld", s->http_status);
-    printf("%s%s[%s] %s \"%s\"  %s%s%s  span %s\n", prefix,
-           top ? "" : (tail ? "└── " : "├── "), s->service, kind_name(s->kind), s->name, dur,
-           http, s->status == 2 ? "  ERROR" : "", s->span_id);
+    printf("%s%s[%s] %s \"%s\"  %s%s%s  span %s\n", prefix, top ? "" : (tail ? "└── " : "├── "), s->service,
+           kind_name(s->kind), s->name, dur, http, s->status == 2 ? "  ERROR" : "", s->span_id);
     s->printed = true;
 
     char child_prefix[512];
     /* Depth is capped at 64 levels (6 bytes each), so this never truncates; checking the result
      * also tells gcc's -Wformat-truncation so in optimised builds. */
-    int n = snprintf(child_prefix, sizeof(child_prefix), "%s%s", prefix,
-                     top ? "" : (tail ? "    " : "│   "));
+    int n = snprintf(child_prefix, sizeof(child_prefix), "%s%s", prefix, top ? "" : (tail ? "    " : "│   "));
     if (n < 0 || (size_t)n >= sizeof(child_prefix))
         child_prefix[sizeof(child_prefix) - 1] = '\0';
     struct span *kids[256];
@@ -253,8 +251,7 @@ int main(int argc, char **argv)
             for (size_t i = first; i < last; i++) {
                 const struct span *s = &spans[i];
                 printf("%s\t%s\t%s\t%s\t%s\t%s\t", s->trace_id, s->span_id,
-                       s->parent_id[0] ? s->parent_id : "-", kind_name(s->kind), s->service,
-                       s->name);
+                       s->parent_id[0] ? s->parent_id : "-", kind_name(s->kind), s->service, s->name);
                 if (s->http_status)
                     printf("%ld", s->http_status);
                 else
@@ -273,9 +270,9 @@ int main(int argc, char **argv)
             for (size_t j = first; j < i && !seen; j++)
                 seen = strcmp(spans[j].service, spans[i].service) == 0;
             if (!seen)
-                used += (size_t)snprintf(services + used, used < sizeof(services) ?
-                                         sizeof(services) - used : 0, "%s%s",
-                                         used ? ", " : "", spans[i].service);
+                used +=
+                    (size_t)snprintf(services + used, used < sizeof(services) ? sizeof(services) - used : 0,
+                                     "%s%s", used ? ", " : "", spans[i].service);
             if (used >= sizeof(services))
                 used = sizeof(services) - 1;
         }

@@ -100,8 +100,10 @@ static otel_status make_sampler(const otel_sdk_config *cfg, const otel_env *env,
         otel_status dst = otel__datadog_sampler_factory(cfg, env, resource, out);
         if (dst == OTEL_OK || dst == OTEL_ERR_NOMEM)
             return dst;
-        otel__log(OTEL_LOG_WARN, "the Datadog sampler could not be created (%s); using "
-                                 "parentbased_always_on", otel_status_str(dst));
+        otel__log(OTEL_LOG_WARN,
+                  "the Datadog sampler could not be created (%s); using "
+                  "parentbased_always_on",
+                  otel_status_str(dst));
     }
     otel_status st = otel_sdk_config_make_sampler(cfg, out);
     if (st == OTEL_OK || st == OTEL_ERR_NOMEM)
@@ -120,8 +122,7 @@ static otel_status make_sampler(const otel_sdk_config *cfg, const otel_env *env,
                   "parentbased_always_on",
                   shown(name, buf));
     } else {
-        otel__log(OTEL_LOG_WARN,
-                  "sampler settings rejected (%s, ratio %g); using parentbased_always_on",
+        otel__log(OTEL_LOG_WARN, "sampler settings rejected (%s, ratio %g); using parentbased_always_on",
                   otel_status_str(st), cfg->sampler_ratio);
     }
     *out = (otel_sampler){ 0 }; /* the provider's default: parentbased_always_on */
@@ -143,8 +144,7 @@ static const struct otel__exporter_entry *resolve_exporter(otel_str name, bool r
     const struct otel__exporter_entry *e = otel__exporter_find(name);
     if (!e) {
         if (report)
-            otel__log(OTEL_LOG_WARN, "OTEL_TRACES_EXPORTER: unknown exporter %s; skipped",
-                      shown(name, buf));
+            otel__log(OTEL_LOG_WARN, "OTEL_TRACES_EXPORTER: unknown exporter %s; skipped", shown(name, buf));
         return NULL;
     }
     if (e->deprecated_for) {
@@ -169,8 +169,8 @@ static bool built_before(const char *list, otel_str item, const struct otel__exp
 
 /* One processor per usable OTEL_TRACES_EXPORTER name. On success *out (NULL when *count is 0)
  * belongs to the caller. */
-static otel_status make_processors(const otel_sdk_config *cfg, const otel_env *env,
-                                   otel_span_processor **out, size_t *count)
+static otel_status make_processors(const otel_sdk_config *cfg, const otel_env *env, otel_span_processor **out,
+                                   size_t *count)
 {
     const char *list = cfg->traces_exporter ? cfg->traces_exporter : "otlp";
     size_t max = 0;
@@ -213,8 +213,7 @@ static otel_status make_processors(const otel_sdk_config *cfg, const otel_env *e
             otel__free(procs);
             return st;
         } else {
-            otel__log(OTEL_LOG_WARN,
-                      "OTEL_TRACES_EXPORTER: exporter %s could not be created (%s); skipped",
+            otel__log(OTEL_LOG_WARN, "OTEL_TRACES_EXPORTER: exporter %s could not be created (%s); skipped",
                       e->name, otel_status_str(st));
         }
     }
@@ -222,8 +221,7 @@ static otel_status make_processors(const otel_sdk_config *cfg, const otel_env *e
         otel__log(OTEL_LOG_WARN, "OTEL_TRACES_EXPORTER: \"none\" is combined with other "
                                  "exporters; ignoring \"none\"");
     if (n == 0 && others)
-        otel__log(OTEL_LOG_INFO,
-                  "no span exporter configured: spans are recorded but not exported");
+        otel__log(OTEL_LOG_INFO, "no span exporter configured: spans are recorded but not exported");
     if (n == 0) {
         otel__free(procs);
         procs = NULL;
@@ -245,8 +243,7 @@ static otel_status install_propagators(const otel_sdk_config *cfg)
     return OTEL_OK;
 }
 
-otel_status otel_configure_from_env(const otel_configure_options *opts,
-                                    otel_tracer_provider **out)
+otel_status otel_configure_from_env(const otel_configure_options *opts, otel_tracer_provider **out)
 {
     if (!out)
         return OTEL_ERR_INVALID_ARG;

@@ -54,8 +54,7 @@ const struct otel__sampler_entry *otel__sampler_find(otel_str name)
     return NULL;
 }
 
-otel_status otel__console_factory(const otel_sdk_config *cfg, const otel_env *env,
-                                  otel_span_processor *out)
+otel_status otel__console_factory(const otel_sdk_config *cfg, const otel_env *env, otel_span_processor *out)
 {
     (void)cfg;
     static const char *const formats[] = { "text", "json" };
@@ -85,8 +84,7 @@ otel_status otel__console_factory(const otel_sdk_config *cfg, const otel_env *en
 
 /* Puts |exporter| behind a batch processor configured by OTEL_BSP_*. On failure the exporter is
  * destroyed here, so the factories below have one exit path. */
-static otel_status batch(const otel_sdk_config *cfg, otel_span_exporter exporter,
-                         otel_span_processor *out)
+static otel_status batch(const otel_sdk_config *cfg, otel_span_exporter exporter, otel_span_processor *out)
 {
     otel_status st = otel_batch_processor_create(exporter, &cfg->batch, out);
     if (st != OTEL_OK && exporter.destroy)
@@ -94,8 +92,7 @@ static otel_status batch(const otel_sdk_config *cfg, otel_span_exporter exporter
     return st;
 }
 
-otel_status otel__otlp_factory(const otel_sdk_config *cfg, const otel_env *env,
-                               otel_span_processor *out)
+otel_status otel__otlp_factory(const otel_sdk_config *cfg, const otel_env *env, otel_span_processor *out)
 {
     otel_otlp_options o = { 0 };
     otel_status st = otel_otlp_options_from_env(&o, env);
@@ -108,8 +105,7 @@ otel_status otel__otlp_factory(const otel_sdk_config *cfg, const otel_env *env,
     return batch(cfg, exporter, out);
 }
 
-otel_status otel__datadog_factory(const otel_sdk_config *cfg, const otel_env *env,
-                                  otel_span_processor *out)
+otel_status otel__datadog_factory(const otel_sdk_config *cfg, const otel_env *env, otel_span_processor *out)
 {
     otel_datadog_options o = { 0 };
     otel_status st = otel_datadog_options_from_env(&o, env);

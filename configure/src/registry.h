@@ -16,9 +16,9 @@ typedef otel_status (*otel__exporter_factory)(const otel_sdk_config *cfg, const 
                                               otel_span_processor *out);
 
 struct otel__exporter_entry {
-    const char *name;               /* lowercase, as in OTEL_TRACES_EXPORTER */
-    otel__exporter_factory create;  /* NULL: a known name this build does not provide yet */
-    const char *deprecated_for;     /* non-NULL: a deprecated alias of that entry */
+    const char *name;              /* lowercase, as in OTEL_TRACES_EXPORTER */
+    otel__exporter_factory create; /* NULL: a known name this build does not provide yet */
+    const char *deprecated_for;    /* non-NULL: a deprecated alias of that entry */
 };
 
 /* The entry for |name| (compared case-insensitively), or NULL for an unknown name. */
@@ -39,12 +39,10 @@ const struct otel__sampler_entry *otel__sampler_find(otel_str name);
 
 /* OTEL_TRACES_EXPORTER=otlp: the OTLP exporter (OTEL_EXPORTER_OTLP_*) behind a batch processor
  * (OTEL_BSP_*). */
-otel_status otel__otlp_factory(const otel_sdk_config *cfg, const otel_env *env,
-                               otel_span_processor *out);
+otel_status otel__otlp_factory(const otel_sdk_config *cfg, const otel_env *env, otel_span_processor *out);
 
 /* OTEL_TRACES_EXPORTER=datadog: the Datadog agent exporter (DD_*) behind a batch processor. */
-otel_status otel__datadog_factory(const otel_sdk_config *cfg, const otel_env *env,
-                                  otel_span_processor *out);
+otel_status otel__datadog_factory(const otel_sdk_config *cfg, const otel_env *env, otel_span_processor *out);
 
 /* OTEL_TRACES_SAMPLER=datadog (and the default with the Datadog exporter): the Datadog sampler
  * (DD_TRACE_SAMPLING_RULES, DD_TRACE_SAMPLE_RATE, DD_TRACE_RATE_LIMIT, agent rates). */
@@ -53,7 +51,6 @@ otel_status otel__datadog_sampler_factory(const otel_sdk_config *cfg, const otel
 
 /* The console exporter's factory: OTEL_C_CONSOLE_PATH, OTEL_C_CONSOLE_FORMAT (see configure.h),
  * behind a simple processor. */
-otel_status otel__console_factory(const otel_sdk_config *cfg, const otel_env *env,
-                                  otel_span_processor *out);
+otel_status otel__console_factory(const otel_sdk_config *cfg, const otel_env *env, otel_span_processor *out);
 
 #endif

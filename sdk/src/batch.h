@@ -36,8 +36,8 @@ struct otel__lane {
     _Atomic uint64_t tail; /* spans ever queued here; release-stored after the slot */
     struct otel__seg *tail_seg;
     uint32_t tail_idx;
-    uint32_t credits;                /* queue room this lane holds */
-    _Atomic uint64_t received;       /* counters: relaxed load + store by the owner */
+    uint32_t credits;          /* queue room this lane holds */
+    _Atomic uint64_t received; /* counters: relaxed load + store by the owner */
     _Atomic uint64_t dropped_full;
     _Atomic uint64_t dropped_shutdown;
     _Atomic uint64_t dropped_other;
@@ -57,8 +57,8 @@ struct otel__lane {
      * owner (otel__pool_take_slow), so records stay in the cache of the core that fills them. */
     _Atomic(struct otel__rec_array *) inbox;
     struct otel__lane *next; /* set before the lane is published, then constant */
-    bool owned;        /* under b->lock */
-    void *block;       /* the allocation the lane is aligned in */
+    bool owned;              /* under b->lock */
+    void *block;             /* the allocation the lane is aligned in */
 };
 
 struct otel__batch {
@@ -111,7 +111,7 @@ struct otel__batch {
     struct otel__lane **from;     /* batch_size entries: the lane batch[i] came from */
     _Atomic size_t inflight;      /* entries of |batch| not released yet (under consume_lock) */
     _Atomic int64_t next_export;  /* CLOCK_MONOTONIC time the schedule delay elapses */
-    struct otel__lane *rotor;           /* where the next collection starts (under consume_lock) */
+    struct otel__lane *rotor;     /* where the next collection starts (under consume_lock) */
 
     _Atomic uint64_t exported;
     _Atomic uint64_t failed;
@@ -147,12 +147,11 @@ static inline bool otel__batch_enqueue_owned(struct otel__batch *b, struct otel_
                              atomic_load_explicit(&b->attention, memory_order_acquire) != 0 ||
                              !atomic_load_explicit(&b->provider, memory_order_relaxed) ||
                              !atomic_load_explicit(&b->accepting, memory_order_relaxed) ||
-                             !(d->context.trace_flags & OTEL_TRACE_FLAG_SAMPLED) ||
-                             l->credits == 0 || l->tail_idx == OTEL__BATCH_SEG_SLOTS,
+                             !(d->context.trace_flags & OTEL_TRACE_FLAG_SAMPLED) || l->credits == 0 ||
+                             l->tail_idx == OTEL__BATCH_SEG_SLOTS,
                          0))
         return otel__batch_enqueue(b, d, OTEL__BATCH_OWNED);
-    atomic_store_explicit(&l->received,
-                          atomic_load_explicit(&l->received, memory_order_relaxed) + 1,
+    atomic_store_explicit(&l->received, atomic_load_explicit(&l->received, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     l->credits--;
     l->tail_seg->slots[l->tail_idx++] = (uintptr_t)d | OTEL__BATCH_OWNED;

@@ -50,8 +50,8 @@
 #define MAX_QUEUE (1u << 24)
 #define DESTROY_TIMEOUT_NS (INT64_C(5) * NS_PER_S)
 #define CACHE_LINE 64u
-#define CHUNK_MAX 64u /* credits a lane takes at once, at most */
-#define RECHECK_NS (INT64_C(1) * 1000000)       /* see worker_main */
+#define CHUNK_MAX 64u                     /* credits a lane takes at once, at most */
+#define RECHECK_NS (INT64_C(1) * 1000000) /* see worker_main */
 #define RECHECK_FOR_NS (INT64_C(100) * 1000000)
 #define SEG_SLOTS OTEL__BATCH_SEG_SLOTS
 #define TLS_LANES OTEL__BATCH_TLS_LANES
@@ -75,8 +75,7 @@ static bool lanes_key_ok;
 
 static inline void add_owned(_Atomic uint64_t *c, uint64_t n)
 {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-                          memory_order_relaxed);
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
 static void wake(struct otel__batch *b, bool always);
@@ -233,7 +232,8 @@ static struct otel__lane *lane_acquire(struct otel__batch *b)
         otel__free(block);
         return NULL;
     }
-    struct otel__lane *l = (struct otel__lane *)(((uintptr_t)block + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1));
+    struct otel__lane *l =
+        (struct otel__lane *)(((uintptr_t)block + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1));
     l->block = block;
     l->tail_seg = first;
     l->head_seg = first;
@@ -307,8 +307,8 @@ static bool take_credits(struct otel__batch *b, struct otel__lane *l, bool *wake
         if (avail <= 0)
             return false;
         take = chunk < avail ? chunk : avail;
-    } while (!atomic_compare_exchange_weak_explicit(&b->credits, &avail, avail - take,
-                                                    memory_order_acq_rel, memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&b->credits, &avail, avail - take, memory_order_acq_rel,
+                                                    memory_order_relaxed));
     l->credits = (uint32_t)take;
     *wake_after = (int64_t)b->max_queue - (avail - take) >= (int64_t)b->batch_size;
     return true;
@@ -339,8 +339,9 @@ static void log_full(uint64_t dropped)
 {
     /* A power of two: a storm of drops costs one check per drop, not a diagnostic. */
     if ((dropped & (dropped - 1)) == 0)
-        OTEL__LOG(OTEL_LOG_WARN, "batch span processor: queue full, %llu span(s) dropped so far "
-                                 "on this thread (raise OTEL_BSP_MAX_QUEUE_SIZE or export faster)",
+        OTEL__LOG(OTEL_LOG_WARN,
+                  "batch span processor: queue full, %llu span(s) dropped so far "
+                  "on this thread (raise OTEL_BSP_MAX_QUEUE_SIZE or export faster)",
                   (unsigned long long)dropped);
 }
 
@@ -470,8 +471,8 @@ static void return_segment(struct otel__lane *l, struct otel__seg *s)
     struct otel__seg *head = atomic_load_explicit(&l->returned_segs, memory_order_relaxed);
     do {
         atomic_store_explicit(&s->next, head, memory_order_relaxed);
-    } while (!atomic_compare_exchange_weak_explicit(&l->returned_segs, &head, s,
-                                                    memory_order_release, memory_order_relaxed));
+    } while (!atomic_compare_exchange_weak_explicit(&l->returned_segs, &head, s, memory_order_release,
+                                                    memory_order_relaxed));
 }
 
 static size_t collect_locked(struct otel__batch *b, size_t max, bool to_target, bool credit)
@@ -580,8 +581,7 @@ static otel_status export_collected(struct otel__batch *b, size_t n, int64_t dea
         if (timeout == 0 || left < timeout)
             timeout = left;
     }
-    otel_export_result r =
-        b->exporter.export_spans(b->exporter.user_data, b->batch, n, timeout);
+    otel_export_result r = b->exporter.export_spans(b->exporter.user_data, b->batch, n, timeout);
     atomic_fetch_add_explicit(&b->export_calls, 1, memory_order_relaxed);
     if (r == OTEL_EXPORT_SUCCESS)
         atomic_fetch_add_explicit(&b->exported, n, memory_order_relaxed);
@@ -915,8 +915,7 @@ static otel_status batch_shutdown(void *user_data, int64_t timeout_ns)
         if (lock_export_until(b, deadline)) {
             st = export_all(b, deadline);
             if (b->exporter.shutdown) {
-                otel_status sst =
-                    b->exporter.shutdown(b->exporter.user_data, otel__remaining(deadline));
+                otel_status sst = b->exporter.shutdown(b->exporter.user_data, otel__remaining(deadline));
                 if (st == OTEL_OK)
                     st = sst;
             }
@@ -985,9 +984,8 @@ static void log_drops(struct otel__batch *b)
                   "batch span processor: %llu span(s) dropped (%llu queue full, %llu after "
                   "shutdown, %llu other); %llu exported, %llu failed",
                   (unsigned long long)dropped, (unsigned long long)s.spans_dropped_full,
-                  (unsigned long long)s.spans_dropped_shutdown,
-                  (unsigned long long)s.spans_dropped_other, (unsigned long long)s.spans_exported,
-                  (unsigned long long)s.spans_failed);
+                  (unsigned long long)s.spans_dropped_shutdown, (unsigned long long)s.spans_dropped_other,
+                  (unsigned long long)s.spans_exported, (unsigned long long)s.spans_failed);
 }
 
 static void batch_get_stats(void *user_data, otel_processor_stats *out)
@@ -1030,8 +1028,7 @@ static void batch_free(struct otel__batch *b)
             s = sn;
         }
         for (int list = 0; list < 2; list++) {
-            s = list ? atomic_load_explicit(&l->returned_segs, memory_order_relaxed)
-                     : l->free_segs;
+            s = list ? atomic_load_explicit(&l->returned_segs, memory_order_relaxed) : l->free_segs;
             while (s) {
                 struct otel__seg *sn = atomic_load_explicit(&s->next, memory_order_relaxed);
                 otel__free(s);
@@ -1067,8 +1064,7 @@ otel_status otel_batch_processor_create(otel_span_exporter exporter, const otel_
     static const otel_batch_options defaults;
     if (!opts)
         opts = &defaults;
-    if (!out || !exporter.export_spans || opts->schedule_delay_ns < 0 ||
-        opts->max_queue_size > MAX_QUEUE)
+    if (!out || !exporter.export_spans || opts->schedule_delay_ns < 0 || opts->max_queue_size > MAX_QUEUE)
         return OTEL_ERR_INVALID_ARG;
     pthread_once(&global_once, global_init);
 
@@ -1081,7 +1077,7 @@ otel_status otel_batch_processor_create(otel_span_exporter exporter, const otel_
     if (b->batch_size > b->max_queue)
         b->batch_size = b->max_queue;
     b->delay_ns = opts->schedule_delay_ns ? opts->schedule_delay_ns : DEFAULT_DELAY_NS;
-    b->export_timeout_ns = opts->export_timeout_ns == 0 ? DEFAULT_TIMEOUT_NS
+    b->export_timeout_ns = opts->export_timeout_ns == 0  ? DEFAULT_TIMEOUT_NS
                            : opts->export_timeout_ns < 0 ? 0
                                                          : opts->export_timeout_ns;
     b->no_thread = opts->no_thread;
@@ -1099,8 +1095,7 @@ otel_status otel_batch_processor_create(otel_span_exporter exporter, const otel_
     atomic_init(&b->next_export, add_sat(mono_now(), b->delay_ns));
     atomic_init(&b->refs, 1u);
 
-    b->batch = otel__calloc(b->batch_size,
-                            sizeof(*b->batch) + sizeof(*b->from) + sizeof(*b->owned));
+    b->batch = otel__calloc(b->batch_size, sizeof(*b->batch) + sizeof(*b->from) + sizeof(*b->owned));
     if (!b->batch)
         goto out_free;
     b->from = (struct otel__lane **)(b->batch + b->batch_size);
@@ -1159,8 +1154,7 @@ static struct otel__batch *as_batch(const otel_span_processor *bp)
     return bp && bp->on_end == otel__batch_on_end ? bp->user_data : NULL;
 }
 
-otel_status otel_batch_processor_get_stats(const otel_span_processor *bp,
-                                           otel_batch_processor_stats *out)
+otel_status otel_batch_processor_get_stats(const otel_span_processor *bp, otel_batch_processor_stats *out)
 {
     struct otel__batch *b = as_batch(bp);
     if (!b || !out)

@@ -46,8 +46,7 @@ static inline int64_t rdtsc(void)
  * CPUs, stable under the hypervisor): its verdict is worth more than anything we could test. */
 static bool kernel_uses_tsc(void)
 {
-    int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-                  O_RDONLY | O_CLOEXEC);
+    int fd = open("/sys/devices/system/clocksource/clocksource0/current_clocksource", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
     char buf[16] = { 0 };
@@ -94,12 +93,10 @@ static void calibrate(int64_t now_mono)
     int64_t dtick = tick - cal_tick0, dmono = mono - cal_mono0;
     if (dtick <= 0 || dmono <= 0 || spread > dtick / 10000) {
         /* A disturbed reading (preempted between the reads): try again a little later. */
-        atomic_store_explicit(&next_calibration_mono, now_mono + FIRST_CALIBRATION_NS,
-                              memory_order_relaxed);
+        atomic_store_explicit(&next_calibration_mono, now_mono + FIRST_CALIBRATION_NS, memory_order_relaxed);
         return;
     }
-    __extension__ unsigned __int128 q = ((unsigned __int128)(uint64_t)dmono << 32) /
-                                        (uint64_t)dtick;
+    __extension__ unsigned __int128 q = ((unsigned __int128)(uint64_t)dmono << 32) / (uint64_t)dtick;
     uint64_t mult = (uint64_t)q;
     if (mult == 0 || q >> 64) {
         atomic_store_explicit(&next_calibration_mono, INT64_MAX, memory_order_relaxed);
@@ -122,8 +119,7 @@ static void init_once_fn(void)
     tsc_capable = cpu_has_invariant_tsc() && kernel_uses_tsc();
     if (tsc_capable) {
         read_pair(&cal_tick0, &cal_mono0);
-        atomic_store_explicit(&next_calibration_mono, cal_mono0 + FIRST_CALIBRATION_NS,
-                              memory_order_relaxed);
+        atomic_store_explicit(&next_calibration_mono, cal_mono0 + FIRST_CALIBRATION_NS, memory_order_relaxed);
     }
 #endif
     atomic_store_explicit(&otel__clock_g.mode, OTEL__CLOCK_MONO, memory_order_release);
@@ -169,9 +165,8 @@ int64_t otel__clock_reanchor(int mode, int64_t tick)
         int64_t due = atomic_load_explicit(&next_calibration_mono, memory_order_relaxed);
         int64_t now = otel__clock_mono_ns();
         /* One thread measures; the others go on with the rate they have. */
-        if (now >= due && atomic_compare_exchange_strong_explicit(
-                              &next_calibration_mono, &due, INT64_MAX, memory_order_relaxed,
-                              memory_order_relaxed))
+        if (now >= due && atomic_compare_exchange_strong_explicit(&next_calibration_mono, &due, INT64_MAX,
+                                                                  memory_order_relaxed, memory_order_relaxed))
             calibrate(now);
     }
 #endif

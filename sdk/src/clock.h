@@ -31,7 +31,7 @@ enum otel__clock_mode {
 
 /* Process-wide, written once by otel__clock_init() (and by otel__clock_set_mode() in tests). */
 struct otel__clock_global {
-    _Atomic int mode;         /* enum otel__clock_mode; 0 before init */
+    _Atomic int mode;             /* enum otel__clock_mode; 0 before init */
     _Atomic uint64_t mult;        /* ns = ticks * mult >> 32 (TSC mode) */
     _Atomic int64_t anchor_ticks; /* OTEL__CLOCK_ANCHOR_NS in ticks */
 };
@@ -89,9 +89,8 @@ static inline int64_t otel__clock_ticks_to_ns(int mode, int64_t ticks)
 {
 #if defined(__x86_64__)
     if (mode == OTEL__CLOCK_TSC) {
-        __extension__ unsigned __int128 p =
-            (unsigned __int128)(uint64_t)ticks *
-            atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed);
+        __extension__ unsigned __int128 p = (unsigned __int128)(uint64_t)ticks *
+                                            atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed);
         return (int64_t)(p >> 32);
     }
 #else
@@ -115,8 +114,7 @@ static inline int64_t otel__clock_wall_at(int mode, int64_t tick)
     int64_t d = tick - a->tick;
 #if defined(__x86_64__)
     if (mode == OTEL__CLOCK_TSC)
-        d = (int64_t)(((uint64_t)d * atomic_load_explicit(&otel__clock_g.mult,
-                                                          memory_order_relaxed)) >> 32);
+        d = (int64_t)(((uint64_t)d * atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed)) >> 32);
 #endif
     return a->wall_ns + d;
 }

@@ -99,12 +99,11 @@ static const char *quote(otel_str v, char buf[QUOTED_MAX * 4 + 8])
     return buf;
 }
 
-static void report_invalid(const char *name, otel_str value, const char *expected,
-                           const char *used)
+static void report_invalid(const char *name, otel_str value, const char *expected, const char *used)
 {
     char q[QUOTED_MAX * 4 + 8];
-    otel__log(OTEL_LOG_WARN, "%s=\"%s\" is invalid (expected %s); using %s", name, quote(value, q),
-              expected, used);
+    otel__log(OTEL_LOG_WARN, "%s=\"%s\" is invalid (expected %s); using %s", name, quote(value, q), expected,
+              used);
 }
 
 bool otel_env_get_bool(const otel_env *env, const char *name, bool *out)
@@ -160,8 +159,7 @@ static bool get_int(const otel_env *env, const char *name, int64_t min, int64_t 
         return true;
     }
     char expected[96], dflt[32];
-    snprintf(expected, sizeof(expected), "%s in [%lld, %lld]", what, (long long)min,
-             (long long)max);
+    snprintf(expected, sizeof(expected), "%s in [%lld, %lld]", what, (long long)min, (long long)max);
     if (!used) {
         snprintf(dflt, sizeof(dflt), "%lld", (long long)*out);
         used = dflt;
@@ -170,8 +168,7 @@ static bool get_int(const otel_env *env, const char *name, int64_t min, int64_t 
     return false;
 }
 
-bool otel_env_get_int(const otel_env *env, const char *name, int64_t min, int64_t max,
-                      int64_t *out)
+bool otel_env_get_int(const otel_env *env, const char *name, int64_t min, int64_t max, int64_t *out)
 {
     return get_int(env, name, min, max, out, "an integer", NULL);
 }
@@ -202,8 +199,7 @@ bool otel_env_get_duration_ms(const otel_env *env, const char *name, int64_t *ou
     return get_duration(env, name, out_ns, NULL);
 }
 
-bool otel_env_get_double(const otel_env *env, const char *name, double min, double max,
-                         double *out)
+bool otel_env_get_double(const otel_env *env, const char *name, double min, double max, double *out)
 {
     otel_str v;
     if (!otel_env_get_str(env, name, &v))
@@ -250,8 +246,8 @@ static const char *join_names(const char *const *names, size_t count, char *buf,
     return buf;
 }
 
-bool otel_env_get_enum(const otel_env *env, const char *name, const char *const *names,
-                       size_t count, size_t *out)
+bool otel_env_get_enum(const otel_env *env, const char *name, const char *const *names, size_t count,
+                       size_t *out)
 {
     otel_str v;
     if (!otel_env_get_str(env, name, &v))
@@ -333,9 +329,8 @@ static void read_log_level(const otel_env *env, otel_sdk_config *cfg)
         return;
     size_t cur = (size_t)cfg->log_level;
     report_invalid("OTEL_LOG_LEVEL", v, "one of none, error, warn, info, debug",
-                   cur < sizeof(log_level_names) / sizeof(log_level_names[0])
-                       ? log_level_names[cur]
-                       : "info");
+                   cur < sizeof(log_level_names) / sizeof(log_level_names[0]) ? log_level_names[cur]
+                                                                              : "info");
 }
 
 static const struct {
@@ -408,8 +403,7 @@ static otel_status read_sampler(const otel_env *env, otel_sdk_config *cfg)
 
 /* A span limit: 0..2^31-1, where 0 is an explicit zero (OTEL_LIMIT_ZERO, since 0 in the struct
  * means "default"). */
-static void read_limit(const otel_env *env, const char *name, uint32_t *field,
-                       const char *default_text)
+static void read_limit(const otel_env *env, const char *name, uint32_t *field, const char *default_text)
 {
     char used[32];
     if (*field == OTEL_LIMIT_DEFAULT)
@@ -465,8 +459,7 @@ static void read_batch(const otel_env *env, otel_batch_options *b)
     v = b->max_export_batch_size;
     snprintf(used, sizeof(used), "%s%lld", v ? "" : "the default ",
              v ? (long long)v : (long long)BSP_BATCH_DEFAULT);
-    bool batch_set =
-        get_int(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1, MS_MAX, &v, "an integer", used);
+    bool batch_set = get_int(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1, MS_MAX, &v, "an integer", used);
     if (batch_set)
         b->max_export_batch_size = (uint32_t)v;
 
@@ -525,8 +518,7 @@ static void normalize_list(otel_str v, char *out)
     out[w] = '\0';
 }
 
-static otel_status read_list(const otel_env *env, const char *name, char **field,
-                             const char *default_value)
+static otel_status read_list(const otel_env *env, const char *name, char **field, const char *default_value)
 {
     otel_str v;
     if (otel_env_get_str(env, name, &v)) {
@@ -540,8 +532,7 @@ static otel_status read_list(const otel_env *env, const char *name, char **field
             return OTEL_OK;
         }
         otel__free(s);
-        report_invalid(name, v, "a comma-separated list of names",
-                       *field ? *field : default_value);
+        report_invalid(name, v, "a comma-separated list of names", *field ? *field : default_value);
     }
     if (!*field) {
         *field = otel__strndup(default_value, strlen(default_value));
@@ -631,8 +622,7 @@ otel_status otel_sdk_config_make_resource(const otel_sdk_config *cfg, otel_resou
     if (st != OTEL_OK)
         return st;
     st = otel_resource_parse(otel_str_from_cstr(cfg->resource_attributes),
-                             otel_str_from_cstr(cfg->service_name), "OTEL_RESOURCE_ATTRIBUTES",
-                             &env);
+                             otel_str_from_cstr(cfg->service_name), "OTEL_RESOURCE_ATTRIBUTES", &env);
     if (st == OTEL_OK)
         st = otel_resource_merge(def, env, out);
     otel_resource_release(env);

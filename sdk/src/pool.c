@@ -40,8 +40,7 @@ static bool cache_key_ok;
 
 /* Pushes the magazine |head| (|count| records linked by next_free) on |pool|'s shared stack; the
  * caller holds pool->lock. */
-static void push_magazine_locked(struct otel__pool *pool, struct otel__span_record *head,
-                                 uint32_t count)
+static void push_magazine_locked(struct otel__pool *pool, struct otel__span_record *head, uint32_t count)
 {
     if (!head)
         return;
@@ -166,8 +165,7 @@ otel_status otel__pool_init(struct otel__pool *pool, struct otel__provider *prov
 {
     pthread_once(&global_once, global_init);
     memset(pool, 0, sizeof(*pool));
-    pool->tstats_block =
-        otel__calloc(OTEL__TSTATS_SLOTS + 2, sizeof(struct otel__tstats));
+    pool->tstats_block = otel__calloc(OTEL__TSTATS_SLOTS + 2, sizeof(struct otel__tstats));
     if (!pool->tstats_block)
         return OTEL_ERR_NOMEM;
     uintptr_t at = ((uintptr_t)pool->tstats_block + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1);
@@ -358,8 +356,7 @@ struct otel__span_record *otel__pool_take_slow(struct otel__pool *pool, struct o
         return NULL;
     /* recs[0] for the caller, recs[1..] as the magazine in use, the rest as the spare. */
     struct otel__span_record *head = NULL;
-    size_t split = slab->count > OTEL__POOL_MAGAZINE ? slab->count - OTEL__POOL_MAGAZINE
-                                                      : slab->count;
+    size_t split = slab->count > OTEL__POOL_MAGAZINE ? slab->count - OTEL__POOL_MAGAZINE : slab->count;
     for (size_t i = split; i-- > 1;) {
         slab->recs[i].next_free = head;
         head = &slab->recs[i];

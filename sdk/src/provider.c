@@ -56,8 +56,7 @@ static bool sampler_is_zero(const otel_sampler *s)
 
 static bool id_generator_is_zero(const otel_id_generator *g)
 {
-    return !g->new_trace_id && !g->new_span_id && !g->destroy && !g->user_data &&
-           !g->random_trace_ids;
+    return !g->new_trace_id && !g->new_span_id && !g->destroy && !g->user_data && !g->random_trace_ids;
 }
 
 static otel_status validate(const otel_tracer_provider_options *o)
@@ -75,8 +74,7 @@ static otel_status validate(const otel_tracer_provider_options *o)
     return OTEL_OK;
 }
 
-otel_status otel_tracer_provider_create(const otel_tracer_provider_options *opts,
-                                        otel_tracer_provider **out)
+otel_status otel_tracer_provider_create(const otel_tracer_provider_options *opts, otel_tracer_provider **out)
 {
     static const otel_tracer_provider_options defaults;
     if (!out)
@@ -141,8 +139,8 @@ otel_status otel_tracer_provider_create(const otel_tracer_provider_options *opts
         p->builtin_ids = true;
     }
     p->disabled = opts->disabled;
-    p->fast_start = p->builtin_ids && p->sampler_shortcut != OTEL__SAMPLER_GENERAL &&
-                    !p->any_on_start && !p->disabled;
+    p->fast_start =
+        p->builtin_ids && p->sampler_shortcut != OTEL__SAMPLER_GENERAL && !p->any_on_start && !p->disabled;
     atomic_init(&p->shut_down, false);
     atomic_init(&p->pins, 0);
     otel_scope_data empty_scope = { .name = { "", 0 }, .version = { "", 0 }, .schema_url = { "", 0 } };
@@ -296,8 +294,9 @@ static otel_tracer *provider_get_tracer(otel_tracer_provider *tp, otel_str name,
     if (valid && valid != small)
         otel__free(valid);
     if (!found) {
-        OTEL__LOG(OTEL_LOG_WARN, "get_tracer: out of memory; spans of scope '%.*s' get an empty "
-                                 "scope",
+        OTEL__LOG(OTEL_LOG_WARN,
+                  "get_tracer: out of memory; spans of scope '%.*s' get an empty "
+                  "scope",
                   (int)(name.len > 200 ? 200 : name.len), name.data ? name.data : "");
         return &p->fallback_tracer.base;
     }

@@ -49,7 +49,7 @@ struct otel__provider {
     const otel_resource *resource;
     otel_sampler sampler;
     otel_id_generator id_generator;
-    bool builtin_ids; /* id_generator is the built-in one: call it directly */
+    bool builtin_ids;         /* id_generator is the built-in one: call it directly */
     uint8_t sampler_shortcut; /* enum otel__sampler_shortcut */
     /* Starts without options take the short path of tracer.c: built-in ids, a shortcut
      * sampler, no on_start, not disabled. */
@@ -133,7 +133,7 @@ static inline bool otel__span_context_valid(const otel_span_context *sc)
 
 /* Samplers the span-start path decides without building sampling parameters. */
 enum otel__sampler_shortcut {
-    OTEL__SAMPLER_GENERAL = 0,   /* call otel__sampler_decide */
+    OTEL__SAMPLER_GENERAL = 0, /* call otel__sampler_decide */
     OTEL__SAMPLER_ALWAYS_ON = 1,
     OTEL__SAMPLER_ALWAYS_OFF = 2,
     OTEL__SAMPLER_PARENT_ON = 3, /* ParentBased(AlwaysOn) with the default delegates */
@@ -215,8 +215,8 @@ static inline uint64_t otel__wyrand(uint64_t *s)
 
 /* Fills |out| with |n| (1 to 3) non-zero numbers of |r|, the state in a register throughout;
  * a zero (one draw in 2^64) is redrawn. */
-static inline __attribute__((always_inline)) void otel__rng_fill_nonzero(struct otel__rng *r,
-                                                                          uint64_t *out, int n)
+static inline __attribute__((always_inline)) void otel__rng_fill_nonzero(struct otel__rng *r, uint64_t *out,
+                                                                         int n)
 {
     uint64_t s = r->state;
     uint64_t v0 = otel__wyrand(&s);
@@ -265,8 +265,8 @@ void otel__random_span_id(uint8_t out[OTEL_SPAN_ID_SIZE]);
 /* Span-level attribute copying (span.c), shared with start. Each call takes the record locked
  * (or owned exclusively during start) and returns how many attributes it dropped for the
  * provider's counter. |invalid| receives the number of invalid ones (to log after unlocking). */
-uint32_t otel__record_set_attrs(struct otel__span_record *rec, const otel_attr *attrs,
-                                size_t count, uint32_t *invalid);
+uint32_t otel__record_set_attrs(struct otel__span_record *rec, const otel_attr *attrs, size_t count,
+                                uint32_t *invalid);
 /* Adds a link; returns true when it was dropped. */
 bool otel__record_add_link(struct otel__span_record *rec, const otel_link *link, uint32_t *attrs_dropped);
 /* Logs |invalid| dropped invalid attributes (rate-limited, not under a lock). */

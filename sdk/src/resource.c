@@ -190,8 +190,7 @@ static void copy_attr(otel_attr *dst, const otel_attr *src, char **items, char *
 
 /* Builds a resource from the attributes of |s| (invalid ones skipped and, with |report|,
  * reported; for a repeated key the last one wins, see attr_at_slot()) and |schema_url|. */
-static otel_status build(const struct attr_seq *s, otel_str schema_url, bool report,
-                         otel_resource **out)
+static otel_status build(const struct attr_seq *s, otel_str schema_url, bool report, otel_resource **out)
 {
     size_t n = s->na + s->nb;
     size_t count = 0, items = 0, strs = 0;
@@ -216,8 +215,7 @@ static otel_status build(const struct attr_seq *s, otel_str schema_url, bool rep
         return OTEL_ERR_NOMEM;
     size_t off_items = align_up(off_attrs + count * sizeof(otel_attr), alignof(max_align_t));
     size_t total = off_items;
-    if (!size_add(&total, items) || !size_add(&total, alignof(max_align_t)) ||
-        !size_add(&total, strs))
+    if (!size_add(&total, items) || !size_add(&total, alignof(max_align_t)) || !size_add(&total, strs))
         return OTEL_ERR_NOMEM;
     size_t off_strs = total - strs;
 
@@ -270,8 +268,7 @@ void otel_resource_release(const otel_resource *r)
         otel__free(m);
 }
 
-otel_status otel_resource_merge(const otel_resource *base, const otel_resource *update,
-                                otel_resource **out)
+otel_status otel_resource_merge(const otel_resource *base, const otel_resource *update, otel_resource **out)
 {
     if (!out)
         return OTEL_ERR_INVALID_ARG;
@@ -284,12 +281,11 @@ otel_status otel_resource_merge(const otel_resource *base, const otel_resource *
         otel__log(OTEL_LOG_WARN,
                   "resource: merging resources with different schema URLs (%.*s and %.*s); the "
                   "merged resource has none",
-                  (int)(bs.len > 200 ? 200 : bs.len), bs.data,
-                  (int)(us.len > 200 ? 200 : us.len), us.data);
+                  (int)(bs.len > 200 ? 200 : bs.len), bs.data, (int)(us.len > 200 ? 200 : us.len), us.data);
         schema = (otel_str){ NULL, 0 };
     }
-    struct attr_seq s = { base ? base->attrs : NULL, base ? base->count : 0,
-                          update ? update->attrs : NULL, update ? update->count : 0 };
+    struct attr_seq s = { base ? base->attrs : NULL, base ? base->count : 0, update ? update->attrs : NULL,
+                          update ? update->count : 0 };
     return build(&s, schema, false, out);
 }
 
@@ -318,8 +314,8 @@ static size_t process_name(char *buf, size_t cap)
     }
     const char *inv = program_invocation_short_name;
     size_t inv_len = inv ? strlen(inv) : 0;
-    if (inv_len > 0 && inv_len < cap && (len == 0 || (len >= 15 && inv_len > len &&
-                                                      memcmp(inv, buf, len) == 0))) {
+    if (inv_len > 0 && inv_len < cap &&
+        (len == 0 || (len >= 15 && inv_len > len && memcmp(inv, buf, len) == 0))) {
         memcpy(buf, inv, inv_len);
         len = inv_len;
     }
@@ -341,23 +337,21 @@ otel_status otel_resource_default(otel_resource **out)
     char *name = service + sizeof(prefix) - 1;
     size_t name_len = process_name(name, sizeof(service) - (sizeof(prefix) - 1));
     /* The specification's fallback when even the process name is unknown: "unknown_service". */
-    otel_str service_str = { service, name_len ? sizeof(prefix) - 1 + name_len
-                                               : sizeof(prefix) - 2 };
+    otel_str service_str = { service, name_len ? sizeof(prefix) - 1 + name_len : sizeof(prefix) - 2 };
     attrs[n++] = (otel_attr){ OTEL_STR("service.name"), otel_value_str(service_str) };
     attrs[n++] = OTEL_ATTR_STR_LIT("telemetry.sdk.name", "otelc");
     attrs[n++] = OTEL_ATTR_STR_LIT("telemetry.sdk.language", "c");
     attrs[n++] = OTEL_ATTR_STR_LIT("telemetry.sdk.version", OTEL_VERSION_STRING);
     attrs[n++] = OTEL_ATTR_INT("process.pid", getpid());
     if (name_len > 0)
-        attrs[n++] = (otel_attr){ OTEL_STR("process.executable.name"),
-                                  otel_value_str((otel_str){ name, name_len }) };
+        attrs[n++] =
+            (otel_attr){ OTEL_STR("process.executable.name"), otel_value_str((otel_str){ name, name_len }) };
     /* gethostname() may not terminate a name that fills the buffer. */
     if (gethostname(host, sizeof(host) - 1) == 0) {
         host[sizeof(host) - 1] = '\0';
         size_t host_len = strlen(host);
         if (host_len > 0)
-            attrs[n++] = (otel_attr){ OTEL_STR("host.name"),
-                                      otel_value_str((otel_str){ host, host_len }) };
+            attrs[n++] = (otel_attr){ OTEL_STR("host.name"), otel_value_str((otel_str){ host, host_len }) };
     }
     struct attr_seq s = { attrs, n, NULL, 0 };
     return build(&s, (otel_str){ NULL, 0 }, false, out);
@@ -393,7 +387,6 @@ static int hex_val(char c)
         return c - 'A' + 10;
     return -1;
 }
-
 
 /* Percent-decodes |in| (into |tmp|, room for in.len bytes) and writes the result to |out| (room
  * for 3 * in.len bytes) with every byte that is not part of valid UTF-8 replaced by U+FFFD, as

@@ -76,9 +76,8 @@ otel_sampling_result otel__sampler_decide(const otel_sampler *s, const otel_samp
         if (s->should_sample == always_off_fn)
             return decision(OTEL_SAMPLING_DROP);
         if (s->should_sample == ratio_fn)
-            return decision(ratio_samples(s->user_data, params->trace_id)
-                                ? OTEL_SAMPLING_RECORD_AND_SAMPLE
-                                : OTEL_SAMPLING_DROP);
+            return decision(ratio_samples(s->user_data, params->trace_id) ? OTEL_SAMPLING_RECORD_AND_SAMPLE
+                                                                          : OTEL_SAMPLING_DROP);
         if (!s->should_sample)
             return decision(OTEL_SAMPLING_DROP);
         return s->should_sample(s->user_data, params);
@@ -218,9 +217,8 @@ static int print_parent_based(char *buf, size_t cap, const struct parent_based_s
     return snprintf(buf, cap,
                     "ParentBased{root=%s,remoteParentSampled=%s,remoteParentNotSampled=%s,"
                     "localParentSampled=%s,localParentNotSampled=%s}",
-                    describe(&st->root), describe(&st->remote_sampled),
-                    describe(&st->remote_not_sampled), describe(&st->local_sampled),
-                    describe(&st->local_not_sampled));
+                    describe(&st->root), describe(&st->remote_sampled), describe(&st->remote_not_sampled),
+                    describe(&st->local_sampled), describe(&st->local_not_sampled));
 }
 
 otel_status otel_sampler_parent_based(otel_sampler root, const otel_parent_based_options *opts,
@@ -235,12 +233,10 @@ otel_status otel_sampler_parent_based(otel_sampler root, const otel_parent_based
     tmp.local_sampled = on;
     tmp.local_not_sampled = off;
     if (opts) {
-        const otel_sampler *given[4] = { &opts->remote_parent_sampled,
-                                         &opts->remote_parent_not_sampled,
-                                         &opts->local_parent_sampled,
-                                         &opts->local_parent_not_sampled };
-        otel_sampler *slot[4] = { &tmp.remote_sampled, &tmp.remote_not_sampled,
-                                  &tmp.local_sampled, &tmp.local_not_sampled };
+        const otel_sampler *given[4] = { &opts->remote_parent_sampled, &opts->remote_parent_not_sampled,
+                                         &opts->local_parent_sampled, &opts->local_parent_not_sampled };
+        otel_sampler *slot[4] = { &tmp.remote_sampled, &tmp.remote_not_sampled, &tmp.local_sampled,
+                                  &tmp.local_not_sampled };
         for (size_t i = 0; i < 4; i++) {
             if (sampler_is_zero(given[i]))
                 continue;
@@ -310,8 +306,7 @@ int otel__sampler_shortcut(const otel_sampler *s)
         return OTEL__SAMPLER_ALWAYS_OFF;
     if (s->should_sample == parent_based_fn) {
         const struct parent_based_state *st = s->user_data;
-        if (st->root.should_sample == always_on_fn &&
-            st->remote_sampled.should_sample == always_on_fn &&
+        if (st->root.should_sample == always_on_fn && st->remote_sampled.should_sample == always_on_fn &&
             st->local_sampled.should_sample == always_on_fn &&
             st->remote_not_sampled.should_sample == always_off_fn &&
             st->local_not_sampled.should_sample == always_off_fn)

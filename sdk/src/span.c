@@ -91,7 +91,11 @@ static size_t utf8_prefix(const char *s, size_t len, uint32_t max_chars)
     uint32_t chars = 0;
     while (i < len && chars < max_chars) {
         unsigned char b = (unsigned char)s[i];
-        size_t n = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 1;
+        size_t n = b < 0x80             ? 1
+                   : (b & 0xE0) == 0xC0 ? 2
+                   : (b & 0xF0) == 0xE0 ? 3
+                   : (b & 0xF8) == 0xF0 ? 4
+                                        : 1;
         size_t j = 1;
         while (j < n && i + j < len && ((unsigned char)s[i + j] & 0xC0) == 0x80)
             j++;
@@ -103,14 +107,12 @@ static size_t utf8_prefix(const char *s, size_t len, uint32_t max_chars)
 
 /* Copies |src| (valid) into |dst| with the length limit; strings flagged static are kept by
  * pointer (a static string cut by the limit is just a shorter slice). False when out of memory. */
-static inline __attribute__((always_inline)) bool
-copy_value(struct otel__arena *a, otel_value *dst, const otel_value *src,
-                       uint32_t max_len)
+static inline __attribute__((always_inline)) bool copy_value(struct otel__arena *a, otel_value *dst,
+                                                             const otel_value *src, uint32_t max_len)
 {
     *dst = *src;
     bool is_static = (src->flags & OTEL_VALUE_STATIC) != 0;
-    if (src->type != OTEL_VALUE_STR && src->type != OTEL_VALUE_BYTES &&
-        src->type != OTEL_VALUE_ARRAY)
+    if (src->type != OTEL_VALUE_STR && src->type != OTEL_VALUE_BYTES && src->type != OTEL_VALUE_ARRAY)
         return true; /* numbers and booleans: the copy above is all */
     switch (src->type) {
     case OTEL_VALUE_STR:
@@ -202,9 +204,10 @@ enum set_result { SET_STORED, SET_DROPPED, SET_INVALID };
 /* Adds or replaces |src| in |*attrs| (|*count| used, |*cap| allocated, at most |limit|).
  * |inline_storage| is the array *attrs starts in, if any (no growth out of a fixed array when
  * it is NULL). */
-static inline __attribute__((always_inline)) enum set_result
-attr_put(struct otel__arena *a, otel_attr **attrs, uint32_t *count,
-                                uint32_t *cap, uint32_t limit, uint32_t max_len, const otel_attr *src)
+static inline __attribute__((always_inline)) enum set_result attr_put(struct otel__arena *a,
+                                                                      otel_attr **attrs, uint32_t *count,
+                                                                      uint32_t *cap, uint32_t limit,
+                                                                      uint32_t max_len, const otel_attr *src)
 {
     if (!attr_is_valid(src))
         return SET_INVALID;
@@ -217,7 +220,8 @@ attr_put(struct otel__arena *a, otel_attr **attrs, uint32_t *count,
         otel_value v;
         if (!copy_value(a, &v, &src->value, max_len))
             return SET_DROPPED; /* the old value stays */
-        v.flags = (uint16_t)((v.flags & ~OTEL_VALUE_STATIC_KEY) | (arr[i].value.flags & OTEL_VALUE_STATIC_KEY));
+        v.flags =
+            (uint16_t)((v.flags & ~OTEL_VALUE_STATIC_KEY) | (arr[i].value.flags & OTEL_VALUE_STATIC_KEY));
         arr[i].value = v;
         return SET_STORED;
     }
@@ -263,8 +267,8 @@ void otel__log_invalid_attrs(uint32_t invalid)
                   invalid);
 }
 
-uint32_t otel__record_set_attrs(struct otel__span_record *rec, const otel_attr *attrs,
-                                size_t count, uint32_t *invalid)
+uint32_t otel__record_set_attrs(struct otel__span_record *rec, const otel_attr *attrs, size_t count,
+                                uint32_t *invalid)
 {
     if (!attrs)
         return 0;
@@ -304,8 +308,8 @@ uint32_t otel__record_set_attrs(struct otel__span_record *rec, const otel_attr *
 /* Copies a list of event or link attributes (duplicates: the last wins) into an exact-size array.
  * Returns false only when the array itself cannot be allocated. */
 static bool copy_attr_list(struct otel__arena *a, const otel_attr *src, size_t n, uint32_t limit,
-                           uint32_t max_len, const otel_attr **out, uint32_t *out_count,
-                           uint32_t *dropped, uint32_t *invalid)
+                           uint32_t max_len, const otel_attr **out, uint32_t *out_count, uint32_t *dropped,
+                           uint32_t *invalid)
 {
     *out = NULL;
     *out_count = 0;
@@ -336,8 +340,7 @@ static bool copy_attr_list(struct otel__arena *a, const otel_attr *src, size_t n
     return true;
 }
 
-bool otel__record_add_link(struct otel__span_record *rec, const otel_link *link,
-                           uint32_t *attrs_dropped)
+bool otel__record_add_link(struct otel__span_record *rec, const otel_link *link, uint32_t *attrs_dropped)
 {
     struct otel__provider *p = rec->provider;
     const struct otel__limits *lim = &p->limits;
@@ -413,8 +416,7 @@ static inline struct otel__thread *thread_of(struct otel__span_record *rec)
     return otel__thread_bind(&rec->provider->pool);
 }
 
-static void span_set_attrs(struct otel_span_impl *impl, uint64_t gen, const otel_attr *attrs,
-                           size_t count)
+static void span_set_attrs(struct otel_span_impl *impl, uint64_t gen, const otel_attr *attrs, size_t count)
 {
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
     if (!attrs || count == 0 || !lock_live(rec, gen))
@@ -428,8 +430,8 @@ static void span_set_attrs(struct otel_span_impl *impl, uint64_t gen, const otel
     }
 }
 
-static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str name,
-                           int64_t time_ns, const otel_attr *attrs, size_t attr_count)
+static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str name, int64_t time_ns,
+                           const otel_attr *attrs, size_t attr_count)
 {
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
     if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen)
@@ -468,8 +470,8 @@ static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str n
     if (!copied)
         goto out_rollback;
     uint32_t edropped = 0;
-    if (!copy_attr_list(&rec->arena, attrs, attr_count, lim->event_attr_count,
-                        lim->attr_value_length, &e->attrs, &e->attr_count, &edropped, &invalid))
+    if (!copy_attr_list(&rec->arena, attrs, attr_count, lim->event_attr_count, lim->attr_value_length,
+                        &e->attrs, &e->attr_count, &edropped, &invalid))
         goto out_rollback;
     e->name = (otel_str){ copied, name.len };
     e->time_ns = time_ns;
@@ -567,8 +569,7 @@ static bool span_is_recording(struct otel_span_impl *impl, uint64_t gen)
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
     if (atomic_load_explicit(&rec->gen, memory_order_acquire) != gen)
         return false;
-    bool recording =
-        atomic_load_explicit(&rec->state, memory_order_acquire) == OTEL__REC_RECORDING;
+    bool recording = atomic_load_explicit(&rec->state, memory_order_acquire) == OTEL__REC_RECORDING;
     return recording && atomic_load_explicit(&rec->gen, memory_order_relaxed) == gen;
 }
 
@@ -606,9 +607,8 @@ static bool span_get_context(struct otel_span_impl *impl, uint64_t gen, otel_spa
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
     if (atomic_load_explicit(&rec->gen, memory_order_acquire) != gen)
         return false;
-    if (__builtin_expect(atomic_load_explicit(&rec->state, memory_order_acquire) ==
-                             OTEL__REC_NONRECORDING_LAZY,
-                         0) &&
+    if (__builtin_expect(
+            atomic_load_explicit(&rec->state, memory_order_acquire) == OTEL__REC_NONRECORDING_LAZY, 0) &&
         !materialize_ids(rec, gen))
         return false;
     otel_span_context sc;
@@ -640,13 +640,12 @@ static otel_trace_state *span_get_trace_state(struct otel_span_impl *impl, uint6
 static __attribute__((noinline)) void nonrecording_end(struct otel__span_record *rec, uint64_t gen)
 {
     uint64_t expected = gen;
-    if (!atomic_compare_exchange_strong_explicit(&rec->gen, &expected, gen + 1,
-                                                 memory_order_acq_rel, memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(&rec->gen, &expected, gen + 1, memory_order_acq_rel,
+                                                 memory_order_relaxed))
         return;
     /* Ids not drawn yet: a reader may be drawing them right now (materialize_ids, under the
      * lock); wait it out before the record can serve another span. */
-    bool lazy = atomic_load_explicit(&rec->state, memory_order_acquire) ==
-                OTEL__REC_NONRECORDING_LAZY;
+    bool lazy = atomic_load_explicit(&rec->state, memory_order_acquire) == OTEL__REC_NONRECORDING_LAZY;
     if (lazy || (rec->flags & OTEL__REC_HAS_REFS)) {
         otel__spin_lock(&rec->lock);
         otel_trace_state *ts = (otel_trace_state *)rec->box.data.trace_state;
@@ -659,7 +658,7 @@ static __attribute__((noinline)) void nonrecording_end(struct otel__span_record 
 }
 
 static __attribute__((noinline)) void recording_end(struct otel__span_record *rec, uint64_t gen,
-                                                     int64_t end_time_ns)
+                                                    int64_t end_time_ns)
 {
     if (!lock_live(rec, gen))
         return;
@@ -671,9 +670,8 @@ static __attribute__((noinline)) void recording_end(struct otel__span_record *re
      * lock (and the clock is read outside it). */
     otel_span_data *d = &rec->box.data;
     if (end_time_ns == 0) {
-        end_time_ns = rec->tick_mode
-                          ? otel__clock_end(rec->tick_mode, rec->start_tick, d->start_time_ns)
-                          : otel__clock_wall_now();
+        end_time_ns = rec->tick_mode ? otel__clock_end(rec->tick_mode, rec->start_tick, d->start_time_ns)
+                                     : otel__clock_wall_now();
     }
     if (end_time_ns < d->start_time_ns)
         end_time_ns = d->start_time_ns;

@@ -156,10 +156,10 @@ void otel__arena_free(struct otel__arena *a);
  * kept across reuse. */
 
 enum otel__record_state {
-    OTEL__REC_FREE = 0,         /* in the pool */
-    OTEL__REC_RECORDING = 1,    /* started, handle live */
-    OTEL__REC_ENDED = 2,        /* ended, lent to processors or retained by them */
-    OTEL__REC_NONRECORDING = 3, /* a span the sampler dropped: carries its context only */
+    OTEL__REC_FREE = 0,              /* in the pool */
+    OTEL__REC_RECORDING = 1,         /* started, handle live */
+    OTEL__REC_ENDED = 2,             /* ended, lent to processors or retained by them */
+    OTEL__REC_NONRECORDING = 3,      /* a span the sampler dropped: carries its context only */
     OTEL__REC_NONRECORDING_LAZY = 4, /* the same, its new ids not drawn yet (see span.c) */
 };
 
@@ -198,7 +198,7 @@ struct otel__span_record {
     uint8_t tick_mode;     /* the clock mode of start_tick (clock.h); 0: explicit start time */
     uint8_t unused;
     union {
-        struct { /* while the span lives */
+        struct {               /* while the span lives */
             uint32_t attr_cap; /* capacity of data.attrs */
             uint32_t event_cap;
             uint32_t link_cap;
@@ -229,8 +229,7 @@ static inline struct otel__span_record *otel__record_of_data(const otel_span_dat
 
 /* The span context of a record as three 64-bit words and one 16-bit word (flags, is_remote),
  * accessed with atomics: written by start, read without the lock by get_context. */
-static inline void otel__record_store_context(struct otel__span_record *rec,
-                                              const otel_span_context *sc)
+static inline void otel__record_store_context(struct otel__span_record *rec, const otel_span_context *sc)
 {
     uint64_t w[3];
     uint16_t f;
@@ -245,16 +244,15 @@ static inline void otel__record_store_context(struct otel__span_record *rec,
     __atomic_store_n((uint16_t *)(void *)&rec->box.data.context.trace_flags, f, __ATOMIC_RELEASE);
 }
 
-static inline void otel__record_load_context(const struct otel__span_record *rec,
-                                             otel_span_context *out)
+static inline void otel__record_load_context(const struct otel__span_record *rec, otel_span_context *out)
 {
     const uint64_t *src = (const uint64_t *)(const void *)&rec->box.data.context;
     uint64_t w[3];
     w[0] = __atomic_load_n(&src[0], __ATOMIC_ACQUIRE);
     w[1] = __atomic_load_n(&src[1], __ATOMIC_ACQUIRE);
     w[2] = __atomic_load_n(&src[2], __ATOMIC_ACQUIRE);
-    uint16_t f = __atomic_load_n((const uint16_t *)(const void *)&rec->box.data.context.trace_flags,
-                                 __ATOMIC_ACQUIRE);
+    uint16_t f =
+        __atomic_load_n((const uint16_t *)(const void *)&rec->box.data.context.trace_flags, __ATOMIC_ACQUIRE);
     memcpy(out, w, sizeof(w));
     memcpy(&out->trace_flags, &f, sizeof(f));
 }
@@ -359,18 +357,18 @@ struct otel__pool {
     uint64_t serial; /* process-unique, never reused: names the pool in thread caches */
     struct otel__provider *provider;
     struct otel__pool *registry_next;
-    struct otel__tstats *tstats; /* OTEL__TSTATS_SLOTS + 1 slots, cache-line aligned */
-    void *tstats_block;          /* the allocation tstats lives in */
+    struct otel__tstats *tstats;          /* OTEL__TSTATS_SLOTS + 1 slots, cache-line aligned */
+    void *tstats_block;                   /* the allocation tstats lives in */
     bool tstats_used[OTEL__TSTATS_SLOTS]; /* under lock */
 };
 
 /* The calling thread's view of the provider it last used: two magazines of free records (the
  * one in use and at most one full spare) and its counter slot. */
 struct otel__thread {
-    uint64_t serial; /* of the pool it serves; 0: none */
+    uint64_t serial;                /* of the pool it serves; 0: none */
     struct otel__span_record *head; /* the magazine in use */
     uint32_t count;
-    uint32_t slot; /* index into pool->tstats */
+    uint32_t slot;                   /* index into pool->tstats */
     struct otel__span_record *spare; /* a full magazine, or NULL */
     struct otel__rec_array *array;   /* returned records being taken, or NULL */
     /* Where a batch processor sends this thread's records back (its queue lane's inbox), or
@@ -385,11 +383,11 @@ extern __thread struct otel__thread otel__thread_tls __attribute__((tls_model("i
 /* The address of a thread-local object, made opaque to the optimizer. GCC 12 with
  * -fsanitize=null tests a TLS address computed by lea against stale flags (a false "null pointer"
  * report); through an opaque value it emits a real test. Costs nothing. */
-#define OTEL__TLS_ADDR(var)                                                                        \
-    __extension__({                                                                                \
-        __typeof__(&(var)) otel__p_ = &(var);                                                      \
-        __asm__("" : "+r"(otel__p_));                                                              \
-        otel__p_;                                                                                  \
+#define OTEL__TLS_ADDR(var)                   \
+    __extension__({                           \
+        __typeof__(&(var)) otel__p_ = &(var); \
+        __asm__("" : "+r"(otel__p_));         \
+        otel__p_;                             \
     })
 
 otel_status otel__pool_init(struct otel__pool *pool, struct otel__provider *provider);
@@ -411,16 +409,15 @@ static inline struct otel__thread *otel__thread_bind(struct otel__pool *pool)
 }
 
 /* Adds |n| to counter |field| of the calling thread's slot (|t| bound to the provider). */
-#define OTEL__TCOUNT(t, field, n)                                                                  \
-    do {                                                                                           \
-        struct otel__thread *otel__t_ = (t);                                                       \
-        if (__builtin_expect(otel__t_->slot < OTEL__TSTATS_SLOTS, 1))                              \
-            atomic_store_explicit(&otel__t_->stats->field,                                         \
-                                  atomic_load_explicit(&otel__t_->stats->field,                    \
-                                                       memory_order_relaxed) + (n),               \
-                                  memory_order_relaxed);                                           \
-        else                                                                                       \
-            atomic_fetch_add_explicit(&otel__t_->stats->field, (n), memory_order_relaxed);        \
+#define OTEL__TCOUNT(t, field, n)                                                                            \
+    do {                                                                                                     \
+        struct otel__thread *otel__t_ = (t);                                                                 \
+        if (__builtin_expect(otel__t_->slot < OTEL__TSTATS_SLOTS, 1))                                        \
+            atomic_store_explicit(&otel__t_->stats->field,                                                   \
+                                  atomic_load_explicit(&otel__t_->stats->field, memory_order_relaxed) + (n), \
+                                  memory_order_relaxed);                                                     \
+        else                                                                                                 \
+            atomic_fetch_add_explicit(&otel__t_->stats->field, (n), memory_order_relaxed);                   \
     } while (0)
 
 struct otel__span_record *otel__pool_take_slow(struct otel__pool *pool, struct otel__thread *t);
@@ -430,8 +427,7 @@ struct otel__span_record *otel__pool_take_slow(struct otel__pool *pool, struct o
 bool otel__pool_claim_returned(struct otel__span_record *r);
 
 /* A free record, or NULL when memory runs out. |t| is the calling thread, bound to |pool|. */
-static inline struct otel__span_record *otel__pool_take(struct otel__pool *pool,
-                                                        struct otel__thread *t)
+static inline struct otel__span_record *otel__pool_take(struct otel__pool *pool, struct otel__thread *t)
 {
     struct otel__span_record *r = t->head;
     if (__builtin_expect(r != NULL, 1)) {

@@ -162,8 +162,7 @@ bool otel__value_eq(const otel_value *a, const otel_value *b)
 /* One pass of the clone: measures when b->base is NULL, else fills |out|. */
 static otel_span_data *clone_layout(struct otel__bump *b, const otel_span_data *src)
 {
-    struct otel__span_data_box *box =
-        otel__bump_alloc(b, sizeof(*box), alignof(struct otel__span_data_box));
+    struct otel__span_data_box *box = otel__bump_alloc(b, sizeof(*box), alignof(struct otel__span_data_box));
     otel_span_data *d = box ? &box->data : NULL;
     if (d)
         *d = *src;

@@ -29,17 +29,17 @@ static inline otel_sampling_decision shortcut_decide(int shortcut, bool has_pare
     case OTEL__SAMPLER_ALWAYS_OFF:
         return OTEL_SAMPLING_DROP;
     default: /* OTEL__SAMPLER_PARENT_ON */
-        return !has_parent || (psc->trace_flags & OTEL_TRACE_FLAG_SAMPLED)
-                   ? OTEL_SAMPLING_RECORD_AND_SAMPLE
-                   : OTEL_SAMPLING_DROP;
+        return !has_parent || (psc->trace_flags & OTEL_TRACE_FLAG_SAMPLED) ? OTEL_SAMPLING_RECORD_AND_SAMPLE
+                                                                           : OTEL_SAMPLING_DROP;
     }
 }
 
 /* A non-recording span for a DROP decision: a record in the non-recording state that carries
  * |sc| and owns |ts| (a reference). Falls back to the API's pool when no record is to be had. */
-static inline __attribute__((always_inline)) otel_span
-start_nonrecording(struct otel__provider *p, struct otel__thread *th, const otel_span_context *sc,
-                   otel_trace_state *ts)
+static inline __attribute__((always_inline)) otel_span start_nonrecording(struct otel__provider *p,
+                                                                          struct otel__thread *th,
+                                                                          const otel_span_context *sc,
+                                                                          otel_trace_state *ts)
 {
     OTEL__TCOUNT(th, spans_not_recorded, 1);
     struct otel__span_record *rec = otel__pool_take(&p->pool, th);
@@ -59,8 +59,8 @@ start_nonrecording(struct otel__provider *p, struct otel__thread *th, const otel
  * are drawn only when someone first asks for its context (span.c, materialize_ids), which most
  * dropped spans never see. The parent's trace id and flags are stored now. */
 static inline __attribute__((always_inline)) otel_span
-start_nonrecording_lazy(struct otel__provider *p, struct otel__thread *th,
-                        const otel_span_context *psc, bool has_parent, otel_trace_state *ts)
+start_nonrecording_lazy(struct otel__provider *p, struct otel__thread *th, const otel_span_context *psc,
+                        bool has_parent, otel_trace_state *ts)
 {
     OTEL__TCOUNT(th, spans_not_recorded, 1);
     struct otel__span_record *rec = otel__pool_take(&p->pool, th);
@@ -96,11 +96,9 @@ start_nonrecording_lazy(struct otel__provider *p, struct otel__thread *th,
 
 /* No record (or no memory for its name): the decision stands for the rest of the trace; only
  * this span is lost, and counted. */
-static __attribute__((noinline)) otel_span start_without_record(struct otel__thread *th,
-                                                                  struct otel__span_record *rec,
-                                                                  struct otel__provider *p,
-                                                                  const otel_span_context *sc,
-                                                                  otel_trace_state *ts)
+static __attribute__((noinline)) otel_span
+start_without_record(struct otel__thread *th, struct otel__span_record *rec, struct otel__provider *p,
+                     const otel_span_context *sc, otel_trace_state *ts)
 {
     if (rec)
         otel__pool_put(&p->pool, rec);
@@ -116,9 +114,8 @@ static __attribute__((noinline)) otel_span start_without_record(struct otel__thr
  * NULL (and keeps nothing) when memory runs out. */
 static inline __attribute__((always_inline)) struct otel__span_record *
 record_start(struct otel__provider *p, struct otel__thread *th, const struct otel__tracer *t,
-             const otel_span_context *sc, const otel_span_context *psc, bool has_parent,
-             otel_str name, bool copy_name, otel_span_kind kind, int64_t start_time_ns,
-             otel_trace_state *ts)
+             const otel_span_context *sc, const otel_span_context *psc, bool has_parent, otel_str name,
+             bool copy_name, otel_span_kind kind, int64_t start_time_ns, otel_trace_state *ts)
 {
     struct otel__span_record *rec = otel__pool_take(&p->pool, th);
     if (__builtin_expect(!rec, 0))
@@ -177,9 +174,8 @@ record_start(struct otel__provider *p, struct otel__thread *th, const struct ote
 
 /* Everything the fast path does not handle: options, custom id generators and samplers,
  * on_start, a disabled or shut-down provider. */
-static __attribute__((noinline)) otel_span start_general(struct otel__tracer *t,
-                                                         struct otel__provider *p, otel_str name,
-                                                         const otel_span_start_options *opts,
+static __attribute__((noinline)) otel_span start_general(struct otel__tracer *t, struct otel__provider *p,
+                                                         otel_str name, const otel_span_start_options *opts,
                                                          const otel_parent *parent)
 {
     struct otel__thread *th = otel__thread_bind(&p->pool);
@@ -233,7 +229,7 @@ static __attribute__((noinline)) otel_span start_general(struct otel__tracer *t,
         res = otel__sampler_decide(&p->sampler, &params);
     }
     /* The span's trace state, as a reference of its own: the sampler's or the parent's. */
-    otel_trace_state *ts = res.set_trace_state ? res.trace_state
+    otel_trace_state *ts = res.set_trace_state   ? res.trace_state
                            : parent->trace_state ? otel_trace_state_retain(parent->trace_state)
                                                  : NULL;
 
@@ -245,8 +241,8 @@ static __attribute__((noinline)) otel_span start_general(struct otel__tracer *t,
     otel_span_kind kind =
         (unsigned)opts->kind <= OTEL_SPAN_KIND_CONSUMER ? opts->kind : OTEL_SPAN_KIND_INTERNAL;
     struct otel__span_record *rec =
-        record_start(p, th, t, &sc, psc, has_parent, name,
-                     !(opts->flags & OTEL_SPAN_START_STATIC_NAME), kind, opts->start_time_ns, ts);
+        record_start(p, th, t, &sc, psc, has_parent, name, !(opts->flags & OTEL_SPAN_START_STATIC_NAME), kind,
+                     opts->start_time_ns, ts);
     if (!rec)
         return start_without_record(th, NULL, p, &sc, ts);
     if (sampled)
@@ -276,20 +272,17 @@ static __attribute__((noinline)) otel_span start_general(struct otel__tracer *t,
     if (p->any_on_start) {
         for (size_t i = 0; i < p->processor_count; i++) {
             if (p->processors[i].on_start)
-                p->processors[i].on_start(p->processors[i].user_data, span,
-                                          &rec->box.data, parent);
+                p->processors[i].on_start(p->processors[i].user_data, span, &rec->box.data, parent);
         }
     }
     return span;
 }
 
 /* The fast path's recording span (its own function: the dropped-span path stays small). */
-static inline __attribute__((always_inline)) otel_span start_recording(struct otel__tracer *t,
-                                                           struct otel__provider *p,
-                                                           struct otel__thread *th, otel_str name,
-                                                           const otel_span_context *psc,
-                                                           bool has_parent, bool copy_name,
-                                                           otel_span_kind kind, otel_trace_state *ts)
+static inline __attribute__((always_inline)) otel_span
+start_recording(struct otel__tracer *t, struct otel__provider *p, struct otel__thread *th, otel_str name,
+                const otel_span_context *psc, bool has_parent, bool copy_name, otel_span_kind kind,
+                otel_trace_state *ts)
 {
     struct otel__rng *rng = otel__rng_self();
     otel_span_context sc;
@@ -311,8 +304,8 @@ static inline __attribute__((always_inline)) otel_span start_recording(struct ot
     sc.trace_flags |= OTEL_TRACE_FLAG_SAMPLED;
     if (__builtin_expect(!name.data, 0))
         name.len = 0;
-    struct otel__span_record *rec = record_start(p, th, t, &sc, psc, has_parent, name, copy_name,
-                                                 kind, 0, ts);
+    struct otel__span_record *rec =
+        record_start(p, th, t, &sc, psc, has_parent, name, copy_name, kind, 0, ts);
     if (__builtin_expect(!rec, 0))
         return start_without_record(th, NULL, p, &sc, ts);
     OTEL__TCOUNT(th, spans_sampled, 1);
@@ -337,9 +330,8 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
         copy_name = !(opts->flags & OTEL_SPAN_START_STATIC_NAME);
         kind = opts->kind;
     }
-    if (__builtin_expect(!parent || !p->fast_start ||
-                             atomic_load_explicit(&p->shut_down, memory_order_relaxed),
-                         0))
+    if (__builtin_expect(
+            !parent || !p->fast_start || atomic_load_explicit(&p->shut_down, memory_order_relaxed), 0))
         return start_general(t, p, name, opts, parent);
     struct otel__thread *th = otel__thread_bind(&p->pool);
     const otel_span_context *psc = &parent->span_context;
@@ -348,8 +340,7 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
                                     (p->sampler_shortcut == OTEL__SAMPLER_PARENT_ON &&
                                      (psc->trace_flags & OTEL_TRACE_FLAG_SAMPLED))
                               : p->sampler_shortcut != OTEL__SAMPLER_ALWAYS_OFF;
-    otel_trace_state *ts = parent->trace_state ? otel_trace_state_retain(parent->trace_state)
-                                               : NULL;
+    otel_trace_state *ts = parent->trace_state ? otel_trace_state_retain(parent->trace_state) : NULL;
     if (!sampled)
         return start_nonrecording_lazy(p, th, psc, has_parent, ts);
     return start_recording(t, p, th, name, psc, has_parent, copy_name, kind, ts);
@@ -358,8 +349,7 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
 static bool tracer_enabled(otel_tracer *tracer)
 {
     struct otel__tracer *t = (struct otel__tracer *)tracer;
-    return !t->provider->disabled &&
-           !atomic_load_explicit(&t->provider->shut_down, memory_order_relaxed);
+    return !t->provider->disabled && !atomic_load_explicit(&t->provider->shut_down, memory_order_relaxed);
 }
 
 const struct otel_tracer_ops otel__tracer_ops = {

@@ -19,8 +19,8 @@
 
 struct shared {
     otel_tracer *tracer;
-    _Atomic(int) round;       /* the round whose span readers should read */
-    otel_span spans[ROUNDS];  /* written before |round| is published */
+    _Atomic(int) round;      /* the round whose span readers should read */
+    otel_span spans[ROUNDS]; /* written before |round| is published */
     otel_span_context seen[READERS][ROUNDS];
     _Atomic int done;
 };

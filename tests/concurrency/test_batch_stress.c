@@ -48,8 +48,7 @@ static otel_export_result slow_export(void *ud, const otel_span_data *const *spa
         const otel_attr *a = otel_attrs_find(d->attrs, d->attr_count, OTEL_STR("thread.id"));
         const otel_attr *p = otel_attrs_find(d->attrs, d->attr_count, OTEL_STR("payload"));
         bool ok = a && p && d->attr_count == 2 && d->end_time_ns >= d->start_time_ns &&
-                  p->value.as.s.len == 19 && d->name.len == 4 &&
-                  memcmp(d->name.data, "work", 4) == 0 &&
+                  p->value.as.s.len == 19 && d->name.len == 4 && memcmp(d->name.data, "work", 4) == 0 &&
                   (d->context.trace_flags & OTEL_TRACE_FLAG_SAMPLED);
         if (!ok)
             atomic_fetch_add(&e->bad, 1);
@@ -115,7 +114,8 @@ static void test_batch_many_threads_slow_exporter_exported_plus_dropped_equals_e
     (void)state;
     otel_log_set_handler(quiet, NULL, OTEL_LOG_WARN);
     struct slow_exporter e = { .pause_us = 2000 };
-    otel_batch_options bo = { .max_queue_size = 1024, .max_export_batch_size = 128,
+    otel_batch_options bo = { .max_queue_size = 1024,
+                              .max_export_batch_size = 128,
                               .schedule_delay_ns = 5 * 1000000 };
     otel_span_processor bp;
     otel_tracer_provider *tp = make_provider(&e, &bo, &bp);
@@ -126,11 +126,11 @@ static void test_batch_many_threads_slow_exporter_exported_plus_dropped_equals_e
     const uint64_t ended = (uint64_t)THREADS * SPANS_PER_THREAD;
     otel_batch_processor_stats st;
     assert_int_equal(otel_batch_processor_get_stats(&bp, &st), OTEL_OK);
-    print_message("ended %llu exported %llu dropped %llu (full %llu) in %llu exports\n",
-                  (unsigned long long)ended, (unsigned long long)st.spans_exported,
-                  (unsigned long long)(st.spans_dropped_full + st.spans_dropped_shutdown +
-                                       st.spans_dropped_other),
-                  (unsigned long long)st.spans_dropped_full, (unsigned long long)st.export_calls);
+    print_message(
+        "ended %llu exported %llu dropped %llu (full %llu) in %llu exports\n", (unsigned long long)ended,
+        (unsigned long long)st.spans_exported,
+        (unsigned long long)(st.spans_dropped_full + st.spans_dropped_shutdown + st.spans_dropped_other),
+        (unsigned long long)st.spans_dropped_full, (unsigned long long)st.export_calls);
     assert_int_equal(st.spans_received, ended);
     assert_int_equal(st.spans_queued, 0);
     assert_int_equal(st.spans_exported + st.spans_dropped_full + st.spans_dropped_shutdown +

@@ -55,8 +55,7 @@ static void *stack_worker(void *p)
     otel_tracer *tracer = otel_global_get_tracer(OTEL_STR("threads"), NULL);
     for (int i = 0; i < ITERATIONS; i++) {
         otel_context *mine = NULL;
-        if (otel_context_with_value(a->shared, &key_thread, (void *)a->id, NULL, &mine) !=
-            OTEL_OK) {
+        if (otel_context_with_value(a->shared, &key_thread, (void *)a->id, NULL, &mine) != OTEL_OK) {
             a->failures++;
             continue;
         }
@@ -251,18 +250,16 @@ static void test_shared_references_are_counted_across_threads(void **state)
     otel_baggage *bg = NULL;
     otel_context *ctx = NULL;
     assert_int_equal(otel_trace_state_parse(OTEL_STR("a=1,b=2"), &ts), OTEL_OK);
-    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("k"), OTEL_STR("v"), (otel_str){ NULL, 0 },
-                                      &bg),
+    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("k"), OTEL_STR("v"), (otel_str){ NULL, 0 }, &bg),
                      OTEL_OK);
-    assert_int_equal(otel_context_with_value(NULL, &key_thread, NULL, count_destroy, &ctx),
-                     OTEL_OK);
+    assert_int_equal(otel_context_with_value(NULL, &key_thread, NULL, count_destroy, &ctx), OTEL_OK);
     pthread_barrier_t barrier;
     pthread_barrier_init(&barrier, NULL, THREADS);
     pthread_t th[THREADS];
     struct refs_arg args[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        args[i] = (struct refs_arg){ &barrier, otel_context_retain(ctx),
-                                     otel_trace_state_retain(ts), otel_baggage_retain(bg) };
+        args[i] = (struct refs_arg){ &barrier, otel_context_retain(ctx), otel_trace_state_retain(ts),
+                                     otel_baggage_retain(bg) };
         assert_int_equal(pthread_create(&th[i], NULL, refs_worker, &args[i]), 0);
     }
     otel_context_release(ctx);
@@ -379,8 +376,7 @@ static bool cp_enabled(otel_tracer *t)
 
 static const struct otel_tracer_ops cp_tracer_ops = { cp_start, cp_enabled };
 
-static otel_tracer *cp_get_tracer(otel_tracer_provider *tp, otel_str name,
-                                  const otel_tracer_options *opts)
+static otel_tracer *cp_get_tracer(otel_tracer_provider *tp, otel_str name, const otel_tracer_options *opts)
 {
     (void)name, (void)opts;
     return &((struct counting_provider *)tp)->tracer;

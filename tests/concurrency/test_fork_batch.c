@@ -72,7 +72,7 @@ static otel_export_result count_export(void *ud, const otel_span_data *const *sp
         atomic_fetch_add(&c->overlaps, 1);
     for (size_t i = 0; i < n; i++) {
         char k = spans[i]->name.len ? spans[i]->name.data[0] : '?';
-        atomic_fetch_add(k == 'p' ? &c->parent
+        atomic_fetch_add(k == 'p'   ? &c->parent
                          : k == 'c' ? &c->child
                          : k == 'b' ? &c->background
                                     : &c->other,
@@ -160,9 +160,9 @@ static void fork_children(otel_tracer_provider *tp, otel_tracer *t)
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
         assert_int_equal(r.flush_status, OTEL_OK);
         assert_int_equal(r.shutdown_status, OTEL_OK);
-        assert_int_equal(r.child, CHILD_SPANS);   /* every child span, exactly once */
-        assert_int_equal(r.parent, 0);            /* nothing the parent had queued */
-        assert_int_equal(r.background, 0);        /* nor what its other threads queued */
+        assert_int_equal(r.child, CHILD_SPANS); /* every child span, exactly once */
+        assert_int_equal(r.parent, 0);          /* nothing the parent had queued */
+        assert_int_equal(r.background, 0);      /* nor what its other threads queued */
         assert_int_equal(r.other, 0);
         assert_int_equal(r.overlaps, 0);
     }

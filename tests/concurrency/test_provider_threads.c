@@ -36,9 +36,9 @@ static otel_export_result count_export(void *ud, const otel_span_data *const *sp
         const otel_span_data *d = spans[i];
         const otel_attr *a = otel_attrs_find(d->attrs, d->attr_count, OTEL_STR("thread.id"));
         const otel_attr *b = otel_attrs_find(d->attrs, d->attr_count, OTEL_STR("payload"));
-        bool ok = a && b && d->attr_count == 3 && d->event_count == 1 &&
-                  b->value.as.s.len == 24 && d->end_time_ns >= d->start_time_ns &&
-                  d->name.len == 4 && memcmp(d->name.data, "work", 4) == 0;
+        bool ok = a && b && d->attr_count == 3 && d->event_count == 1 && b->value.as.s.len == 24 &&
+                  d->end_time_ns >= d->start_time_ns && d->name.len == 4 &&
+                  memcmp(d->name.data, "work", 4) == 0;
         if (!ok)
             atomic_fetch_add(&e->bad, 1);
     }
@@ -87,7 +87,9 @@ static void test_many_threads_many_spans_counters_add_up(void **state)
         char name[16];
         int n = snprintf(name, sizeof(name), "lib.%d", i % 3);
         /* Tracers are created concurrently too. */
-        args[i] = (struct worker_arg){ otel_tracer_provider_get_tracer(tp, (otel_str){ name, (size_t)n }, NULL), i };
+        args[i] =
+            (struct worker_arg){ otel_tracer_provider_get_tracer(tp, (otel_str){ name, (size_t)n }, NULL),
+                                 i };
         assert_int_equal(pthread_create(&th[i], NULL, worker, &args[i]), 0);
     }
     for (int i = 0; i < THREADS; i++)

@@ -103,12 +103,12 @@ static size_t count_lines(const char *text)
 
 /* Configures with |table| (no_global), runs one span named "work", shuts down, destroys, and
  * returns the file's content. */
-static char *run_with(const struct kv *table, void (*override)(void *, otel_sdk_config *),
-                      void *user_data)
+static char *run_with(const struct kv *table, void (*override)(void *, otel_sdk_config *), void *user_data)
 {
     otel_env env = { table_getenv, (void *)table };
-    otel_configure_options o = { .env = &env, .override = override, .user_data = user_data,
-                                 .no_global = true };
+    otel_configure_options o = {
+        .env = &env, .override = override, .user_data = user_data, .no_global = true
+    };
     otel_tracer_provider *tp = NULL;
     assert_int_equal(otel_configure_from_env(&o, &tp), OTEL_OK);
     assert_non_null(tp);

@@ -93,29 +93,29 @@ static inline char *dd_decode(const void *payload, size_t len, const char *mode)
 }
 
 /* Skips the calling test when no decoder is installed (or fails it when one is required). */
-#define DD_REQUIRE_DECODER()                                                                       \
-    do {                                                                                           \
-        if (!dd_python()) {                                                                        \
-            const char *req_ = getenv("OTEL_TEST_REQUIRE_MSGPACK");                                \
-            if (req_ && req_[0] == '1')                                                            \
-                fail_msg("python3-msgpack not found (OTEL_TEST_REQUIRE_MSGPACK=1)");               \
-            print_message("python3-msgpack not found: skipping (apt-get install "                  \
-                          "python3-msgpack)\n");                                                   \
-            skip();                                                                                \
-        }                                                                                          \
+#define DD_REQUIRE_DECODER()                                                         \
+    do {                                                                             \
+        if (!dd_python()) {                                                          \
+            const char *req_ = getenv("OTEL_TEST_REQUIRE_MSGPACK");                  \
+            if (req_ && req_[0] == '1')                                              \
+                fail_msg("python3-msgpack not found (OTEL_TEST_REQUIRE_MSGPACK=1)"); \
+            print_message("python3-msgpack not found: skipping (apt-get install "    \
+                          "python3-msgpack)\n");                                     \
+            skip();                                                                  \
+        }                                                                            \
     } while (0)
 
 /* Fails when |out| contains no |needle|, printing the output. */
-#define DD_ASSERT_HAS(out, needle)                                                                 \
-    do {                                                                                           \
-        if (!strstr((out), (needle)))                                                              \
-            fail_msg("expected %s in decoder output:\n%s", (needle), (out));                       \
+#define DD_ASSERT_HAS(out, needle)                                           \
+    do {                                                                     \
+        if (!strstr((out), (needle)))                                        \
+            fail_msg("expected %s in decoder output:\n%s", (needle), (out)); \
     } while (0)
 
-#define DD_ASSERT_LACKS(out, needle)                                                               \
-    do {                                                                                           \
-        if (strstr((out), (needle)))                                                               \
-            fail_msg("did not expect %s in decoder output:\n%s", (needle), (out));                 \
+#define DD_ASSERT_LACKS(out, needle)                                               \
+    do {                                                                           \
+        if (strstr((out), (needle)))                                               \
+            fail_msg("did not expect %s in decoder output:\n%s", (needle), (out)); \
     } while (0)
 
 /* Counts occurrences of |needle|. */
@@ -155,7 +155,7 @@ static inline const char *dd_span_line(const char *out, int n)
 
 /* Sets trace and span ids from integers (big-endian, as the SDK stores them). */
 static inline void dd_set_ids(otel_span_data *d, uint64_t trace_hi, uint64_t trace_lo, uint64_t span,
-                       uint64_t parent)
+                              uint64_t parent)
 {
     for (int i = 0; i < 8; i++) {
         d->context.trace_id[i] = (uint8_t)(trace_hi >> (56 - 8 * i));

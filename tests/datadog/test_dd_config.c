@@ -27,9 +27,9 @@ static const char *table_get(void *user_data, const char *name)
     return NULL;
 }
 
-#define ENV(name, ...)                                                                             \
-    static const char *const name##_vars[][2] = { __VA_ARGS__ };                                   \
-    struct table name##_table = { name##_vars, sizeof(name##_vars) / sizeof(name##_vars[0]) };     \
+#define ENV(name, ...)                                                                         \
+    static const char *const name##_vars[][2] = { __VA_ARGS__ };                               \
+    struct table name##_table = { name##_vars, sizeof(name##_vars) / sizeof(name##_vars[0]) }; \
     otel_env name = { table_get, &name##_table }
 
 static int log_count;
@@ -64,11 +64,10 @@ static void test_all_variables_are_read(void **state)
 {
     (void)state;
     ENV(env, { "DD_TRACE_AGENT_URL", "http://agent:9000" }, { "DD_AGENT_HOST", "ignored-host" },
-        { "DD_TRACE_AGENT_PORT", "1234" }, { "DD_TRACE_API_VERSION", "V0.5" },
-        { "DD_SERVICE", "checkout" }, { "DD_ENV", "prod" }, { "DD_VERSION", "1.2.3" },
-        { "DD_TAGS", "team:pay,region:eu" }, { "DD_TRACE_AGENT_TIMEOUT_SECONDS", "0.5" },
-        { "DD_TRACE_SAMPLING_RULES", "[{\"sample_rate\":0.5}]" }, { "DD_TRACE_SAMPLE_RATE", "0.1" },
-        { "DD_TRACE_RATE_LIMIT", "50" });
+        { "DD_TRACE_AGENT_PORT", "1234" }, { "DD_TRACE_API_VERSION", "V0.5" }, { "DD_SERVICE", "checkout" },
+        { "DD_ENV", "prod" }, { "DD_VERSION", "1.2.3" }, { "DD_TAGS", "team:pay,region:eu" },
+        { "DD_TRACE_AGENT_TIMEOUT_SECONDS", "0.5" }, { "DD_TRACE_SAMPLING_RULES", "[{\"sample_rate\":0.5}]" },
+        { "DD_TRACE_SAMPLE_RATE", "0.1" }, { "DD_TRACE_RATE_LIMIT", "50" });
     otel_datadog_options o = { 0 };
     assert_int_equal(otel_datadog_options_from_env(&o, &env), OTEL_OK);
     assert_string_equal(o.agent_url, "http://agent:9000");

@@ -198,9 +198,10 @@ static void check_full_trace(int version)
                      "1700000000000000100},{\\\"name\\\":\\\"exception\\\",\\\"time_unix_nano\\\":"
                      "1700000000000000200,\\\"attributes\\\":{\\\"exception.type\\\":\\\"IOError\\\"");
     if (version == 5) {
-        DD_ASSERT_HAS(c, "\"_dd.span_links\":\"s:[{\\\"trace_id\\\":\\\"101112131415161718191a1b1c1d1e1f\\\","
-                         "\\\"span_id\\\":\\\"a0a1a2a3a4a5a6a7\\\",\\\"attributes\\\":{\\\"link.kind\\\":"
-                         "\\\"follows\\\"},\\\"tracestate\\\":\\\"vendor=abc\\\",\\\"flags\\\":2147483649}]\"");
+        DD_ASSERT_HAS(c,
+                      "\"_dd.span_links\":\"s:[{\\\"trace_id\\\":\\\"101112131415161718191a1b1c1d1e1f\\\","
+                      "\\\"span_id\\\":\\\"a0a1a2a3a4a5a6a7\\\",\\\"attributes\\\":{\\\"link.kind\\\":"
+                      "\\\"follows\\\"},\\\"tracestate\\\":\\\"vendor=abc\\\",\\\"flags\\\":2147483649}]\"");
         DD_ASSERT_LACKS(c, "span_links\":[");
     } else {
         /* Native links: low and high 64 bits of the trace id, flags with bit 31 set. */
@@ -297,9 +298,8 @@ static void test_top_level_for_remote_parent_entry_kinds_and_service_changes(voi
     /* 1: child of a remote parent; 2: internal child of 1; 3: consumer child of 2;
      * 4: internal child of 2 in another service; 5: producer child of 2. */
     uint64_t parent[5] = { 77, 1, 2, 2, 2 };
-    otel_span_kind kinds[5] = { OTEL_SPAN_KIND_INTERNAL, OTEL_SPAN_KIND_INTERNAL,
-                                OTEL_SPAN_KIND_CONSUMER, OTEL_SPAN_KIND_INTERNAL,
-                                OTEL_SPAN_KIND_PRODUCER };
+    otel_span_kind kinds[5] = { OTEL_SPAN_KIND_INTERNAL, OTEL_SPAN_KIND_INTERNAL, OTEL_SPAN_KIND_CONSUMER,
+                                OTEL_SPAN_KIND_INTERNAL, OTEL_SPAN_KIND_PRODUCER };
     for (int i = 0; i < 5; i++) {
         s[i] = base_span(res, "op", kinds[i]);
         dd_set_ids(&s[i], 0, 5, (uint64_t)i + 1, parent[i]);
@@ -579,7 +579,8 @@ static void test_dd_tags_parse_commas_or_spaces(void **state)
     (void)state;
     struct otel__dd_tag t[8];
     size_t bad;
-    size_t n = otel__dd_parse_tags(OTEL_STR(" team:pay , region:eu-west-1,bad,:x,url:http://a:b "), t, 8, &bad);
+    size_t n =
+        otel__dd_parse_tags(OTEL_STR(" team:pay , region:eu-west-1,bad,:x,url:http://a:b "), t, 8, &bad);
     assert_int_equal(n, 3);
     assert_int_equal(bad, 2);
     assert_true(otel_str_eq(t[0].key, OTEL_STR("team")));

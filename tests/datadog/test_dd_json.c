@@ -31,7 +31,8 @@ static void test_parser_builds_the_tree(void **state)
 {
     (void)state;
     struct otel__json_doc doc;
-    assert_int_equal(otel__json_parse(OTEL_STR(" {\"a\": [1, -2.5e3, true, false, null], \"b\": {\"c\": \"\\u00e9\\n\\ud83d\\ude00\"}, \"a\": 7} "),
+    assert_int_equal(otel__json_parse(OTEL_STR(" {\"a\": [1, -2.5e3, true, false, null], \"b\": {\"c\": "
+                                               "\"\\u00e9\\n\\ud83d\\ude00\"}, \"a\": 7} "),
                                       &doc, NULL, NULL),
                      OTEL_OK);
     const struct otel__json_node *root = &doc.nodes[0];
@@ -62,10 +63,9 @@ static void test_parser_rejects_invalid_json_with_an_offset(void **state)
         const char *text;
         size_t at;
     } bad[] = {
-        { "", 0 },           { "[1,]", 3 },       { "{\"a\" 1}", 5 },   { "[01]", 2 },
-        { "[1.]", 3 },       { "\"\\x\"", 2 },    { "[\"a\nb\"]", 3 }, { "tru", 0 },
-        { "{} {}", 3 },      { "[1e]", 3 },       { "{1:2}", 1 },      { "\"open", 5 },
-        { "[-]", 1 },
+        { "", 0 },        { "[1,]", 3 },       { "{\"a\" 1}", 5 }, { "[01]", 2 },  { "[1.]", 3 },
+        { "\"\\x\"", 2 }, { "[\"a\nb\"]", 3 }, { "tru", 0 },       { "{} {}", 3 }, { "[1e]", 3 },
+        { "{1:2}", 1 },   { "\"open", 5 },     { "[-]", 1 },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct otel__json_doc doc;
@@ -166,12 +166,17 @@ static void test_writer_formats_attribute_values(void **state)
     static const double ds[] = { 1.0, -0.5 };
     static const otel_str ss[] = { OTEL_STR("a"), OTEL_STR("") };
     otel_value vals[] = {
-        otel_value_bool(true), otel_value_int(-3), otel_value_double(2.5), otel_value_str(OTEL_STR("x")),
-        otel_value_bytes("abcd", 4), otel_value_array(OTEL_VALUE_DOUBLE, ds, 2),
-        otel_value_array(OTEL_VALUE_STR, ss, 2), { .type = OTEL_VALUE_EMPTY },
+        otel_value_bool(true),
+        otel_value_int(-3),
+        otel_value_double(2.5),
+        otel_value_str(OTEL_STR("x")),
+        otel_value_bytes("abcd", 4),
+        otel_value_array(OTEL_VALUE_DOUBLE, ds, 2),
+        otel_value_array(OTEL_VALUE_STR, ss, 2),
+        { .type = OTEL_VALUE_EMPTY },
     };
-    static const char *const want[] = { "true", "-3", "2.5", "\"x\"", "\"YWJjZA==\"", "[1,-0.5]",
-                                        "[\"a\",\"\"]", "null" };
+    static const char *const want[] = { "true",         "-3",       "2.5",          "\"x\"",
+                                        "\"YWJjZA==\"", "[1,-0.5]", "[\"a\",\"\"]", "null" };
     for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
         struct otel__dd_buf b = { 0 };
         otel__json_put_value(&b, &vals[i]);
@@ -204,8 +209,9 @@ static void test_rates_table_from_agent_answers(void **state)
     /* An answer without rates changes nothing; a bad one neither. */
     gen = otel__dd_rates_generation(r);
     assert_int_equal(otel_datadog_rates_update_json(r, OTEL_STR("{\"other\":1}")), OTEL_OK);
-    assert_int_equal(otel_datadog_rates_update_json(r, OTEL_STR("{\"rate_by_service\":{\"service:a,env:b\":-1}}")),
-                     OTEL_ERR_INVALID_ARG);
+    assert_int_equal(
+        otel_datadog_rates_update_json(r, OTEL_STR("{\"rate_by_service\":{\"service:a,env:b\":-1}}")),
+        OTEL_ERR_INVALID_ARG);
     assert_int_equal(otel_datadog_rates_update_json(r, OTEL_STR("[")), OTEL_ERR_INVALID_ARG);
     assert_int_equal(otel__dd_rates_generation(r), gen);
     assert_true(otel_datadog_rates_get(r, OTEL_STR("a"), OTEL_STR("b"), &v) && v == 0.1);

@@ -25,53 +25,116 @@ struct mapping_case {
 
 static const struct mapping_case cases[] = {
     /* operation.name / resource.name / span.type win. */
-    { OTEL_SPAN_KIND_SERVER, "n", { { "operation.name", "custom.op" }, { "resource.name", "R" },
-                                    { "span.type", "worker" }, { "http.request.method", "GET" } },
-      "custom.op", "R", "worker" },
+    { OTEL_SPAN_KIND_SERVER,
+      "n",
+      { { "operation.name", "custom.op" },
+        { "resource.name", "R" },
+        { "span.type", "worker" },
+        { "http.request.method", "GET" } },
+      "custom.op",
+      "R",
+      "worker" },
     /* HTTP */
-    { OTEL_SPAN_KIND_SERVER, "GET /u/{id}", { { "http.request.method", "GET" }, { "http.route", "/u/:id" } },
-      "http.server.request", "GET /u/:id", "web" },
+    { OTEL_SPAN_KIND_SERVER,
+      "GET /u/{id}",
+      { { "http.request.method", "GET" }, { "http.route", "/u/:id" } },
+      "http.server.request",
+      "GET /u/:id",
+      "web" },
     { OTEL_SPAN_KIND_SERVER, "x", { { "http.method", "POST" } }, "http.server.request", "POST", "web" },
-    { OTEL_SPAN_KIND_SERVER, "x", { { "http.request.method", "_OTHER" }, { "http.route", "/r" } },
-      "http.server.request", "HTTP /r", "web" },
-    { OTEL_SPAN_KIND_CLIENT, "x", { { "http.request.method", "GET" }, { "http.route", "/r" } },
-      "http.client.request", "GET", "http" },
+    { OTEL_SPAN_KIND_SERVER,
+      "x",
+      { { "http.request.method", "_OTHER" }, { "http.route", "/r" } },
+      "http.server.request",
+      "HTTP /r",
+      "web" },
+    { OTEL_SPAN_KIND_CLIENT,
+      "x",
+      { { "http.request.method", "GET" }, { "http.route", "/r" } },
+      "http.client.request",
+      "GET",
+      "http" },
     /* HTTP method on an internal span: no http name; the resource still uses the method. */
     { OTEL_SPAN_KIND_INTERNAL, "x", { { "http.request.method", "GET" } }, "internal", "GET", "custom" },
     /* Databases */
-    { OTEL_SPAN_KIND_CLIENT, "q", { { "db.system", "PostgreSQL" }, { "db.statement", "SELECT 1" } },
-      "postgresql.query", "SELECT 1", "sql" },
-    { OTEL_SPAN_KIND_CLIENT, "q", { { "db.system.name", "redis" }, { "db.query.text", "GET k" } },
-      "redis.query", "GET k", "redis" },
+    { OTEL_SPAN_KIND_CLIENT,
+      "q",
+      { { "db.system", "PostgreSQL" }, { "db.statement", "SELECT 1" } },
+      "postgresql.query",
+      "SELECT 1",
+      "sql" },
+    { OTEL_SPAN_KIND_CLIENT,
+      "q",
+      { { "db.system.name", "redis" }, { "db.query.text", "GET k" } },
+      "redis.query",
+      "GET k",
+      "redis" },
     { OTEL_SPAN_KIND_CLIENT, "q", { { "db.system", "mongodb" } }, "mongodb.query", "q", "mongodb" },
     { OTEL_SPAN_KIND_CLIENT, "q", { { "db.system", "couchdb" } }, "couchdb.query", "q", "db" },
     { OTEL_SPAN_KIND_SERVER, "q", { { "db.system", "mysql" } }, "server.request", "q", "web" },
     /* Messaging */
-    { OTEL_SPAN_KIND_CONSUMER, "m", { { "messaging.system", "Kafka" }, { "messaging.operation.type", "process" },
-                                      { "messaging.destination.name", "orders" } },
-      "kafka.process", "process orders", "custom" },
-    { OTEL_SPAN_KIND_PRODUCER, "m", { { "messaging.system", "rabbitmq" }, { "messaging.operation", "publish" } },
-      "rabbitmq.publish", "publish", "custom" },
-    { OTEL_SPAN_KIND_INTERNAL, "m", { { "messaging.system", "kafka" }, { "messaging.operation", "x" } },
-      "internal", "x", "custom" },
+    { OTEL_SPAN_KIND_CONSUMER,
+      "m",
+      { { "messaging.system", "Kafka" },
+        { "messaging.operation.type", "process" },
+        { "messaging.destination.name", "orders" } },
+      "kafka.process",
+      "process orders",
+      "custom" },
+    { OTEL_SPAN_KIND_PRODUCER,
+      "m",
+      { { "messaging.system", "rabbitmq" }, { "messaging.operation", "publish" } },
+      "rabbitmq.publish",
+      "publish",
+      "custom" },
+    { OTEL_SPAN_KIND_INTERNAL,
+      "m",
+      { { "messaging.system", "kafka" }, { "messaging.operation", "x" } },
+      "internal",
+      "x",
+      "custom" },
     /* RPC */
-    { OTEL_SPAN_KIND_CLIENT, "r", { { "rpc.system", "aws-api" }, { "rpc.service", "DynamoDB" },
-                                    { "rpc.method", "GetItem" } },
-      "aws.dynamodb.request", "GetItem DynamoDB", "http" },
+    { OTEL_SPAN_KIND_CLIENT,
+      "r",
+      { { "rpc.system", "aws-api" }, { "rpc.service", "DynamoDB" }, { "rpc.method", "GetItem" } },
+      "aws.dynamodb.request",
+      "GetItem DynamoDB",
+      "http" },
     { OTEL_SPAN_KIND_CLIENT, "r", { { "rpc.system", "aws-api" } }, "aws.client.request", "r", "http" },
-    { OTEL_SPAN_KIND_CLIENT, "r", { { "rpc.system", "gRPC" }, { "rpc.method", "Get" } },
-      "grpc.client.request", "Get", "http" },
-    { OTEL_SPAN_KIND_SERVER, "r", { { "rpc.system", "grpc" }, { "rpc.service", "S" }, { "rpc.method", "M" } },
-      "grpc.server.request", "M S", "web" },
+    { OTEL_SPAN_KIND_CLIENT,
+      "r",
+      { { "rpc.system", "gRPC" }, { "rpc.method", "Get" } },
+      "grpc.client.request",
+      "Get",
+      "http" },
+    { OTEL_SPAN_KIND_SERVER,
+      "r",
+      { { "rpc.system", "grpc" }, { "rpc.service", "S" }, { "rpc.method", "M" } },
+      "grpc.server.request",
+      "M S",
+      "web" },
     /* FaaS */
-    { OTEL_SPAN_KIND_CLIENT, "f", { { "faas.invoked_provider", "AWS" }, { "faas.invoked_name", "MyFn" } },
-      "aws.myfn.invoke", "f", "http" },
+    { OTEL_SPAN_KIND_CLIENT,
+      "f",
+      { { "faas.invoked_provider", "AWS" }, { "faas.invoked_name", "MyFn" } },
+      "aws.myfn.invoke",
+      "f",
+      "http" },
     { OTEL_SPAN_KIND_SERVER, "f", { { "faas.trigger", "Datasource" } }, "datasource.invoke", "f", "web" },
     /* GraphQL */
-    { OTEL_SPAN_KIND_INTERNAL, "g", { { "graphql.operation.type", "query" }, { "graphql.operation.name", "Q" } },
-      "graphql.server.request", "query Q", "custom" },
+    { OTEL_SPAN_KIND_INTERNAL,
+      "g",
+      { { "graphql.operation.type", "query" }, { "graphql.operation.name", "Q" } },
+      "graphql.server.request",
+      "query Q",
+      "custom" },
     /* Generic server / client */
-    { OTEL_SPAN_KIND_SERVER, "s", { { "network.protocol.name", "AMQP" } }, "amqp.server.request", "s", "web" },
+    { OTEL_SPAN_KIND_SERVER,
+      "s",
+      { { "network.protocol.name", "AMQP" } },
+      "amqp.server.request",
+      "s",
+      "web" },
     { OTEL_SPAN_KIND_CLIENT, "c", { { NULL, NULL } }, "client.request", "c", "http" },
     { OTEL_SPAN_KIND_SERVER, "s", { { NULL, NULL } }, "server.request", "s", "web" },
     /* Kind names */
@@ -93,17 +156,18 @@ static void test_mapping_table(void **state)
         }
         struct otel__dd_attr_index ix;
         otel__dd_index_attrs(attrs, n, &ix);
-        struct otel__dd_view v = { .kind = c->kind, .name = otel_str_from_cstr(c->span_name),
-                                   .attrs = attrs, .ix = &ix };
+        struct otel__dd_view v = {
+            .kind = c->kind, .name = otel_str_from_cstr(c->span_name), .attrs = attrs, .ix = &ix
+        };
         char buf[128];
         otel_str name, resource, type;
         otel__dd_map_span(&v, buf, sizeof(buf), &name, &resource, &type);
         if (!otel_str_eq(name, otel_str_from_cstr(c->name)) ||
             !otel_str_eq(resource, otel_str_from_cstr(c->resource)) ||
             !otel_str_eq(type, otel_str_from_cstr(c->type)))
-            fail_msg("case %zu: got (%.*s, %.*s, %.*s), want (%s, %s, %s)", i, (int)name.len,
-                     name.data, (int)resource.len, resource.data, (int)type.len, type.data,
-                     c->name, c->resource, c->type);
+            fail_msg("case %zu: got (%.*s, %.*s, %.*s), want (%s, %s, %s)", i, (int)name.len, name.data,
+                     (int)resource.len, resource.data, (int)type.len, type.data, c->name, c->resource,
+                     c->type);
     }
 }
 
@@ -116,8 +180,12 @@ static void test_resource_attributes_are_consulted_after_the_span(void **state)
     struct otel__dd_attr_index ix, rix;
     otel__dd_index_attrs(span_attrs, 1, &ix);
     otel__dd_index_attrs(res_attrs, 2, &rix);
-    struct otel__dd_view v = { .kind = OTEL_SPAN_KIND_SERVER, .name = OTEL_STR("x"), .attrs = span_attrs,
-                               .ix = &ix, .res_attrs = res_attrs, .res_ix = &rix };
+    struct otel__dd_view v = { .kind = OTEL_SPAN_KIND_SERVER,
+                               .name = OTEL_STR("x"),
+                               .attrs = span_attrs,
+                               .ix = &ix,
+                               .res_attrs = res_attrs,
+                               .res_ix = &rix };
     char buf[64];
     otel_str name, resource, type;
     otel__dd_map_span(&v, buf, sizeof(buf), &name, &resource, &type);
@@ -132,7 +200,9 @@ static void test_composed_names_report_the_space_they_need(void **state)
                           OTEL_ATTR_STR_LIT("http.route", "/a/very/long/route/that/does/not/fit") };
     struct otel__dd_attr_index ix;
     otel__dd_index_attrs(attrs, 2, &ix);
-    struct otel__dd_view v = { .kind = OTEL_SPAN_KIND_SERVER, .name = OTEL_STR("x"), .attrs = attrs, .ix = &ix };
+    struct otel__dd_view v = {
+        .kind = OTEL_SPAN_KIND_SERVER, .name = OTEL_STR("x"), .attrs = attrs, .ix = &ix
+    };
     char small[8];
     otel_str name, resource, type;
     size_t need = otel__dd_map_span(&v, small, sizeof(small), &name, &resource, &type);
@@ -153,7 +223,9 @@ static void test_non_string_values_and_unknown_keys_are_ignored(void **state)
     struct otel__dd_attr_index ix;
     otel__dd_index_attrs(attrs, 3, &ix);
     /* The int method still marks the span as HTTP for the name (presence), but is no resource. */
-    struct otel__dd_view v = { .kind = OTEL_SPAN_KIND_CLIENT, .name = OTEL_STR("n"), .attrs = attrs, .ix = &ix };
+    struct otel__dd_view v = {
+        .kind = OTEL_SPAN_KIND_CLIENT, .name = OTEL_STR("n"), .attrs = attrs, .ix = &ix
+    };
     char buf[64];
     otel_str name, resource, type;
     otel__dd_map_span(&v, buf, sizeof(buf), &name, &resource, &type);

@@ -19,10 +19,10 @@ static void expect_bytes(const struct otel__dd_buf *b, const uint8_t *want, size
     assert_memory_equal(b->data, want, n);
 }
 
-#define EXPECT(buf, ...)                                                                           \
-    do {                                                                                           \
-        static const uint8_t want_[] = { __VA_ARGS__ };                                            \
-        expect_bytes((buf), want_, sizeof(want_));                                                 \
+#define EXPECT(buf, ...)                                \
+    do {                                                \
+        static const uint8_t want_[] = { __VA_ARGS__ }; \
+        expect_bytes((buf), want_, sizeof(want_));      \
     } while (0)
 
 static void test_uint_uses_smallest_form_at_each_boundary(void **state)

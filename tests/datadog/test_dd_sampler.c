@@ -168,8 +168,8 @@ static void test_glob_matches_the_datadog_reference_table(void **state)
         bool got = otel__dd_glob_match_str(otel_str_from_cstr(cases[i].pattern),
                                            otel_str_from_cstr(cases[i].subject));
         if (got != cases[i].match)
-            fail_msg("glob \"%s\" vs \"%s\": got %d, want %d", cases[i].pattern,
-                     cases[i].subject, got, cases[i].match);
+            fail_msg("glob \"%s\" vs \"%s\": got %d, want %d", cases[i].pattern, cases[i].subject, got,
+                     cases[i].match);
     }
 }
 
@@ -180,8 +180,8 @@ static void test_glob_pathological_pattern_is_linear(void **state)
     memset(subject, 'a', sizeof(subject) - 1);
     subject[sizeof(subject) - 2] = 'b';
     /* Exponential backtracking would never finish. */
-    assert_false(otel__dd_glob_match_str(OTEL_STR("*a*a*a*a*a*a*a*a*a*a*a*a*a*c"),
-                                         otel_str_from_cstr(subject)));
+    assert_false(
+        otel__dd_glob_match_str(OTEL_STR("*a*a*a*a*a*a*a*a*a*a*a*a*a*c"), otel_str_from_cstr(subject)));
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -216,9 +216,9 @@ static void test_unparsable_rules_json_drops_all_rules_with_one_diagnostic(void 
 {
     (void)state;
     static const char *const bad[] = {
-        "[{\"service\":\"web\",\"sample_rate\":0.5}",       /* unterminated */
-        "[{\"service\":\"web\",},]",                          /* trailing commas */
-        "{\"service\":\"web\"}",                              /* not an array */
+        "[{\"service\":\"web\",\"sample_rate\":0.5}", /* unterminated */
+        "[{\"service\":\"web\",},]",                  /* trailing commas */
+        "{\"service\":\"web\"}",                      /* not an array */
         "nonsense",
         "[{\"sample_rate\": 0.5}] trailing",
         "[\"\\u12\"]",
@@ -227,9 +227,8 @@ static void test_unparsable_rules_json_drops_all_rules_with_one_diagnostic(void 
         logs.count = 0;
         struct otel__dd_rule *rules = (struct otel__dd_rule *)1;
         size_t n = 99;
-        assert_int_equal(otel__dd_rules_parse(otel_str_from_cstr(bad[i]), "DD_TRACE_SAMPLING_RULES",
-                                              &rules, &n),
-                         OTEL_OK);
+        assert_int_equal(
+            otel__dd_rules_parse(otel_str_from_cstr(bad[i]), "DD_TRACE_SAMPLING_RULES", &rules, &n), OTEL_OK);
         assert_int_equal(n, 0);
         assert_null(rules);
         assert_int_equal(logs.count, 1);
@@ -261,9 +260,8 @@ static void test_bad_rule_is_skipped_with_one_diagnostic_and_others_kept(void **
         logs.count = 0;
         struct otel__dd_rule *rules;
         size_t n;
-        assert_int_equal(otel__dd_rules_parse(otel_str_from_cstr(json), "DD_TRACE_SAMPLING_RULES",
-                                              &rules, &n),
-                         OTEL_OK);
+        assert_int_equal(
+            otel__dd_rules_parse(otel_str_from_cstr(json), "DD_TRACE_SAMPLING_RULES", &rules, &n), OTEL_OK);
         assert_int_equal(n, 2);
         assert_true(otel__dd_glob_match(&rules[0].service, OTEL_STR("a")));
         assert_true(otel__dd_glob_match(&rules[1].service, OTEL_STR("b")));
@@ -292,8 +290,9 @@ static int rules_parse_scenario(void *arg)
     struct otel__dd_rule *rules;
     size_t n;
     otel_status st = otel__dd_rules_parse(
-        OTEL_STR("[{\"service\":\"web*\",\"name\":\"n\",\"resource\":\"r?\",\"tags\":{\"a\":\"b\",\"c\":\"d*\"},"
-                 "\"sample_rate\":0.5},{\"sample_rate\":0.1}]"),
+        OTEL_STR(
+            "[{\"service\":\"web*\",\"name\":\"n\",\"resource\":\"r?\",\"tags\":{\"a\":\"b\",\"c\":\"d*\"},"
+            "\"sample_rate\":0.5},{\"sample_rate\":0.1}]"),
         NULL, &rules, &n);
     if (st == OTEL_OK)
         otel__dd_rules_free(rules, n);
@@ -314,8 +313,8 @@ static void test_rules_parse_survives_every_allocation_failure(void **state)
  * Rules: matching
  * ------------------------------------------------------------------------------------------- */
 
-static long match(const struct otel__dd_rule *rules, size_t n, const char *service,
-                  const char *name, otel_span_kind kind, const otel_attr *attrs, size_t nattrs)
+static long match(const struct otel__dd_rule *rules, size_t n, const char *service, const char *name,
+                  otel_span_kind kind, const otel_attr *attrs, size_t nattrs)
 {
     struct root r;
     root_init(&r, 1, name, kind, attrs, nattrs);
@@ -330,12 +329,13 @@ static void test_first_matching_rule_wins(void **state)
     (void)state;
     struct otel__dd_rule *rules;
     size_t n;
-    assert_int_equal(otel__dd_rules_parse(OTEL_STR("[{\"service\":\"web\",\"name\":\"internal\",\"sample_rate\":0},"
-                                                   " {\"service\":\"web\",\"sample_rate\":1},"
-                                                   " {\"service\":\"web*\",\"sample_rate\":0.5},"
-                                                   " {\"sample_rate\":0.1}]"),
-                                          NULL, &rules, &n),
-                     OTEL_OK);
+    assert_int_equal(
+        otel__dd_rules_parse(OTEL_STR("[{\"service\":\"web\",\"name\":\"internal\",\"sample_rate\":0},"
+                                      " {\"service\":\"web\",\"sample_rate\":1},"
+                                      " {\"service\":\"web*\",\"sample_rate\":0.5},"
+                                      " {\"sample_rate\":0.1}]"),
+                             NULL, &rules, &n),
+        OTEL_OK);
     assert_int_equal(match(rules, n, "web", "health", OTEL_SPAN_KIND_INTERNAL, NULL, 0), 0);
     assert_int_equal(match(rules, n, "WEB", "x", OTEL_SPAN_KIND_SERVER, NULL, 0), 1);
     assert_int_equal(match(rules, n, "web-api", "x", OTEL_SPAN_KIND_SERVER, NULL, 0), 2);
@@ -348,11 +348,12 @@ static void test_rule_name_and_resource_use_the_datadog_mapping(void **state)
     (void)state;
     struct otel__dd_rule *rules;
     size_t n;
-    assert_int_equal(otel__dd_rules_parse(OTEL_STR("[{\"name\":\"http.server.request\",\"resource\":\"GET /users/*\"},"
-                                                   " {\"name\":\"postgresql.query\"},"
-                                                   " {\"resource\":\"my span\"}]"),
-                                          NULL, &rules, &n),
-                     OTEL_OK);
+    assert_int_equal(
+        otel__dd_rules_parse(OTEL_STR("[{\"name\":\"http.server.request\",\"resource\":\"GET /users/*\"},"
+                                      " {\"name\":\"postgresql.query\"},"
+                                      " {\"resource\":\"my span\"}]"),
+                             NULL, &rules, &n),
+        OTEL_OK);
     otel_attr http[] = { OTEL_ATTR_STR_LIT("http.request.method", "GET"),
                          OTEL_ATTR_STR_LIT("http.route", "/users/:id") };
     otel_attr http_post[] = { OTEL_ATTR_STR_LIT("http.request.method", "POST"),
@@ -373,14 +374,16 @@ static void test_rule_tags_match_start_attributes(void **state)
     (void)state;
     struct otel__dd_rule *rules;
     size_t n;
-    assert_int_equal(otel__dd_rules_parse(OTEL_STR("[{\"tags\":{\"tier\":\"gold*\",\"http.method\":\"get\"},\"sample_rate\":1},"
-                                                   " {\"tags\":{\"http.status_code\":\"20?\"}},"
-                                                   " {\"tags\":{\"ratio\":\"*\"}},"
-                                                   " {\"tags\":{\"ratio\":\"1.5\"}},"
-                                                   " {\"tags\":{\"flag\":\"TRUE\"}},"
-                                                   " {\"tags\":{\"count\":\"42\"}}]"),
-                                          NULL, &rules, &n),
-                     OTEL_OK);
+    assert_int_equal(
+        otel__dd_rules_parse(
+            OTEL_STR("[{\"tags\":{\"tier\":\"gold*\",\"http.method\":\"get\"},\"sample_rate\":1},"
+                     " {\"tags\":{\"http.status_code\":\"20?\"}},"
+                     " {\"tags\":{\"ratio\":\"*\"}},"
+                     " {\"tags\":{\"ratio\":\"1.5\"}},"
+                     " {\"tags\":{\"flag\":\"TRUE\"}},"
+                     " {\"tags\":{\"count\":\"42\"}}]"),
+            NULL, &rules, &n),
+        OTEL_OK);
     otel_attr gold[] = { OTEL_ATTR_STR_LIT("tier", "GOLDEN"),
                          OTEL_ATTR_STR_LIT("http.request.method", "GET") };
     otel_attr gold_post[] = { OTEL_ATTR_STR_LIT("tier", "gold"),
@@ -444,8 +447,7 @@ static void test_knuth_decision_matches_the_reference_formula(void **state)
     assert_false(otel__dd_knuth_keep(top, t, all));
     /* Known values of the hash (computed with Python: (id * 1111111111111111111) % 2**64). */
     assert_int_equal((uint64_t)1 * OTEL__DD_KNUTH_FACTOR, UINT64_C(1111111111111111111));
-    assert_int_equal(UINT64_C(12345678901234567890) * OTEL__DD_KNUTH_FACTOR,
-                     UINT64_C(1908804064858086206));
+    assert_int_equal(UINT64_C(12345678901234567890) * OTEL__DD_KNUTH_FACTOR, UINT64_C(1908804064858086206));
 }
 
 static void test_knuth_keeps_the_requested_share_of_sequential_ids(void **state)
@@ -906,8 +908,8 @@ int main(void)
                                         setup_logs, teardown_logs),
         cmocka_unit_test_setup_teardown(test_empty_rules_text_means_no_rules_silently, setup_logs,
                                         teardown_logs),
-        cmocka_unit_test_setup_teardown(test_rules_parse_survives_every_allocation_failure,
-                                        setup_logs, teardown_logs),
+        cmocka_unit_test_setup_teardown(test_rules_parse_survives_every_allocation_failure, setup_logs,
+                                        teardown_logs),
         cmocka_unit_test(test_first_matching_rule_wins),
         cmocka_unit_test(test_rule_name_and_resource_use_the_datadog_mapping),
         cmocka_unit_test(test_rule_tags_match_start_attributes),

@@ -195,8 +195,8 @@ static void test_json_validator_rejects_what_it_should(void **state)
     /* The validator itself must be able to fail, or the JSON tests below prove nothing. */
     const char *good = "{\"a\":[1,-2.5e3,\"x\\u00e9\",true,null,{}], \"b\" : 0.5}";
     assert_true(json_valid(good, strlen(good)));
-    const char *bad[] = { "{\"a\":}", "{\"a\" 1}", "[1,]", "\"\x01\"", "{\"a\":01}", "[1.]",
-                          "\"\\x41\"", "{\"a\":1}}", "[nan]" };
+    const char *bad[] = { "{\"a\":}", "{\"a\" 1}", "[1,]",       "\"\x01\"", "{\"a\":01}",
+                          "[1.]",     "\"\\x41\"", "{\"a\":1}}", "[nan]" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_false(json_valid(bad[i], strlen(bad[i])));
 }
@@ -222,10 +222,8 @@ struct fixture {
 static void fixture_init(struct fixture *f)
 {
     memset(f, 0, sizeof(*f));
-    otel_attr rattrs[] = { OTEL_ATTR_STR_LIT("service.name", "checkout"),
-                           OTEL_ATTR_INT("process.pid", 42) };
-    assert_int_equal(otel_resource_create(rattrs, 2, OTEL_STR("https://opentelemetry.io/s/1"),
-                                          &f->resource),
+    otel_attr rattrs[] = { OTEL_ATTR_STR_LIT("service.name", "checkout"), OTEL_ATTR_INT("process.pid", 42) };
+    assert_int_equal(otel_resource_create(rattrs, 2, OTEL_STR("https://opentelemetry.io/s/1"), &f->resource),
                      OTEL_OK);
     f->scope = (otel_scope_data){ .name = OTEL_STR("test-scope"), .version = OTEL_STR("1.2.3") };
     f->ints[0] = 1;
@@ -242,18 +240,18 @@ static void fixture_init(struct fixture *f)
     f->attrs[6] = (otel_attr){ OTEL_STR("raw"), otel_value_bytes(raw, sizeof(raw)) };
     f->attrs[7] = (otel_attr){ OTEL_STR("odd key"), otel_value_int(-7) };
     f->event_attrs[0] = OTEL_ATTR_BOOL("hit", false);
-    f->events[0] = (otel_event_data){ .name = OTEL_STR("cache miss"),
-                                      .time_ns = START_NS + 500000,
-                                      .attrs = f->event_attrs,
-                                      .attr_count = 1 };
+    f->events[0] = (otel_event_data){
+        .name = OTEL_STR("cache miss"), .time_ns = START_NS + 500000, .attrs = f->event_attrs, .attr_count = 1
+    };
     f->events[1] = (otel_event_data){ .name = OTEL_STR("done"), .time_ns = START_NS + 1000000 };
     assert_int_equal(otel_trace_state_parse(OTEL_STR("vendor=v1"), &f->ts), OTEL_OK);
     f->link_attrs[0] = OTEL_ATTR_STR_LIT("link.kind", "follows");
     otel_span_context lc = { .trace_flags = 1, .is_remote = true };
     memset(lc.trace_id, 0x22, sizeof(lc.trace_id));
     memset(lc.span_id, 0x33, sizeof(lc.span_id));
-    f->links[0] = (otel_link_data){ .context = lc, .trace_state = f->ts, .attrs = f->link_attrs,
-                                    .attr_count = 1, .dropped_attr_count = 2 };
+    f->links[0] = (otel_link_data){
+        .context = lc, .trace_state = f->ts, .attrs = f->link_attrs, .attr_count = 1, .dropped_attr_count = 2
+    };
 
     otel_span_data *s = &f->span;
     for (int i = 0; i < OTEL_TRACE_ID_SIZE; i++)
@@ -303,8 +301,8 @@ static otel_span_data minimal_span(const otel_resource *res, const char *name)
 
 /* Exports |n| spans with a fresh exporter writing to a tmpfile() and returns what was written
  * (heap string, caller frees). */
-static char *export_to_string(otel_console_format format, const otel_span_data *const *spans,
-                              size_t n, otel_export_result *result)
+static char *export_to_string(otel_console_format format, const otel_span_data *const *spans, size_t n,
+                              otel_export_result *result)
 {
     FILE *f = tmpfile();
     assert_non_null(f);
@@ -387,8 +385,7 @@ static void test_console_text_escapes_quotes_controls_and_invalid_utf8(void **st
     otel_span_data s = minimal_span(NULL, "");
     s.name = (otel_str){ name, sizeof(name) - 1 };
     char *text = export_one(OTEL_CONSOLE_TEXT, &s);
-    assert_non_null(
-        strstr(text, "name=\"a\\\"b\\\\c\\nd\\te\\x01\\x7f\\xff caf\xc3\xa9 \\xe2\\x82\" "));
+    assert_non_null(strstr(text, "name=\"a\\\"b\\\\c\\nd\\te\\x01\\x7f\\xff caf\xc3\xa9 \\xe2\\x82\" "));
     assert_int_equal(count_lines(text), 1); /* the newline in the name did not split the line */
     free(text);
 }
@@ -396,15 +393,13 @@ static void test_console_text_escapes_quotes_controls_and_invalid_utf8(void **st
 static void test_console_text_one_line_per_span_in_a_batch(void **state)
 {
     (void)state;
-    otel_span_data a = minimal_span(NULL, "a"), b = minimal_span(NULL, "b"),
-                   c = minimal_span(NULL, "c");
+    otel_span_data a = minimal_span(NULL, "a"), b = minimal_span(NULL, "b"), c = minimal_span(NULL, "c");
     const otel_span_data *spans[] = { &a, &b, &c };
     otel_export_result r;
     char *text = export_to_string(OTEL_CONSOLE_TEXT, spans, 3, &r);
     assert_int_equal(r, OTEL_EXPORT_SUCCESS);
     assert_int_equal(count_lines(text), 3);
-    char *pa = strstr(text, "name=\"a\""), *pb = strstr(text, "name=\"b\""),
-         *pc = strstr(text, "name=\"c\"");
+    char *pa = strstr(text, "name=\"a\""), *pb = strstr(text, "name=\"b\""), *pc = strstr(text, "name=\"c\"");
     assert_true(pa && pb && pc && pa < pb && pb < pc);
     free(text);
 }
@@ -502,8 +497,10 @@ static void test_console_json_escapes_and_special_doubles(void **state)
 {
     (void)state;
     const char name[] = "q\"b\\n\n\x01\x7f\xff\xc3\xa9";
-    otel_attr attrs[] = { OTEL_ATTR_DOUBLE("nan", NAN), OTEL_ATTR_DOUBLE("inf", INFINITY),
-                          OTEL_ATTR_DOUBLE("ninf", -INFINITY), OTEL_ATTR_DOUBLE("big", 1e300),
+    otel_attr attrs[] = { OTEL_ATTR_DOUBLE("nan", NAN),
+                          OTEL_ATTR_DOUBLE("inf", INFINITY),
+                          OTEL_ATTR_DOUBLE("ninf", -INFINITY),
+                          OTEL_ATTR_DOUBLE("big", 1e300),
                           { OTEL_STR("k\"ey"), { .type = OTEL_VALUE_EMPTY } } };
     otel_span_data s = minimal_span(NULL, "");
     s.name = (otel_str){ name, sizeof(name) - 1 };

@@ -605,7 +605,8 @@ static void test_garbage_and_hangups_are_retryable_failures(void **state)
     struct agent *a = agent_start(false);
     struct reply replies[] = { { REPLY_GARBAGE, 0, NULL, 0 }, { REPLY_HANGUP, 0, NULL, 0 } };
     agent_script(a, replies, 2);
-    otel_datadog_options o = { .agent_url = agent_url(a), .max_attempts = 2,
+    otel_datadog_options o = { .agent_url = agent_url(a),
+                               .max_attempts = 2,
                                .retry_initial_backoff_ns = 5000000 };
     otel_span_exporter e = make_exporter(&o);
     struct batch b;
@@ -625,16 +626,17 @@ static void test_malformed_rates_answer_is_ignored_with_a_diagnostic(void **stat
     (void)state;
     struct agent *a = agent_start(false);
     static const char *const bodies[] = {
-        "{\"rate_by_service\": {\"service:svc,env:\": 0.5",  /* truncated */
-        "{\"rate_by_service\": [1, 2]}",                     /* not an object */
-        "{\"rate_by_service\": {\"service:svc,env:\": 7}}",  /* out of range */
+        "{\"rate_by_service\": {\"service:svc,env:\": 0.5", /* truncated */
+        "{\"rate_by_service\": [1, 2]}",                    /* not an object */
+        "{\"rate_by_service\": {\"service:svc,env:\": 7}}", /* out of range */
         "{\"rate_by_service\": {\"service:svc,env:\": \"x\"}}",
         "<html>nope</html>",
     };
     otel_datadog_rates *rates;
     assert_int_equal(otel_datadog_rates_create(&rates), OTEL_OK);
-    assert_int_equal(otel_datadog_rates_update_json(rates, OTEL_STR("{\"rate_by_service\":{\"service:svc,env:\":0.5}}")),
-                     OTEL_OK);
+    assert_int_equal(
+        otel_datadog_rates_update_json(rates, OTEL_STR("{\"rate_by_service\":{\"service:svc,env:\":0.5}}")),
+        OTEL_OK);
     otel_datadog_options o = { .agent_url = agent_url(a), .rates = rates };
     otel_span_exporter e = make_exporter(&o);
     struct batch b;

@@ -242,13 +242,11 @@ static void test_memory_exporter_with_provider_outlives_it(void **state)
     (void)state;
     otel_memory_exporter *m = new_store(0);
     otel_span_processor proc;
-    assert_int_equal(otel_simple_processor_create(otel_memory_exporter_as_exporter(m), &proc),
-                     OTEL_OK);
+    assert_int_equal(otel_simple_processor_create(otel_memory_exporter_as_exporter(m), &proc), OTEL_OK);
     otel_attr rattr = OTEL_ATTR_STR_LIT("service.name", "memtest");
     otel_resource *res = NULL;
     assert_int_equal(otel_resource_create(&rattr, 1, (otel_str){ 0 }, &res), OTEL_OK);
-    otel_tracer_provider_options po = { .resource = res, .processors = &proc,
-                                        .processor_count = 1 };
+    otel_tracer_provider_options po = { .resource = res, .processors = &proc, .processor_count = 1 };
     otel_tracer_provider *tp = NULL;
     assert_int_equal(otel_tracer_provider_create(&po, &tp), OTEL_OK);
     otel_resource_release(res);

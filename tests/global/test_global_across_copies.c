@@ -13,8 +13,7 @@
 typedef void (*set_fn)(otel_tracer_provider *tp);
 typedef otel_tracer_provider *(*get_fn)(void);
 
-static otel_tracer *fake_get_tracer(otel_tracer_provider *tp, otel_str name,
-                                    const otel_tracer_options *opts)
+static otel_tracer *fake_get_tracer(otel_tracer_provider *tp, otel_str name, const otel_tracer_options *opts)
 {
     (void)tp, (void)name, (void)opts;
     return NULL;

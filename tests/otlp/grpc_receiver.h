@@ -34,15 +34,15 @@
 #define GRECV_MAX_CALLS 32
 
 struct grecv_answer {
-    int grpc_status;            /* sent in the trailers (or trailers-only when not 0) */
-    const char *grpc_message;   /* percent-encoded by the caller when needed */
-    int retry_delay_ms;         /* > 0: a google.rpc.RetryInfo in grpc-status-details-bin */
-    int64_t rejected;           /* > 0: a partial success in the reply */
+    int grpc_status;          /* sent in the trailers (or trailers-only when not 0) */
+    const char *grpc_message; /* percent-encoded by the caller when needed */
+    int retry_delay_ms;       /* > 0: a google.rpc.RetryInfo in grpc-status-details-bin */
+    int64_t rejected;         /* > 0: a partial success in the reply */
     const char *partial_message;
-    int http_status;            /* != 0 and != 200: a bare HTTP answer without grpc-status */
-    int delay_ms;               /* wait before answering */
-    bool goaway_after;          /* send GOAWAY and close after answering */
-    bool drop_connection;       /* close the TCP connection instead of answering */
+    int http_status;      /* != 0 and != 200: a bare HTTP answer without grpc-status */
+    int delay_ms;         /* wait before answering */
+    bool goaway_after;    /* send GOAWAY and close after answering */
+    bool drop_connection; /* close the TCP connection instead of answering */
 };
 
 struct grecv_call {
@@ -50,7 +50,7 @@ struct grecv_call {
     char headers[4096]; /* "name: value\n" lines */
     uint8_t *message;   /* the request message without the gRPC prefix */
     size_t message_len;
-    bool compressed;    /* the prefix's compressed flag */
+    bool compressed; /* the prefix's compressed flag */
     int connection;
     int32_t stream_id;
 };
@@ -75,22 +75,22 @@ struct grpc_receiver {
     uint16_t port;
     pthread_t thread;
     _Atomic bool stop;
-    SSL_CTX *tls;               /* NULL: plaintext */
-    char cert_path[64];         /* the self-signed certificate, PEM, for the client's CA file */
+    SSL_CTX *tls;       /* NULL: plaintext */
+    char cert_path[64]; /* the self-signed certificate, PEM, for the client's CA file */
     struct grecv_answer script[GRECV_MAX_SCRIPT];
     int script_len;
     struct grecv_call calls[GRECV_MAX_CALLS];
     _Atomic int call_count;
     _Atomic int answered_ok;
     _Atomic int connections;
-    char alpn[16];              /* what TLS negotiated */
+    char alpn[16]; /* what TLS negotiated */
     /* Per connection. */
     int fd;
     SSL *ssl;
     nghttp2_session *h2;
     struct grecv_stream streams[4];
     bool close_now;
-    bool streams_dropped;     /* close abruptly (drop_connection) */
+    bool streams_dropped; /* close abruptly (drop_connection) */
 };
 
 static inline int64_t grecv_now_ms(void)
@@ -210,8 +210,8 @@ static inline int grecv_on_begin_headers(nghttp2_session *s, const nghttp2_frame
 }
 
 static inline int grecv_on_header(nghttp2_session *s, const nghttp2_frame *frame, const uint8_t *name,
-                                  size_t namelen, const uint8_t *value, size_t valuelen,
-                                  uint8_t flags, void *ud)
+                                  size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                                  void *ud)
 {
     (void)s;
     (void)flags;

@@ -26,20 +26,20 @@
 #define RECV_MAX_REQUESTS 32
 
 struct recv_response {
-    int status;              /* 0: reset the connection after reading the request */
-    const char *headers;     /* extra header lines, each ending in \r\n */
+    int status;          /* 0: reset the connection after reading the request */
+    const char *headers; /* extra header lines, each ending in \r\n */
     const void *body;
     size_t body_len;
-    int delay_ms;            /* wait before answering (ends early if the client leaves) */
+    int delay_ms; /* wait before answering (ends early if the client leaves) */
 };
 
 struct recv_request {
     char method[8];
     char path[256];
-    char headers[4096];      /* raw header block, lowercased names kept as sent */
+    char headers[4096]; /* raw header block, lowercased names kept as sent */
     unsigned char *body;
     size_t body_len;
-    int connection;          /* which accepted connection carried it (1-based) */
+    int connection; /* which accepted connection carried it (1-based) */
 };
 
 struct receiver {
@@ -49,7 +49,7 @@ struct receiver {
     _Atomic bool stop;
     pthread_mutex_t lock;
     struct recv_response script[RECV_MAX_SCRIPT];
-    int script_len;          /* the last entry repeats */
+    int script_len; /* the last entry repeats */
     struct recv_request requests[RECV_MAX_REQUESTS];
     _Atomic int request_count;
     _Atomic int answered_ok; /* requests answered with 2xx */
@@ -156,9 +156,8 @@ static inline void recv_serve(struct receiver *r, int fd, int conn)
             goto out;
         }
         char head_out[1024];
-        int n = snprintf(head_out, sizeof(head_out),
-                         "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n", resp.status,
-                         resp.body_len, resp.headers ? resp.headers : "");
+        int n = snprintf(head_out, sizeof(head_out), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%s\r\n",
+                         resp.status, resp.body_len, resp.headers ? resp.headers : "");
         /* Counted before sending: the client may look as soon as it has the answer. */
         if (resp.status >= 200 && resp.status < 300)
             atomic_fetch_add(&r->answered_ok, 1);

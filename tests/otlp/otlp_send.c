@@ -94,8 +94,7 @@ int main(int argc, char **argv)
     otel_otlp_exporter_stats s;
     otel_otlp_exporter_get_stats(&e, &s);
     printf("{\"result\":%d,\"requests\":%llu,\"retries\":%llu,\"bytes\":%llu}\n", (int)r,
-           (unsigned long long)s.requests, (unsigned long long)s.retries,
-           (unsigned long long)s.bytes_sent);
+           (unsigned long long)s.requests, (unsigned long long)s.retries, (unsigned long long)s.bytes_sent);
     e.shutdown(e.user_data, 0);
     e.destroy(e.user_data);
     full_span_cleanup(&f);

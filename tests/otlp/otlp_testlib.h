@@ -20,8 +20,7 @@ typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
 
 static inline pb_request *pb_decode(const uint8_t *data, size_t len)
 {
-    return opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, len,
-                                                                                            data);
+    return opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, len, data);
 }
 
 static inline void pb_free(pb_request *r)
@@ -92,11 +91,9 @@ static const otel_attr resource_attrs[] = {
 static inline void full_span_init(struct full_span *f)
 {
     memset(f, 0, sizeof(*f));
-    assert_int_equal(otel_resource_create(resource_attrs, 2, OTEL_STR("https://schema/res"),
-                                          &f->resource),
+    assert_int_equal(otel_resource_create(resource_attrs, 2, OTEL_STR("https://schema/res"), &f->resource),
                      OTEL_OK);
-    assert_int_equal(otel_trace_state_parse(OTEL_STR("vendor=abc,ot=th:8;rv:1"), &f->trace_state),
-                     OTEL_OK);
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("vendor=abc,ot=th:8;rv:1"), &f->trace_state), OTEL_OK);
     assert_int_equal(otel_trace_state_parse(OTEL_STR("linked=1"), &f->link_trace_state), OTEL_OK);
     f->scope = (otel_scope_data){ OTEL_STR("io.test.lib"), OTEL_STR("1.2.3"),
                                   OTEL_STR("https://schema/scope"), scope_attrs, 1 };
@@ -170,13 +167,11 @@ static inline void check_scalar(const pb_any *v, otel_value_type type, const voi
         assert_true(v->int_value == *(const int64_t *)p);
         break;
     case OTEL_VALUE_DOUBLE:
-        assert_int_equal(v->value_case,
-                         OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE);
+        assert_int_equal(v->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE);
         assert_memory_equal(&v->double_value, p, sizeof(double));
         break;
     case OTEL_VALUE_STR:
-        assert_int_equal(v->value_case,
-                         OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE);
+        assert_int_equal(v->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE);
         check_str(v->string_value, *(const otel_str *)p);
         break;
     default:
@@ -257,8 +252,8 @@ static inline void check_span(const pb_span *p, const otel_span_data *s)
         assert_memory_equal(p->parent_span_id.data, s->parent_span_id, OTEL_SPAN_ID_SIZE);
     }
     check_trace_state(p->trace_state, s->trace_state);
-    assert_int_equal(p->flags, (uint32_t)s->context.trace_flags | 0x100u |
-                                   (s->parent_is_remote ? 0x200u : 0u));
+    assert_int_equal(p->flags,
+                     (uint32_t)s->context.trace_flags | 0x100u | (s->parent_is_remote ? 0x200u : 0u));
     check_str(p->name, s->name);
     assert_int_equal((int)p->kind, (int)s->kind + 1);
     assert_true(p->start_time_unix_nano == (uint64_t)s->start_time_ns);
@@ -285,8 +280,8 @@ static inline void check_span(const pb_span *p, const otel_span_data *s)
         check_trace_state(pl->trace_state, l->trace_state);
         check_attrs(pl->attributes, pl->n_attributes, l->attrs, l->attr_count);
         assert_int_equal(pl->dropped_attributes_count, l->dropped_attr_count);
-        assert_int_equal(pl->flags, (uint32_t)l->context.trace_flags | 0x100u |
-                                        (l->context.is_remote ? 0x200u : 0u));
+        assert_int_equal(pl->flags,
+                         (uint32_t)l->context.trace_flags | 0x100u | (l->context.is_remote ? 0x200u : 0u));
     }
     assert_int_equal(p->dropped_links_count, s->dropped_link_count);
     if (s->status_code == OTEL_SPAN_STATUS_UNSET && s->status_description.len == 0) {

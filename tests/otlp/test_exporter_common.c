@@ -189,7 +189,9 @@ static void test_sanitize_for_log(void **state)
 {
     (void)state;
     char out[8];
-    otel__sanitize_for_log(OTEL_STR("a\nb\x80" "cdefgh"), out, sizeof(out));
+    otel__sanitize_for_log(OTEL_STR("a\nb\x80"
+                                    "cdefgh"),
+                           out, sizeof(out));
     assert_string_equal(out, "a?b?cde");
     assert_true(otel__http_status_retryable(503));
     assert_true(otel__http_status_retryable(429));
@@ -202,8 +204,9 @@ static void test_http_client_rejects_header_injection(void **state)
     (void)state;
     const char *names[] = { "x-key" };
     const char *values[] = { "a\r\nInjected: 1" };
-    otel__http_options o = { .url = "http://127.0.0.1:1/", .header_names = names,
-                             .header_values = values, .header_count = 1 };
+    otel__http_options o = {
+        .url = "http://127.0.0.1:1/", .header_names = names, .header_values = values, .header_count = 1
+    };
     otel__http_client *c = NULL;
     assert_int_equal(otel__http_client_create(&o, &c), OTEL_ERR_INVALID_ARG);
     const char *bad_names[] = { "x key" };
@@ -270,9 +273,13 @@ static void test_http_client_posts_over_a_unix_socket(void **state)
     assert_int_equal(pthread_create(&th, NULL, uds_serve, &u), 0);
     const char *names[] = { "Datadog-Meta-Lang" };
     const char *values[] = { "c" };
-    otel__http_options o = { .url = "http://localhost/v0.4/traces", .unix_socket_path = u.path,
-                             .content_type = "application/msgpack", .user_agent = "t/1",
-                             .header_names = names, .header_values = values, .header_count = 1 };
+    otel__http_options o = { .url = "http://localhost/v0.4/traces",
+                             .unix_socket_path = u.path,
+                             .content_type = "application/msgpack",
+                             .user_agent = "t/1",
+                             .header_names = names,
+                             .header_values = values,
+                             .header_count = 1 };
     otel__http_client *c = NULL;
     assert_int_equal(otel__http_client_create(&o, &c), OTEL_OK);
     otel__http_result r;

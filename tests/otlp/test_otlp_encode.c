@@ -28,8 +28,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static pb_request *encode_decode(struct otel__otlp_encoder *e, const otel_span_data *const *spans,
-                                 size_t n)
+static pb_request *encode_decode(struct otel__otlp_encoder *e, const otel_span_data *const *spans, size_t n)
 {
     const uint8_t *data = NULL;
     size_t len = 0;
@@ -62,7 +61,8 @@ static void test_encode_every_field_round_trips(void **state)
     assert_string_equal(p->trace_state, "vendor=abc,ot=th:8;rv:1");
     assert_int_equal(p->links[0]->flags, 0x301);
     assert_int_equal(p->links[1]->flags, 0x100);
-    assert_int_equal(p->status->code, OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
+    assert_int_equal(p->status->code,
+                     OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
     pb_free(r);
     otel__otlp_encoder_cleanup(&e);
     full_span_cleanup(&f);
@@ -82,7 +82,8 @@ static void test_encode_output_is_canonical(void **state)
     assert_int_equal(otel__otlp_encode_proto(&e, spans, 1, &data, &len), OTEL_OK);
     pb_request *r = pb_decode(data, len);
     assert_non_null(r);
-    size_t packed = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(r);
+    size_t packed =
+        opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(r);
     assert_int_equal(packed, len);
     uint8_t *again = malloc(packed);
     opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(r, again);
@@ -166,9 +167,16 @@ static void test_encode_replaces_invalid_utf8(void **state)
     struct full_span f;
     full_span_init(&f);
     /* Lone continuation byte, truncated sequence, overlong '/', surrogate, valid 4-byte emoji. */
-    static const char bad_name[] = "a\x80" "b\xe2\x82" "c\xc0\xaf" "d\xed\xa0\x80" "e\xf0\x9f\x98\x80";
-    static const char want_name[] = "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd"
-                                    "d\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "e\xf0\x9f\x98\x80";
+    static const char bad_name[] = "a\x80"
+                                   "b\xe2\x82"
+                                   "c\xc0\xaf"
+                                   "d\xed\xa0\x80"
+                                   "e\xf0\x9f\x98\x80";
+    static const char want_name[] = "a\xef\xbf\xbd"
+                                    "b\xef\xbf\xbd\xef\xbf\xbd"
+                                    "c\xef\xbf\xbd\xef\xbf\xbd"
+                                    "d\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                                    "e\xf0\x9f\x98\x80";
     otel_attr attrs[] = {
         { { "k\xff", 2 }, { .type = OTEL_VALUE_STR, .as.s = { "v\xfe", 2 } } },
     };
@@ -272,10 +280,10 @@ static void test_encode_groups_by_resource_then_scope(void **state)
     enum { N = 8 };
     otel_span_data spans_data[N];
     const otel_span_data *spans[N];
-    const otel_resource *res_of[N] = { base.resource, res2, base.resource, res2,
-                                       base.resource, base.resource, res2, base.resource };
-    const otel_scope_data *scope_of[N] = { &scope_a, &scope_a, &scope_b, &scope_b,
-                                           &scope_a2, NULL, &scope_a, &scope_b };
+    const otel_resource *res_of[N] = { base.resource, res2,          base.resource, res2,
+                                       base.resource, base.resource, res2,          base.resource };
+    const otel_scope_data *scope_of[N] = { &scope_a,  &scope_a, &scope_b, &scope_b,
+                                           &scope_a2, NULL,     &scope_a, &scope_b };
     for (int i = 0; i < N; i++) {
         spans_data[i] = base.data;
         spans_data[i].resource = res_of[i];

@@ -116,8 +116,8 @@ static void test_env_traces_endpoint_used_as_is_and_wins(void **state)
 static void test_env_grpc_endpoint_is_not_extended(void **state)
 {
     (void)state;
-    const char *vars[] = { "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
-                           "OTEL_EXPORTER_OTLP_ENDPOINT=collector:4317", NULL };
+    const char *vars[] = { "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_ENDPOINT=collector:4317",
+                           NULL };
     otel_otlp_options o = from_env(vars);
     assert_int_equal(o.protocol, OTEL_OTLP_GRPC);
     assert_string_equal(o.endpoint, "collector:4317");
@@ -150,8 +150,8 @@ static void test_env_invalid_traces_endpoint_falls_back_to_generic(void **state)
 static void test_env_protocol_traces_wins_and_is_case_insensitive(void **state)
 {
     (void)state;
-    const char *vars[] = { "OTEL_EXPORTER_OTLP_PROTOCOL=grpc",
-                           "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=HTTP/JSON", NULL };
+    const char *vars[] = { "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=HTTP/JSON",
+                           NULL };
     otel_otlp_options o = from_env(vars);
     assert_int_equal(o.protocol, OTEL_OTLP_HTTP_JSON);
     otel_otlp_options_cleanup(&o);
@@ -171,9 +171,8 @@ static void test_env_unknown_protocol_warns_and_keeps_default(void **state)
 static void test_env_headers_are_percent_decoded_and_trimmed(void **state)
 {
     (void)state;
-    const char *vars[] = {
-        "OTEL_EXPORTER_OTLP_HEADERS= api-key = s3cr%3Dt%2C1 , x-tenant=a%20b,,empty=", NULL
-    };
+    const char *vars[] = { "OTEL_EXPORTER_OTLP_HEADERS= api-key = s3cr%3Dt%2C1 , x-tenant=a%20b,,empty=",
+                           NULL };
     otel_otlp_options o = from_env(vars);
     assert_int_equal(o.header_count, 3);
     assert_string_equal(o.headers[0].name, "api-key");
@@ -189,8 +188,8 @@ static void test_env_headers_are_percent_decoded_and_trimmed(void **state)
 static void test_env_traces_headers_replace_generic_ones(void **state)
 {
     (void)state;
-    const char *vars[] = { "OTEL_EXPORTER_OTLP_HEADERS=a=1,b=2",
-                           "OTEL_EXPORTER_OTLP_TRACES_HEADERS=c=3", NULL };
+    const char *vars[] = { "OTEL_EXPORTER_OTLP_HEADERS=a=1,b=2", "OTEL_EXPORTER_OTLP_TRACES_HEADERS=c=3",
+                           NULL };
     otel_otlp_options o = from_env(vars);
     assert_int_equal(o.header_count, 1);
     assert_string_equal(o.headers[0].name, "c");
@@ -239,15 +238,15 @@ static void test_env_timeout_zero_means_no_limit(void **state)
 static void test_env_compression_and_insecure(void **state)
 {
     (void)state;
-    const char *vars[] = { "OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
-                           "OTEL_EXPORTER_OTLP_TRACES_INSECURE=TRUE", NULL };
+    const char *vars[] = { "OTEL_EXPORTER_OTLP_COMPRESSION=gzip", "OTEL_EXPORTER_OTLP_TRACES_INSECURE=TRUE",
+                           NULL };
     otel_otlp_options o = from_env(vars);
     assert_int_equal(o.compression, OTEL_OTLP_COMPRESSION_GZIP);
     assert_true(o.insecure);
     otel_otlp_options_cleanup(&o);
     const char *vars2[] = { "OTEL_EXPORTER_OTLP_COMPRESSION=gzip",
-                            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION=none",
-                            "OTEL_EXPORTER_OTLP_INSECURE=yes", NULL };
+                            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION=none", "OTEL_EXPORTER_OTLP_INSECURE=yes",
+                            NULL };
     o = from_env(vars2);
     assert_int_equal(o.compression, OTEL_OTLP_COMPRESSION_NONE);
     assert_false(o.insecure);
@@ -285,11 +284,11 @@ static void test_env_reads_on_top_of_existing_options(void **state)
     otel_otlp_options_cleanup(NULL);
 }
 
-static const char *const fa_vars[] = { "OTEL_EXPORTER_OTLP_HEADERS=a=1,b=2,c=3",
-                                       "OTEL_EXPORTER_OTLP_ENDPOINT=http://h:1",
-                                       "OTEL_EXPORTER_OTLP_CERTIFICATE=/ca",
-                                       "OTEL_EXPORTER_OTLP_CLIENT_KEY=/k",
-                                       "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=/c", NULL };
+static const char *const fa_vars[] = {
+    "OTEL_EXPORTER_OTLP_HEADERS=a=1,b=2,c=3",   "OTEL_EXPORTER_OTLP_ENDPOINT=http://h:1",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE=/ca",       "OTEL_EXPORTER_OTLP_CLIENT_KEY=/k",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=/c", NULL
+};
 
 static int env_scenario(void *arg)
 {
@@ -372,8 +371,7 @@ static void test_url_redact_hides_credentials_and_query(void **state)
 {
     (void)state;
     char out[128];
-    otel__otlp_url_redact("https://user:secret@h.example:4318/v1/traces?api_key=secret2", out,
-                          sizeof(out));
+    otel__otlp_url_redact("https://user:secret@h.example:4318/v1/traces?api_key=secret2", out, sizeof(out));
     assert_string_equal(out, "https://h.example:4318/v1/traces");
     otel__otlp_url_redact("collector:4317", out, sizeof(out));
     assert_string_equal(out, "collector:4317");
@@ -386,13 +384,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_generic_endpoint_gets_v1_traces_for_http, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_traces_endpoint_used_as_is_and_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_grpc_endpoint_is_not_extended, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_invalid_endpoint_is_reported_without_its_value, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_invalid_traces_endpoint_falls_back_to_generic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_protocol_traces_wins_and_is_case_insensitive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_invalid_endpoint_is_reported_without_its_value, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_env_invalid_traces_endpoint_falls_back_to_generic, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_env_protocol_traces_wins_and_is_case_insensitive, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_env_unknown_protocol_warns_and_keeps_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_headers_are_percent_decoded_and_trimmed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_traces_headers_replace_generic_ones, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_bad_header_entries_are_skipped_without_values_in_logs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_bad_header_entries_are_skipped_without_values_in_logs, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_env_timeout_zero_means_no_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_compression_and_insecure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_certificate_paths, setup, teardown),

@@ -546,11 +546,11 @@ static void test_grpc_batch_processor_span_end_never_waits_for_a_stalled_server(
     struct grpc_receiver *r = grecv_start(NULL, script, 1);
     char endpoint[64];
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u", (unsigned)r->port);
-    otel_otlp_options o = { .protocol = OTEL_OTLP_GRPC, .endpoint = endpoint,
-                            .timeout_ns = 2000000000LL };
+    otel_otlp_options o = { .protocol = OTEL_OTLP_GRPC, .endpoint = endpoint, .timeout_ns = 2000000000LL };
     otel_span_exporter e;
     assert_int_equal(otel_otlp_exporter_create(&o, &e), OTEL_OK);
-    otel_batch_options bo = { .max_queue_size = 256, .max_export_batch_size = 64,
+    otel_batch_options bo = { .max_queue_size = 256,
+                              .max_export_batch_size = 64,
                               .schedule_delay_ns = 1000000 };
     otel_span_processor p;
     assert_int_equal(otel_batch_processor_create(e, &bo, &p), OTEL_OK);
@@ -592,9 +592,12 @@ struct fa_ctx {
 static int export_scenario(void *arg)
 {
     struct fa_ctx *c = arg;
-    otel_otlp_options o = { .protocol = OTEL_OTLP_GRPC, .endpoint = c->endpoint,
-                            .compression = OTEL_OTLP_COMPRESSION_GZIP, .headers = md,
-                            .header_count = 1, .retry_max_attempts = 1,
+    otel_otlp_options o = { .protocol = OTEL_OTLP_GRPC,
+                            .endpoint = c->endpoint,
+                            .compression = OTEL_OTLP_COMPRESSION_GZIP,
+                            .headers = md,
+                            .header_count = 1,
+                            .retry_max_attempts = 1,
                             .certificate_file = (char *)c->ca };
     otel_span_exporter e;
     otel_status st = otel_otlp_exporter_create(&o, &e);
@@ -643,17 +646,22 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grpc_keeps_one_connection_for_many_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_gzip_sets_encoding_and_flag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_unavailable_is_retried_and_delivered_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_resource_exhausted_without_retry_info_is_dropped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_resource_exhausted_with_retry_info_waits_the_delay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_resource_exhausted_without_retry_info_is_dropped, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_resource_exhausted_with_retry_info_waits_the_delay, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_grpc_invalid_argument_is_dropped_with_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_partial_success_is_logged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_goaway_makes_the_next_call_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_connection_dropped_mid_call_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_slow_server_is_cut_at_the_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_http_503_without_grpc_status_is_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_connection_refused_gives_up_at_the_deadline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_server_coming_up_during_retries_gets_the_batch_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_tls_with_ca_file_verifies_and_negotiates_h2, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_connection_refused_gives_up_at_the_deadline, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_server_coming_up_during_retries_gets_the_batch_once, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_tls_with_ca_file_verifies_and_negotiates_h2, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_grpc_tls_unknown_ca_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_tls_wrong_host_name_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_no_scheme_uses_tls_unless_insecure, setup, teardown),
@@ -661,7 +669,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grpc_export_after_shutdown_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_retry_info_parser, setup, teardown),
         cmocka_unit_test_setup_teardown(test_grpc_export_survives_every_allocation_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_batch_processor_span_end_never_waits_for_a_stalled_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_batch_processor_span_end_never_waits_for_a_stalled_server,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

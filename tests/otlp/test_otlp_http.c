@@ -549,9 +549,12 @@ static int export_scenario(void *arg)
     struct fa_ctx *c = arg;
     char endpoint[64];
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u/v1/traces", (unsigned)c->port);
-    otel_otlp_options o = { .protocol = c->protocol, .endpoint = endpoint,
-                            .compression = OTEL_OTLP_COMPRESSION_GZIP, .headers = test_headers,
-                            .header_count = 2, .retry_max_attempts = 1 };
+    otel_otlp_options o = { .protocol = c->protocol,
+                            .endpoint = endpoint,
+                            .compression = OTEL_OTLP_COMPRESSION_GZIP,
+                            .headers = test_headers,
+                            .header_count = 2,
+                            .retry_max_attempts = 1 };
     otel_span_exporter e;
     otel_status st = otel_otlp_exporter_create(&o, &e);
     if (st != OTEL_OK)
@@ -591,7 +594,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http_json_body_and_json_partial_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_retries_503_then_delivers_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_429_waits_for_retry_after, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_retry_after_past_the_deadline_gives_up_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_retry_after_past_the_deadline_gives_up_at_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_http_400_is_dropped_without_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_slow_receiver_is_cut_at_the_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_caller_timeout_wins_when_shorter, setup, teardown),
@@ -599,11 +603,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http_attempt_limit_is_honoured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_reset_mid_request_is_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_partial_success_is_logged_and_counted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_receiver_coming_up_during_retries_gets_the_batch_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_export_after_shutdown_fails_without_sending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_receiver_coming_up_during_retries_gets_the_batch_once,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_export_after_shutdown_fails_without_sending, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_http_through_simple_processor_and_provider, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_export_survives_every_allocation_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_batch_processor_delivers_each_span_once_through_503s, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_batch_processor_delivers_each_span_once_through_503s, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

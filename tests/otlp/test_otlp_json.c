@@ -200,18 +200,18 @@ static char *encode(struct otel__otlp_encoder *e, const otel_span_data *const *s
     return s;
 }
 
-#define HAS(text, part)                                                                            \
-    do {                                                                                           \
-        if (!strstr((text), (part)))                                                               \
-            fail_msg("missing %s in %s", (part), (text));                                          \
+#define HAS(text, part)                                   \
+    do {                                                  \
+        if (!strstr((text), (part)))                      \
+            fail_msg("missing %s in %s", (part), (text)); \
     } while (0)
 
 static void test_json_parser_is_strict(void **state)
 {
     (void)state;
     /* The checker must be able to fail, or the other tests prove nothing. */
-    const char *bad[] = { "{", "{\"a\":}", "[1,]", "{\"a\" 1}", "\"\x01\"", "\"\xff\"", "01",
-                          "{\"a\":1}x", "[1 2]", "\"\\q\"" };
+    const char *bad[] = { "{",        "{\"a\":}", "[1,]",       "{\"a\" 1}", "\"\x01\"",
+                          "\"\xff\"", "01",       "{\"a\":1}x", "[1 2]",     "\"\\q\"" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_false(json_valid((const uint8_t *)bad[i], strlen(bad[i])));
     const char *good = "{\"a\":[1,-2.5e3,true,false,null,\"\\u00e9\\n\"],\"b\":{}}";
@@ -227,9 +227,12 @@ static void test_json_every_field_follows_otlp_json(void **state)
     otel__otlp_encoder_init(&e, 0);
     const otel_span_data *spans[] = { &f.data };
     char *s = encode(&e, spans, 1);
-    HAS(s, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":\"checkout\"}},"
-           "{\"key\":\"host.cores\",\"value\":{\"intValue\":\"8\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":\"io.test.lib\","
-           "\"version\":\"1.2.3\",\"attributes\":[{\"key\":\"scope.attr\",\"value\":{\"boolValue\":true}}]},\"spans\":[{");
+    HAS(s, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{"
+           "\"stringValue\":\"checkout\"}},"
+           "{\"key\":\"host.cores\",\"value\":{\"intValue\":\"8\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":"
+           "\"io.test.lib\","
+           "\"version\":\"1.2.3\",\"attributes\":[{\"key\":\"scope.attr\",\"value\":{\"boolValue\":true}}]},"
+           "\"spans\":[{");
     HAS(s, "\"traceId\":\"a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\"");
     HAS(s, "\"spanId\":\"1011121314151617\"");
     HAS(s, "\"parentSpanId\":\"3031323334353637\"");
@@ -246,11 +249,14 @@ static void test_json_every_field_follows_otlp_json(void **state)
     HAS(s, "{\"key\":\"double_zero\",\"value\":{\"doubleValue\":0}}");
     HAS(s, "{\"key\":\"bytes\",\"value\":{\"bytesValue\":\"AAEC/4A=\"}}");
     HAS(s, "{\"key\":\"empty\",\"value\":{}}");
-    HAS(s, "{\"key\":\"ints\",\"value\":{\"arrayValue\":{\"values\":[{\"intValue\":\"0\"},{\"intValue\":\"-1\"},"
-           "{\"intValue\":\"9223372036854775807\"},{\"intValue\":\"-9223372036854775808\"}]}}}");
-    HAS(s, "{\"key\":\"doubles\",\"value\":{\"arrayValue\":{\"values\":[{\"doubleValue\":0.5},{\"doubleValue\":-2.25},"
+    HAS(s,
+        "{\"key\":\"ints\",\"value\":{\"arrayValue\":{\"values\":[{\"intValue\":\"0\"},{\"intValue\":\"-1\"},"
+        "{\"intValue\":\"9223372036854775807\"},{\"intValue\":\"-9223372036854775808\"}]}}}");
+    HAS(s, "{\"key\":\"doubles\",\"value\":{\"arrayValue\":{\"values\":[{\"doubleValue\":0.5},{"
+           "\"doubleValue\":-2.25},"
            "{\"doubleValue\":1e+300}]}}}");
-    HAS(s, "{\"key\":\"strs\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"},{\"stringValue\":\"\"},"
+    HAS(s, "{\"key\":\"strs\",\"value\":{\"arrayValue\":{\"values\":[{\"stringValue\":\"a\"},{"
+           "\"stringValue\":\"\"},"
            "{\"stringValue\":\"\xc3\xa9t\xc3\xa9\"}]}}}");
     HAS(s, "{\"key\":\"empty_array\",\"value\":{\"arrayValue\":{}}}");
     HAS(s, "\"droppedAttributesCount\":3");
@@ -259,9 +265,11 @@ static void test_json_every_field_follows_otlp_json(void **state)
     HAS(s, "{\"timeUnixNano\":\"1700000000160000000\",\"name\":\"retry\"}");
     HAS(s, "\"droppedEventsCount\":4");
     HAS(s, "\"links\":[{\"traceId\":\"77777777777777777777777777777777\",\"spanId\":\"8888888888888888\","
-           "\"traceState\":\"linked=1\",\"attributes\":[{\"key\":\"link.kind\",\"value\":{\"stringValue\":\"follows\"}}],"
+           "\"traceState\":\"linked=1\",\"attributes\":[{\"key\":\"link.kind\",\"value\":{\"stringValue\":"
+           "\"follows\"}}],"
            "\"droppedAttributesCount\":2,\"flags\":769}");
-    HAS(s, "{\"traceId\":\"77777777777777777777777777777777\",\"spanId\":\"9999999999999999\",\"flags\":256}");
+    HAS(s,
+        "{\"traceId\":\"77777777777777777777777777777777\",\"spanId\":\"9999999999999999\",\"flags\":256}");
     HAS(s, "\"droppedLinksCount\":5");
     HAS(s, "\"status\":{\"message\":\"payment declined\",\"code\":2}");
     HAS(s, "\"schemaUrl\":\"https://schema/scope\"}],\"schemaUrl\":\"https://schema/res\"}]}");
@@ -346,9 +354,10 @@ static void test_json_minimal_span_leaves_defaults_out(void **state)
     otel__otlp_encoder_init(&e, 0);
     const otel_span_data *spans[] = { &d };
     char *s = encode(&e, spans, 1);
-    assert_string_equal(s, "{\"resourceSpans\":[{\"resource\":{},\"scopeSpans\":[{\"scope\":{},\"spans\":[{"
-                           "\"traceId\":\"abababababababababababababababab\",\"spanId\":\"cdcdcdcdcdcdcdcd\","
-                           "\"flags\":256,\"kind\":1,\"startTimeUnixNano\":\"1\",\"endTimeUnixNano\":\"2\"}]}]}]}");
+    assert_string_equal(
+        s, "{\"resourceSpans\":[{\"resource\":{},\"scopeSpans\":[{\"scope\":{},\"spans\":[{"
+           "\"traceId\":\"abababababababababababababababab\",\"spanId\":\"cdcdcdcdcdcdcdcd\","
+           "\"flags\":256,\"kind\":1,\"startTimeUnixNano\":\"1\",\"endTimeUnixNano\":\"2\"}]}]}]}");
     free(s);
     otel__otlp_encoder_cleanup(&e);
 }

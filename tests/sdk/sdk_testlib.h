@@ -17,8 +17,8 @@ typedef struct collector {
     otel_span_data **spans; /* clones (when |clone| is set) */
     size_t count;
     size_t cap;
-    bool clone;                     /* keep clones; otherwise only count */
-    otel_export_result result;      /* what export_spans returns */
+    bool clone;                /* keep clones; otherwise only count */
+    otel_export_result result; /* what export_spans returns */
     otel_status flush_result;
     otel_status shutdown_result;
     _Atomic int export_calls;
@@ -141,8 +141,7 @@ static inline size_t collector_count(collector *c)
 }
 
 /* A provider with one simple processor in front of |c| and |opts| (may be NULL) for the rest. */
-static inline otel_tracer_provider *testlib_provider(collector *c,
-                                                    const otel_tracer_provider_options *opts)
+static inline otel_tracer_provider *testlib_provider(collector *c, const otel_tracer_provider_options *opts)
 {
     otel_tracer_provider_options o = { 0 };
     if (opts)
@@ -171,8 +170,7 @@ typedef struct retainer {
     _Atomic int ends;
 } retainer;
 
-static void retainer_on_start(void *ud, otel_span span, const otel_span_data *data,
-                              const otel_parent *parent)
+static void retainer_on_start(void *ud, otel_span span, const otel_span_data *data, const otel_parent *parent)
 {
     (void)span;
     (void)data;
@@ -225,8 +223,7 @@ static inline otel_span_processor retainer_processor(retainer *r)
 }
 
 /* A provider whose only processor is |r|; |opts| (may be NULL) for the rest. */
-static inline otel_tracer_provider *retainer_provider(retainer *r,
-                                                     const otel_tracer_provider_options *opts)
+static inline otel_tracer_provider *retainer_provider(retainer *r, const otel_tracer_provider_options *opts)
 {
     otel_tracer_provider_options o = { 0 };
     if (opts)

@@ -26,15 +26,13 @@ static int64_t wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static otel_export_result discard(void *ud, const otel_span_data *const *spans, size_t n,
-                                  int64_t timeout_ns)
+static otel_export_result discard(void *ud, const otel_span_data *const *spans, size_t n, int64_t timeout_ns)
 {
     (void)ud, (void)spans, (void)n, (void)timeout_ns;
     return OTEL_EXPORT_SUCCESS;
 }
 
-static otel_tracer_provider *provider_with(otel_sampler sampler, otel_span_processor *bp,
-                                           bool event_loop)
+static otel_tracer_provider *provider_with(otel_sampler sampler, otel_span_processor *bp, bool event_loop)
 {
     otel_span_exporter ex = { .export_spans = discard };
     otel_batch_options bo = { .no_thread = event_loop };

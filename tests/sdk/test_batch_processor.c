@@ -39,12 +39,12 @@ static void pause_ms(int ms)
 }
 
 /* Polls |cond| until it holds or WAIT_LIMIT_MS passed; returns whether it held. */
-#define WAIT_FOR(cond)                                                                             \
-    __extension__({                                                                                \
-        int64_t until_ = now_ms() + WAIT_LIMIT_MS;                                                 \
-        while (!(cond) && now_ms() < until_)                                                       \
-            pause_ms(1);                                                                           \
-        (bool)(cond);                                                                              \
+#define WAIT_FOR(cond)                             \
+    __extension__({                                \
+        int64_t until_ = now_ms() + WAIT_LIMIT_MS; \
+        while (!(cond) && now_ms() < until_)       \
+            pause_ms(1);                           \
+        (bool)(cond);                              \
     })
 
 /* ---------------------------------------------------------------------------------------------
@@ -57,11 +57,11 @@ typedef struct gate {
     pthread_mutex_t lock;
     pthread_cond_t cv;
     bool closed;
-    _Atomic int inside;       /* exports waiting at the closed gate */
-    _Atomic int concurrent;   /* exports running now */
-    _Atomic int overlaps;     /* times two exports ran at once */
+    _Atomic int inside;     /* exports waiting at the closed gate */
+    _Atomic int concurrent; /* exports running now */
+    _Atomic int overlaps;   /* times two exports ran at once */
     _Atomic int64_t last_timeout;
-    _Atomic int retain;       /* keep every span (otel_span_data_retain) */
+    _Atomic int retain; /* keep every span (otel_span_data_retain) */
     const otel_span_data *retained[64];
     _Atomic int retained_count;
     pthread_t export_thread;
@@ -217,15 +217,12 @@ static void test_batch_create_rejects_invalid_arguments_and_owns_nothing(void **
     gate_init(&g);
     otel_span_processor bp;
     otel_span_exporter none = { 0 };
-    assert_int_equal(otel_batch_processor_create(gate_exporter(&g), NULL, NULL),
-                     OTEL_ERR_INVALID_ARG);
+    assert_int_equal(otel_batch_processor_create(gate_exporter(&g), NULL, NULL), OTEL_ERR_INVALID_ARG);
     assert_int_equal(otel_batch_processor_create(none, NULL, &bp), OTEL_ERR_INVALID_ARG);
     otel_batch_options neg = { .schedule_delay_ns = -1 };
-    assert_int_equal(otel_batch_processor_create(gate_exporter(&g), &neg, &bp),
-                     OTEL_ERR_INVALID_ARG);
+    assert_int_equal(otel_batch_processor_create(gate_exporter(&g), &neg, &bp), OTEL_ERR_INVALID_ARG);
     otel_batch_options huge = { .max_queue_size = (1u << 24) + 1 };
-    assert_int_equal(otel_batch_processor_create(gate_exporter(&g), &huge, &bp),
-                     OTEL_ERR_INVALID_ARG);
+    assert_int_equal(otel_batch_processor_create(gate_exporter(&g), &huge, &bp), OTEL_ERR_INVALID_ARG);
     assert_int_equal(atomic_load(&g.c.destroy_calls), 0);
     gate_cleanup(&g);
 }
@@ -295,8 +292,7 @@ static void test_batch_exports_a_full_batch_taken_in_credit_chunks(void **state)
 static void test_batch_exports_in_batches_of_at_most_the_batch_size(void **state)
 {
     (void)state;
-    otel_batch_options bo = { .max_queue_size = 100, .max_export_batch_size = 8,
-                              .schedule_delay_ns = HOUR };
+    otel_batch_options bo = { .max_queue_size = 100, .max_export_batch_size = 8, .schedule_delay_ns = HOUR };
     struct fx *f = fx_new(&bo, NULL);
     end_spans(f, "many", 40);
     assert_int_equal(otel_tracer_provider_force_flush(f->tp, 0), OTEL_OK);
@@ -612,8 +608,7 @@ static bool fd_readable(int fd)
 static void test_batch_event_loop_mode_exports_on_the_callers_thread(void **state)
 {
     (void)state;
-    otel_batch_options bo = { .max_export_batch_size = 4, .schedule_delay_ns = 30 * MS,
-                              .no_thread = true };
+    otel_batch_options bo = { .max_export_batch_size = 4, .schedule_delay_ns = 30 * MS, .no_thread = true };
     struct fx *f = fx_new(&bo, NULL);
     int fd = otel_batch_processor_fd(&f->bp);
     assert_true(fd >= 0);
@@ -669,8 +664,7 @@ static void test_batch_thread_mode_has_no_event_loop_interface(void **state)
  * Allocation failures
  * ------------------------------------------------------------------------------------------- */
 
-static otel_export_result discard(void *ud, const otel_span_data *const *spans, size_t n,
-                                  int64_t timeout_ns)
+static otel_export_result discard(void *ud, const otel_span_data *const *spans, size_t n, int64_t timeout_ns)
 {
     (void)ud, (void)spans, (void)n, (void)timeout_ns;
     return OTEL_EXPORT_SUCCESS;

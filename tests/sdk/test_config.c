@@ -30,8 +30,7 @@ static const char *table_getenv(void *user_data, const char *name)
     return NULL;
 }
 
-#define ENV(...)                                                                                   \
-    (&(otel_env){ table_getenv, (void *)(const struct kv[]){ __VA_ARGS__, { NULL, NULL } } })
+#define ENV(...) (&(otel_env){ table_getenv, (void *)(const struct kv[]){ __VA_ARGS__, { NULL, NULL } } })
 #define NO_ENV ENV({ "UNRELATED", "x" })
 
 /* ---- diagnostics ----------------------------------------------------------------------------- */
@@ -115,8 +114,8 @@ static void test_env_reads_the_process_environment_when_env_is_null(void **state
 static void test_env_bool_is_true_only_for_true(void **state)
 {
     (void)state;
-    const otel_env *env = ENV({ "T", "TRUE" }, { "T2", " true " }, { "F", "False" },
-                              { "BAD", "yes" }, { "ONE", "1" });
+    const otel_env *env =
+        ENV({ "T", "TRUE" }, { "T2", " true " }, { "F", "False" }, { "BAD", "yes" }, { "ONE", "1" });
     bool b = false;
     assert_true(otel_env_get_bool(env, "T", &b));
     assert_true(b);
@@ -143,10 +142,9 @@ static void test_env_bool_is_true_only_for_true(void **state)
 static void test_env_int_accepts_only_decimal_in_range(void **state)
 {
     (void)state;
-    const otel_env *env = ENV({ "OK", "2147483647" }, { "PLUS", "+5" }, { "ZERO", "0" },
-                              { "NEG", "-1" }, { "BIG", "2147483648" },
-                              { "HUGE", "99999999999999999999999" }, { "JUNK", "12abc" },
-                              { "HEX", "0x10" }, { "FLOAT", "1.5" }, { "SIGN", "-" });
+    const otel_env *env = ENV({ "OK", "2147483647" }, { "PLUS", "+5" }, { "ZERO", "0" }, { "NEG", "-1" },
+                              { "BIG", "2147483648" }, { "HUGE", "99999999999999999999999" },
+                              { "JUNK", "12abc" }, { "HEX", "0x10" }, { "FLOAT", "1.5" }, { "SIGN", "-" });
     int64_t n = 7;
     assert_true(otel_env_get_int(env, "OK", 0, INT32_MAX, &n));
     assert_int_equal(n, INT32_MAX);
@@ -181,9 +179,8 @@ static void test_env_duration_is_milliseconds_stored_as_nanoseconds(void **state
 static void test_env_double_checks_range_and_ignores_locale(void **state)
 {
     (void)state;
-    const otel_env *env = ENV({ "HALF", "0.5" }, { "ONE", "1" }, { "BIG", "1.5" },
-                              { "NAN", "nan" }, { "INF", "inf" }, { "JUNK", "0.5x" },
-                              { "COMMA", "0,5" });
+    const otel_env *env = ENV({ "HALF", "0.5" }, { "ONE", "1" }, { "BIG", "1.5" }, { "NAN", "nan" },
+                              { "INF", "inf" }, { "JUNK", "0.5x" }, { "COMMA", "0,5" });
     /* A program running in a locale with a decimal comma still reads "0.5" (proves something
      * only where de_DE.UTF-8 is installed). */
     const char *had = setlocale(LC_NUMERIC, "de_DE.UTF-8");
@@ -267,22 +264,16 @@ static void test_config_reads_every_variable(void **state)
 {
     (void)state;
     otel_sdk_config cfg;
-    from_env(&cfg, ENV({ "OTEL_SDK_DISABLED", "true" }, { "OTEL_LOG_LEVEL", "DEBUG" },
-                       { "OTEL_SERVICE_NAME", " checkout " },
-                       { "OTEL_RESOURCE_ATTRIBUTES", "a=1,b=2" },
-                       { "OTEL_TRACES_SAMPLER", "ParentBased_TraceIdRatio" },
-                       { "OTEL_TRACES_SAMPLER_ARG", "0.25" },
-                       { "OTEL_ATTRIBUTE_COUNT_LIMIT", "10" },
-                       { "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100" },
-                       { "OTEL_SPAN_EVENT_COUNT_LIMIT", "11" },
-                       { "OTEL_SPAN_LINK_COUNT_LIMIT", "12" },
-                       { "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "13" },
-                       { "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "14" },
-                       { "OTEL_BSP_SCHEDULE_DELAY", "100" }, { "OTEL_BSP_EXPORT_TIMEOUT", "2000" },
-                       { "OTEL_BSP_MAX_QUEUE_SIZE", "4096" },
-                       { "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "256" },
-                       { "OTEL_TRACES_EXPORTER", "console" },
-                       { "OTEL_PROPAGATORS", "b3multi" }));
+    from_env(&cfg,
+             ENV({ "OTEL_SDK_DISABLED", "true" }, { "OTEL_LOG_LEVEL", "DEBUG" },
+                 { "OTEL_SERVICE_NAME", " checkout " }, { "OTEL_RESOURCE_ATTRIBUTES", "a=1,b=2" },
+                 { "OTEL_TRACES_SAMPLER", "ParentBased_TraceIdRatio" }, { "OTEL_TRACES_SAMPLER_ARG", "0.25" },
+                 { "OTEL_ATTRIBUTE_COUNT_LIMIT", "10" }, { "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "100" },
+                 { "OTEL_SPAN_EVENT_COUNT_LIMIT", "11" }, { "OTEL_SPAN_LINK_COUNT_LIMIT", "12" },
+                 { "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "13" }, { "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", "14" },
+                 { "OTEL_BSP_SCHEDULE_DELAY", "100" }, { "OTEL_BSP_EXPORT_TIMEOUT", "2000" },
+                 { "OTEL_BSP_MAX_QUEUE_SIZE", "4096" }, { "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "256" },
+                 { "OTEL_TRACES_EXPORTER", "console" }, { "OTEL_PROPAGATORS", "b3multi" }));
     assert_true(cfg.disabled);
     assert_int_equal(cfg.log_level, OTEL_LOG_DEBUG);
     assert_string_equal(cfg.service_name, "checkout");
@@ -369,8 +360,7 @@ static void test_config_sampler_names(void **state)
         { "traceidratio", OTEL_SAMPLER_TRACEIDRATIO, "traceidratio" },
         { "parentbased_always_on", OTEL_SAMPLER_PARENTBASED_ALWAYS_ON, "parentbased_always_on" },
         { "parentbased_always_off", OTEL_SAMPLER_PARENTBASED_ALWAYS_OFF, "parentbased_always_off" },
-        { "parentbased_traceidratio", OTEL_SAMPLER_PARENTBASED_TRACEIDRATIO,
-          "parentbased_traceidratio" },
+        { "parentbased_traceidratio", OTEL_SAMPLER_PARENTBASED_TRACEIDRATIO, "parentbased_traceidratio" },
         { "Jaeger_Remote", OTEL_SAMPLER_OTHER, "jaeger_remote" },
         { "parentbased_jaeger_remote", OTEL_SAMPLER_OTHER, "parentbased_jaeger_remote" },
         { "xray", OTEL_SAMPLER_OTHER, "xray" },
@@ -400,21 +390,18 @@ static void test_config_sampler_arg(void **state)
 {
     (void)state;
     otel_sdk_config cfg;
-    from_env(&cfg, ENV({ "OTEL_TRACES_SAMPLER", "traceidratio" },
-                       { "OTEL_TRACES_SAMPLER_ARG", "1.5" }));
+    from_env(&cfg, ENV({ "OTEL_TRACES_SAMPLER", "traceidratio" }, { "OTEL_TRACES_SAMPLER_ARG", "1.5" }));
     assert_true(cfg.sampler_ratio == 1.0);
     assert_string_equal(cfg.sampler_arg, "1.5");
     expect_one_warning("OTEL_TRACES_SAMPLER_ARG", "\"1.5\"", "using 1");
     otel_sdk_config_cleanup(&cfg);
 
-    from_env(&cfg, ENV({ "OTEL_TRACES_SAMPLER", "traceidratio" },
-                       { "OTEL_TRACES_SAMPLER_ARG", "abc" }));
+    from_env(&cfg, ENV({ "OTEL_TRACES_SAMPLER", "traceidratio" }, { "OTEL_TRACES_SAMPLER_ARG", "abc" }));
     assert_true(cfg.sampler_ratio == 1.0);
     expect_one_warning("OTEL_TRACES_SAMPLER_ARG", "\"abc\"", "using 1");
     otel_sdk_config_cleanup(&cfg);
 
-    from_env(&cfg, ENV({ "OTEL_TRACES_SAMPLER", "traceidratio" },
-                       { "OTEL_TRACES_SAMPLER_ARG", "0" }));
+    from_env(&cfg, ENV({ "OTEL_TRACES_SAMPLER", "traceidratio" }, { "OTEL_TRACES_SAMPLER_ARG", "0" }));
     assert_true(cfg.sampler_ratio == 0.0);
     otel_sdk_config_cleanup(&cfg);
 
@@ -434,23 +421,22 @@ static void test_config_span_specific_limits_win(void **state)
 {
     (void)state;
     otel_sdk_config cfg;
-    from_env(&cfg, ENV({ "OTEL_ATTRIBUTE_COUNT_LIMIT", "10" },
-                       { "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "20" },
+    from_env(&cfg, ENV({ "OTEL_ATTRIBUTE_COUNT_LIMIT", "10" }, { "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "20" },
                        { "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "30" },
                        { "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "40" }));
     assert_int_equal(cfg.limits.attr_count, 20);
     assert_int_equal(cfg.limits.attr_value_length, 40);
     otel_sdk_config_cleanup(&cfg);
 
-    from_env(&cfg, ENV({ "OTEL_ATTRIBUTE_COUNT_LIMIT", "10" },
-                       { "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "30" }));
+    from_env(&cfg,
+             ENV({ "OTEL_ATTRIBUTE_COUNT_LIMIT", "10" }, { "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "30" }));
     assert_int_equal(cfg.limits.attr_count, 10);
     assert_int_equal(cfg.limits.attr_value_length, 30);
     otel_sdk_config_cleanup(&cfg);
 
     /* An invalid span-specific value leaves the generic one in force, and says so. */
-    from_env(&cfg, ENV({ "OTEL_ATTRIBUTE_COUNT_LIMIT", "10" },
-                       { "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "lots" }));
+    from_env(&cfg,
+             ENV({ "OTEL_ATTRIBUTE_COUNT_LIMIT", "10" }, { "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "lots" }));
     assert_int_equal(cfg.limits.attr_count, 10);
     expect_one_warning("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "lots", "using 10");
     otel_sdk_config_cleanup(&cfg);
@@ -462,8 +448,7 @@ static void test_config_zero_limit_is_an_explicit_zero(void **state)
     (void)state;
     otel_sdk_config cfg;
     from_env(&cfg, ENV({ "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "0" },
-                       { "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "0" },
-                       { "OTEL_SPAN_EVENT_COUNT_LIMIT", "0" }));
+                       { "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "0" }, { "OTEL_SPAN_EVENT_COUNT_LIMIT", "0" }));
     assert_int_equal(cfg.limits.attr_count, OTEL_LIMIT_ZERO);
     assert_int_equal(cfg.limits.attr_value_length, OTEL_LIMIT_ZERO);
     assert_int_equal(cfg.limits.event_count, OTEL_LIMIT_ZERO);
@@ -477,8 +462,8 @@ static void test_config_batch_timeouts(void **state)
     (void)state;
     otel_sdk_config cfg;
     from_env(&cfg, ENV({ "OTEL_BSP_EXPORT_TIMEOUT", "0" }, { "OTEL_BSP_SCHEDULE_DELAY", "0" }));
-    assert_true(cfg.batch.export_timeout_ns < 0);  /* no limit */
-    assert_true(cfg.batch.schedule_delay_ns > 0);  /* as soon as possible, not "default" */
+    assert_true(cfg.batch.export_timeout_ns < 0); /* no limit */
+    assert_true(cfg.batch.schedule_delay_ns > 0); /* as soon as possible, not "default" */
     assert_true(cfg.batch.schedule_delay_ns < 1000);
     otel_sdk_config_cleanup(&cfg);
     assert_int_equal(g_warnings, 0);
@@ -488,8 +473,7 @@ static void test_config_batch_size_is_clamped_to_queue_size(void **state)
 {
     (void)state;
     otel_sdk_config cfg;
-    from_env(&cfg, ENV({ "OTEL_BSP_MAX_QUEUE_SIZE", "100" },
-                       { "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "200" }));
+    from_env(&cfg, ENV({ "OTEL_BSP_MAX_QUEUE_SIZE", "100" }, { "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "200" }));
     assert_int_equal(cfg.batch.max_queue_size, 100);
     assert_int_equal(cfg.batch.max_export_batch_size, 100);
     expect_one_warning("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "200", "using 100");
@@ -507,8 +491,7 @@ static void test_config_batch_size_is_clamped_to_queue_size(void **state)
     assert_int_equal(cfg.batch.max_export_batch_size, 64);
     otel_sdk_config_cleanup(&cfg);
 
-    from_env(&cfg, ENV({ "OTEL_BSP_MAX_QUEUE_SIZE", "64" },
-                       { "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64" }));
+    from_env(&cfg, ENV({ "OTEL_BSP_MAX_QUEUE_SIZE", "64" }, { "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64" }));
     assert_int_equal(cfg.batch.max_export_batch_size, 64);
     otel_sdk_config_cleanup(&cfg);
     assert_int_equal(g_warnings, 0);
@@ -536,12 +519,12 @@ static void test_config_reads_on_top_of_existing_values(void **state)
     (void)state;
     otel_sdk_config cfg;
     otel_sdk_config_init(&cfg);
-    cfg.service_name = strdup("from-code");       /* the header allows strdup'd strings */
+    cfg.service_name = strdup("from-code"); /* the header allows strdup'd strings */
     cfg.traces_exporter = strdup("none");
     cfg.limits.attr_count = 5;
     cfg.batch.max_queue_size = 10;
-    assert_int_equal(otel_sdk_config_from_env(&cfg, ENV({ "OTEL_PROPAGATORS", "b3" },
-                                                        { "OTEL_SPAN_LINK_COUNT_LIMIT", "bad" })),
+    assert_int_equal(otel_sdk_config_from_env(
+                         &cfg, ENV({ "OTEL_PROPAGATORS", "b3" }, { "OTEL_SPAN_LINK_COUNT_LIMIT", "bad" })),
                      OTEL_OK);
     assert_string_equal(cfg.service_name, "from-code");
     assert_string_equal(cfg.traces_exporter, "none");
@@ -551,8 +534,7 @@ static void test_config_reads_on_top_of_existing_values(void **state)
     expect_one_warning("OTEL_SPAN_LINK_COUNT_LIMIT", "bad", NULL);
 
     /* A value from the environment replaces (and frees) the earlier string. */
-    assert_int_equal(otel_sdk_config_from_env(&cfg, ENV({ "OTEL_SERVICE_NAME", "env" })),
-                     OTEL_OK);
+    assert_int_equal(otel_sdk_config_from_env(&cfg, ENV({ "OTEL_SERVICE_NAME", "env" })), OTEL_OK);
     assert_string_equal(cfg.service_name, "env");
     otel_sdk_config_cleanup(&cfg);
 }
@@ -574,8 +556,7 @@ static otel_sampling_decision decide(otel_sampler *s, uint8_t last_byte)
     trace_id[0] = 1;
     trace_id[15] = last_byte;
     otel_parent parent = { 0 };
-    otel_sampling_params p = { .parent = &parent, .trace_id = trace_id,
-                               .name = OTEL_STR("x") };
+    otel_sampling_params p = { .parent = &parent, .trace_id = trace_id, .name = OTEL_STR("x") };
     otel_sampling_result r = s->should_sample(s->user_data, &p);
     otel_trace_state_release(r.trace_state);
     return r.decision;
@@ -633,9 +614,8 @@ static void test_config_make_resource_merges_env_over_default(void **state)
 {
     (void)state;
     otel_sdk_config cfg;
-    from_env(&cfg, ENV({ "OTEL_RESOURCE_ATTRIBUTES",
-                         "service.name=attrs,deployment.environment.name=prod,"
-                         "telemetry.sdk.language=cobol" },
+    from_env(&cfg, ENV({ "OTEL_RESOURCE_ATTRIBUTES", "service.name=attrs,deployment.environment.name=prod,"
+                                                     "telemetry.sdk.language=cobol" },
                        { "OTEL_SERVICE_NAME", "checkout" }));
     otel_resource *r = NULL;
     assert_int_equal(otel_sdk_config_make_resource(&cfg, &r), OTEL_OK);

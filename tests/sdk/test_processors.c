@@ -281,9 +281,13 @@ static void tp_destroy(void *ud)
 
 static otel_span_processor tagged(struct tagged_proc *t)
 {
-    otel_span_processor p = { .on_start = tp_on_start, .on_end = tp_on_end, .force_flush = tp_flush,
-                              .shutdown = tp_shutdown, .get_stats = tp_stats,
-                              .destroy = tp_destroy, .user_data = t };
+    otel_span_processor p = { .on_start = tp_on_start,
+                              .on_end = tp_on_end,
+                              .force_flush = tp_flush,
+                              .shutdown = tp_shutdown,
+                              .get_stats = tp_stats,
+                              .destroy = tp_destroy,
+                              .user_data = t };
     return p;
 }
 
@@ -300,15 +304,14 @@ static void test_provider_calls_processors_in_order(void **state)
     otel_span_end(otel_tracer_start_span(t, OTEL_STR("x"), NULL));
     otel_tracer_provider_force_flush(tp, 0);
     otel_tracer_provider_destroy(tp);
-    const char *expect[] = { "start:a", "start:b", "end:a", "end:b", "flush:a", "flush:b",
-                             "shutdown:a", "shutdown:b", "destroy:a", "destroy:b" };
+    const char *expect[] = { "start:a", "start:b",    "end:a",      "end:b",     "flush:a",
+                             "flush:b", "shutdown:a", "shutdown:b", "destroy:a", "destroy:b" };
     assert_int_equal(log.n, 10);
     for (int i = 0; i < 10; i++)
         assert_string_equal(log.events[i], expect[i]);
 }
 
-static void set_attr_on_start(void *ud, otel_span span, const otel_span_data *data,
-                              const otel_parent *parent)
+static void set_attr_on_start(void *ud, otel_span span, const otel_span_data *data, const otel_parent *parent)
 {
     (void)parent;
     int *seen_name = ud;
@@ -330,7 +333,8 @@ static void test_on_start_can_set_attributes(void **state)
     otel_span_processor export;
     assert_int_equal(otel_simple_processor_create(collector_exporter(&c), &export), OTEL_OK);
     int seen_name = 0;
-    otel_span_processor decorate = { .on_start = set_attr_on_start, .on_end = ignore_end,
+    otel_span_processor decorate = { .on_start = set_attr_on_start,
+                                     .on_end = ignore_end,
                                      .user_data = &seen_name };
     otel_span_processor sp[2] = { decorate, export };
     otel_tracer_provider_options o = { .processors = sp, .processor_count = 2 };
@@ -353,8 +357,11 @@ static void test_composite_fans_out_in_order_and_sums(void **state)
     (void)state;
     struct order_log log = { .n = 0 };
     struct tagged_proc a = { .tag = "a", .log = &log, .stats = { 1, 2, 3, 4 } };
-    struct tagged_proc b = { .tag = "b", .log = &log, .stats = { 10, 20, 30, 40 },
-                             .flush_result = OTEL_ERR_TIMEOUT, .shutdown_result = OTEL_ERR_EXPORT };
+    struct tagged_proc b = { .tag = "b",
+                             .log = &log,
+                             .stats = { 10, 20, 30, 40 },
+                             .flush_result = OTEL_ERR_TIMEOUT,
+                             .shutdown_result = OTEL_ERR_EXPORT };
     otel_span_processor children[2] = { tagged(&a), tagged(&b) };
     otel_span_processor comp;
     assert_int_equal(otel_composite_processor_create(children, 2, &comp), OTEL_OK);
@@ -380,8 +387,8 @@ static void test_composite_fans_out_in_order_and_sums(void **state)
     otel_tracer_provider_destroy(tp);
     assert_int_equal(a.destroyed, 1);
     assert_int_equal(b.destroyed, 1);
-    const char *expect[] = { "start:a", "start:b", "end:a", "end:b", "flush:a", "flush:b",
-                             "shutdown:a", "shutdown:b", "destroy:a", "destroy:b" };
+    const char *expect[] = { "start:a", "start:b",    "end:a",      "end:b",     "flush:a",
+                             "flush:b", "shutdown:a", "shutdown:b", "destroy:a", "destroy:b" };
     assert_int_equal(log.n, 10);
     for (int i = 0; i < 10; i++)
         assert_string_equal(log.events[i], expect[i]);

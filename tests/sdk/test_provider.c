@@ -171,8 +171,10 @@ static void test_provider_destroy_calls_the_id_generator_destroy(void **state)
     (void)state;
     int destroyed = 0;
     otel_tracer_provider_options o = {
-        .id_generator = { .new_trace_id = trace_id_fn, .new_span_id = span_id_fn,
-                          .destroy = noop_destroy, .user_data = &destroyed },
+        .id_generator = { .new_trace_id = trace_id_fn,
+                          .new_span_id = span_id_fn,
+                          .destroy = noop_destroy,
+                          .user_data = &destroyed },
     };
     otel_tracer_provider *tp = NULL;
     assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
@@ -253,7 +255,9 @@ static void test_get_tracer_copies_its_arguments_into_the_scope(void **state)
     char val[] = "scope value";
     otel_attr attr = { OTEL_STR("scope.attr"), otel_value_str(otel_str_from_cstr(val)) };
     otel_tracer_options o = { .version = otel_str_from_cstr(version),
-                              .schema_url = otel_str_from_cstr(url), .attrs = &attr, .attr_count = 1 };
+                              .schema_url = otel_str_from_cstr(url),
+                              .attrs = &attr,
+                              .attr_count = 1 };
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, otel_str_from_cstr(name), &o);
     memset(name, 'X', sizeof(name) - 1);
     memset(version, 'X', sizeof(version) - 1);

@@ -63,8 +63,7 @@ static const char *get_str(const otel_resource *r, const char *key)
 static otel_resource *parse(const char *text, const char *service)
 {
     otel_resource *r = NULL;
-    assert_int_equal(otel_resource_parse(S(text), S(service), "OTEL_RESOURCE_ATTRIBUTES", &r),
-                     OTEL_OK);
+    assert_int_equal(otel_resource_parse(S(text), S(service), "OTEL_RESOURCE_ATTRIBUTES", &r), OTEL_OK);
     assert_non_null(r);
     return r;
 }
@@ -424,7 +423,7 @@ static void test_resource_parse_replaces_invalid_utf8(void **state)
     otel_resource *r = parse("a=%FF,b=x%C3,c=\xc0\xaf,d=%ED%A0%80", "");
     assert_string_equal(get_str(r, "a"), "\xef\xbf\xbd");
     assert_string_equal(get_str(r, "b"), "x\xef\xbf\xbd");
-    assert_string_equal(get_str(r, "c"), "\xef\xbf\xbd\xef\xbf\xbd"); /* overlong '/' */
+    assert_string_equal(get_str(r, "c"), "\xef\xbf\xbd\xef\xbf\xbd");             /* overlong '/' */
     assert_string_equal(get_str(r, "d"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* surrogate */
     otel_resource_release(r);
 }
@@ -506,14 +505,12 @@ static void test_resource_parse_empty_input_gives_empty_resource(void **state)
     otel_resource_attrs(r, &n);
     assert_int_equal(n, 0);
     otel_resource_release(r);
-    assert_int_equal(otel_resource_parse((otel_str){ NULL, 5 }, (otel_str){ NULL, 3 }, NULL, &r),
-                     OTEL_OK);
+    assert_int_equal(otel_resource_parse((otel_str){ NULL, 5 }, (otel_str){ NULL, 3 }, NULL, &r), OTEL_OK);
     otel_resource_attrs(r, &n);
     assert_int_equal(n, 0);
     otel_resource_release(r);
     assert_int_equal(g_warnings, 0);
-    assert_int_equal(otel_resource_parse(OTEL_STR("a=b"), OTEL_STR(""), NULL, NULL),
-                     OTEL_ERR_INVALID_ARG);
+    assert_int_equal(otel_resource_parse(OTEL_STR("a=b"), OTEL_STR(""), NULL, NULL), OTEL_ERR_INVALID_ARG);
 }
 
 static void test_resource_parse_does_not_read_past_the_slice(void **state)
@@ -564,8 +561,7 @@ static int scenario_parse(void *arg)
 {
     (void)arg;
     otel_resource *r = NULL;
-    otel_status st = otel_resource_parse(OTEL_STR("a=1,b=%41,c=%FF,bad"), OTEL_STR("svc"),
-                                         "test", &r);
+    otel_status st = otel_resource_parse(OTEL_STR("a=1,b=%41,c=%FF,bad"), OTEL_STR("svc"), "test", &r);
     otel_resource_release(r);
     return (int)st;
 }

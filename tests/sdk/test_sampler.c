@@ -23,14 +23,13 @@ static void make_trace_id(uint8_t out[OTEL_TRACE_ID_SIZE], uint64_t hi, uint64_t
         out[i] = (uint8_t)lo;
 }
 
-static otel_sampling_decision decide(const otel_sampler *s, const otel_parent *parent,
-                                     uint64_t hi, uint64_t lo)
+static otel_sampling_decision decide(const otel_sampler *s, const otel_parent *parent, uint64_t hi,
+                                     uint64_t lo)
 {
     uint8_t tid[OTEL_TRACE_ID_SIZE];
     make_trace_id(tid, hi, lo);
     static const otel_parent none;
-    otel_sampling_params p = { .parent = parent ? parent : &none, .trace_id = tid,
-                               .name = OTEL_STR("s") };
+    otel_sampling_params p = { .parent = parent ? parent : &none, .trace_id = tid, .name = OTEL_STR("s") };
     otel_sampling_result r = s->should_sample(s->user_data, &p);
     assert_false(r.set_trace_state);
     assert_int_equal(r.attr_count, 0);
@@ -279,8 +278,9 @@ static void test_custom_sampler_sees_the_params_and_adds_attrs_and_trace_state(v
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
     otel_attr attrs[] = { OTEL_ATTR_INT("given", 1) };
     otel_link link = { .attrs = attrs, .attr_count = 1 };
-    otel_span_start_options so = { .kind = OTEL_SPAN_KIND_CLIENT, .attrs = attrs, .attr_count = 1,
-                                   .links = &link, .link_count = 1 };
+    otel_span_start_options so = {
+        .kind = OTEL_SPAN_KIND_CLIENT, .attrs = attrs, .attr_count = 1, .links = &link, .link_count = 1
+    };
     otel_span s = otel_tracer_start_span(t, OTEL_STR("sampled op"), &so);
     otel_span_context sc = otel_span_get_context(s);
     otel_span_end(s);
@@ -358,7 +358,8 @@ static void test_record_only_reaches_on_end_but_is_not_exported(void **state)
     sp[0] = retainer_processor(&r);
     assert_int_equal(otel_simple_processor_create(collector_exporter(&c), &sp[1]), OTEL_OK);
     otel_tracer_provider_options o = { .sampler = { .should_sample = custom_fn, .user_data = &seen },
-                                       .processors = sp, .processor_count = 2 };
+                                       .processors = sp,
+                                       .processor_count = 2 };
     otel_tracer_provider *tp = NULL;
     assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);

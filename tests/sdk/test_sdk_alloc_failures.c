@@ -38,8 +38,7 @@ static int scenario_provider(void *arg)
     otel_status st = otel_simple_processor_create(collector_exporter(&c), &sp);
     if (st != OTEL_OK)
         goto out;
-    otel_tracer_provider_options o = { .resource = in->resource, .processors = &sp,
-                                       .processor_count = 1 };
+    otel_tracer_provider_options o = { .resource = in->resource, .processors = &sp, .processor_count = 1 };
     otel_tracer_provider *tp = NULL;
     st = otel_tracer_provider_create(&o, &tp);
     if (st != OTEL_OK) {
@@ -125,8 +124,8 @@ static void check_integrity(const otel_span_data *d, const char *key, const char
         const otel_event_data *e = &d->events[i];
         corrupted += !str_is(e->name, "an event") || e->attr_count > 1;
         if (e->attr_count == 1)
-            corrupted += !str_is(e->attrs[0].key, "e.k") ||
-                         !str_is(e->attrs[0].value.as.s, "event attribute value");
+            corrupted +=
+                !str_is(e->attrs[0].key, "e.k") || !str_is(e->attrs[0].value.as.s, "event attribute value");
     }
     for (uint32_t i = 0; i < d->link_count; i++) {
         const otel_link_data *l = &d->links[i];
@@ -146,8 +145,8 @@ static int scenario_span(void *arg)
     struct inputs *in = arg;
     retainer ret;
     retainer_init(&ret);
-    otel_tracer_provider *tp = retainer_provider(&ret, &(otel_tracer_provider_options){
-                                                          .resource = in->resource });
+    otel_tracer_provider *tp =
+        retainer_provider(&ret, &(otel_tracer_provider_options){ .resource = in->resource });
     if (!tp) {
         pthread_mutex_destroy(&ret.lock);
         return (int)OTEL_ERR_NOMEM;

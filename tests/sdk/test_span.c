@@ -378,9 +378,11 @@ static void test_span_value_length_limit_counts_characters_not_bytes(void **stat
     otel_span s = start(f, "truncate");
     otel_span_set_attr_str(s, OTEL_STR("ascii"), OTEL_STR("abcdef"));
     otel_span_set_attr_str(s, OTEL_STR("short"), OTEL_STR("ab"));
-    otel_span_set_attr_str(s, OTEL_STR("latin"), OTEL_STR("h\xc3\xa9llo"));           /* héllo */
-    otel_span_set_attr_str(s, OTEL_STR("cjk"), OTEL_STR("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x83\x86")); /* 日本語テ */
-    otel_span_set_attr_str(s, OTEL_STR("emoji"), OTEL_STR("\xf0\x9f\x98\x80\xf0\x9f\x98\x81\xf0\x9f\x98\x82\xf0\x9f\x98\x83"));
+    otel_span_set_attr_str(s, OTEL_STR("latin"), OTEL_STR("h\xc3\xa9llo")); /* héllo */
+    otel_span_set_attr_str(s, OTEL_STR("cjk"),
+                           OTEL_STR("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x83\x86")); /* 日本語テ */
+    otel_span_set_attr_str(s, OTEL_STR("emoji"),
+                           OTEL_STR("\xf0\x9f\x98\x80\xf0\x9f\x98\x81\xf0\x9f\x98\x82\xf0\x9f\x98\x83"));
     /* A malformed sequence counts byte by byte: still bounded. */
     otel_span_set_attr_str(s, OTEL_STR("broken"), OTEL_STR("\x80\x80\x80\x80\x80"));
     /* A lead byte whose sequence is cut short by the end of the string. */
@@ -614,8 +616,9 @@ static void test_span_links_at_start_and_later_with_limits(void **state)
     otel_trace_state *ts = NULL;
     assert_int_equal(otel_trace_state_parse(OTEL_STR("vendor=value"), &ts), OTEL_OK);
     otel_attr attrs[] = { OTEL_ATTR_INT("a", 1), OTEL_ATTR_INT("b", 2) };
-    otel_link start_link = { .context = make_sc(10, 1, true), .trace_state = ts, .attrs = attrs,
-                             .attr_count = 2 };
+    otel_link start_link = {
+        .context = make_sc(10, 1, true), .trace_state = ts, .attrs = attrs, .attr_count = 2
+    };
     otel_span_start_options so = { .links = &start_link, .link_count = 1 };
     otel_span s = otel_tracer_start_span(f->tracer, OTEL_STR("links"), &so);
     otel_link later = { .context = make_sc(20, 0, false) };
@@ -1008,7 +1011,8 @@ static void test_span_custom_id_generator_without_random_ids(void **state)
     (void)state;
     uint64_t counter = 0;
     otel_tracer_provider_options o = {
-        .id_generator = { .new_trace_id = fixed_trace_id, .new_span_id = counting_span_id,
+        .id_generator = { .new_trace_id = fixed_trace_id,
+                          .new_span_id = counting_span_id,
                           .user_data = &counter },
     };
     struct fixture *f = fx_new(&o);

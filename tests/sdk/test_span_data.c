@@ -63,8 +63,9 @@ static void test_retained_span_data_outlives_on_end_and_blocks_reuse(void **stat
 static const otel_span_data *make_rich_span(otel_tracer_provider *tp, retainer *r)
 {
     otel_attr scope_attr = OTEL_ATTR_STR_LIT("scope.k", "scope.v");
-    otel_tracer_options to = { .version = OTEL_STR("9.9"), .schema_url = OTEL_STR("https://s"),
-                               .attrs = &scope_attr, .attr_count = 1 };
+    otel_tracer_options to = {
+        .version = OTEL_STR("9.9"), .schema_url = OTEL_STR("https://s"), .attrs = &scope_attr, .attr_count = 1
+    };
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("rich.lib"), &to);
     otel_trace_state *ts = NULL, *lts = NULL;
     assert_int_equal(otel_trace_state_parse(OTEL_STR("span=1"), &ts), OTEL_OK);
@@ -75,7 +76,8 @@ static const otel_span_data *make_rich_span(otel_tracer_provider *tp, retainer *
     otel_context *ctx = NULL;
     assert_int_equal(otel_context_with_span_context(NULL, &parent, ts, &ctx), OTEL_OK);
     otel_trace_state_release(ts);
-    otel_span_start_options so = { .parent = ctx, .kind = OTEL_SPAN_KIND_PRODUCER,
+    otel_span_start_options so = { .parent = ctx,
+                                   .kind = OTEL_SPAN_KIND_PRODUCER,
                                    .flags = OTEL_SPAN_START_STATIC_NAME };
     otel_span s = otel_tracer_start_span(t, OTEL_STR("rich"), &so);
     otel_context_release(ctx);

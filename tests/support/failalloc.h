@@ -97,7 +97,10 @@ static inline void failalloc_fail_at(size_t k)
 static inline void failalloc_install(void)
 {
     static const otel__mem_hooks hooks = {
-        failalloc_malloc, failalloc_calloc, failalloc_realloc, failalloc_free,
+        failalloc_malloc,
+        failalloc_calloc,
+        failalloc_realloc,
+        failalloc_free,
     };
     failalloc_fail_at(0);
     otel__mem_set_hooks(&hooks);

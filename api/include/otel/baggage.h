@@ -27,21 +27,20 @@ OTEL_API size_t otel_baggage_count(const otel_baggage *b);
 /* Entry |index| in insertion order; false past the end. Slices point into |b| and live as long
  * as it; |metadata| (may be NULL) receives the property string, empty when none.
  * Thread-safety: safe. */
-OTEL_API bool otel_baggage_entry(const otel_baggage *b, size_t index, otel_str *name,
-                                 otel_str *value, otel_str *metadata);
+OTEL_API bool otel_baggage_entry(const otel_baggage *b, size_t index, otel_str *name, otel_str *value,
+                                 otel_str *metadata);
 
 /* Looks up |name| (case-sensitive). |value| and |metadata| (each may be NULL) point into |b|.
  * Thread-safety: safe. */
-OTEL_API bool otel_baggage_get(const otel_baggage *b, otel_str name, otel_str *value,
-                               otel_str *metadata);
+OTEL_API bool otel_baggage_get(const otel_baggage *b, otel_str name, otel_str *value, otel_str *metadata);
 
 /* A new baggage with |name|=|value| (+ |metadata|, may be empty): an existing entry with that
  * name is replaced in place. Name, value and metadata are arbitrary bytes here (propagators
  * percent-encode on the wire); the name must not be empty. *out receives a new reference.
  * Errors: OTEL_ERR_INVALID_ARG (empty name), OTEL_ERR_LIMIT (64 entries or 8192 bytes would be
  * exceeded; nothing changes), OTEL_ERR_NOMEM. Thread-safety: safe. */
-OTEL_API otel_status otel_baggage_set(const otel_baggage *b, otel_str name, otel_str value,
-                                      otel_str metadata, otel_baggage **out);
+OTEL_API otel_status otel_baggage_set(const otel_baggage *b, otel_str name, otel_str value, otel_str metadata,
+                                      otel_baggage **out);
 
 /* A new baggage without |name| (NULL when it becomes empty). Errors: OTEL_ERR_NOMEM.
  * Thread-safety: safe. */

@@ -73,12 +73,11 @@ static inline bool otel_str_eq(otel_str a, otel_str b)
 typedef enum otel_value_type {
     OTEL_VALUE_EMPTY = 0,
     OTEL_VALUE_BOOL = 1,
-    OTEL_VALUE_INT = 2,    /* int64_t */
+    OTEL_VALUE_INT = 2, /* int64_t */
     OTEL_VALUE_DOUBLE = 3,
-    OTEL_VALUE_STR = 4,    /* UTF-8 text */
-    OTEL_VALUE_BYTES = 5,  /* opaque bytes (not allowed as span attributes by the spec; kept for
-                            * events and future signals, exported as OTLP bytes_value) */
-    OTEL_VALUE_ARRAY = 6,  /* homogeneous array of BOOL, INT, DOUBLE or STR */
+    OTEL_VALUE_STR = 4,   /* UTF-8 text */
+    OTEL_VALUE_BYTES = 5, /* opaque bytes (exported as OTLP bytes_value) */
+    OTEL_VALUE_ARRAY = 6, /* homogeneous array of BOOL, INT, DOUBLE or STR */
     /* append only */
 } otel_value_type;
 
@@ -205,21 +204,22 @@ static inline size_t otel_value_array_item_size(otel_value_type type)
 
 /* Attribute initializers. The *_LIT forms take string literals for key (and value) and mark them
  * static, so the SDK keeps the pointers instead of copying. */
-#define OTEL_ATTR_STR_LIT(k, v)                                                                    \
-    ((otel_attr){ OTEL_STR(k), { .type = OTEL_VALUE_STR,                                          \
-                                 .flags = OTEL_VALUE_STATIC | OTEL_VALUE_STATIC_KEY,                \
-                                 .as.s = OTEL_STR(v) } })
-#define OTEL_ATTR_STR(k, v) /* literal key, otel_str value (copied) */                              \
+#define OTEL_ATTR_STR_LIT(k, v)                                         \
+    ((otel_attr){ OTEL_STR(k),                                          \
+                  { .type = OTEL_VALUE_STR,                             \
+                    .flags = OTEL_VALUE_STATIC | OTEL_VALUE_STATIC_KEY, \
+                    .as.s = OTEL_STR(v) } })
+#define OTEL_ATTR_STR(k, v) /* literal key, otel_str value (copied) */ \
     ((otel_attr){ OTEL_STR(k), { .type = OTEL_VALUE_STR, .flags = OTEL_VALUE_STATIC_KEY, .as.s = (v) } })
-#define OTEL_ATTR_INT(k, v)                                                                        \
-    ((otel_attr){ OTEL_STR(k), { .type = OTEL_VALUE_INT, .flags = OTEL_VALUE_STATIC_KEY,            \
-                                 .as.i = (int64_t)(v) } })
-#define OTEL_ATTR_DOUBLE(k, v)                                                                     \
-    ((otel_attr){ OTEL_STR(k), { .type = OTEL_VALUE_DOUBLE, .flags = OTEL_VALUE_STATIC_KEY,         \
-                                 .as.d = (double)(v) } })
-#define OTEL_ATTR_BOOL(k, v)                                                                       \
-    ((otel_attr){ OTEL_STR(k), { .type = OTEL_VALUE_BOOL, .flags = OTEL_VALUE_STATIC_KEY,           \
-                                 .as.b = (bool)(v) } })
+#define OTEL_ATTR_INT(k, v)    \
+    ((otel_attr){ OTEL_STR(k), \
+                  { .type = OTEL_VALUE_INT, .flags = OTEL_VALUE_STATIC_KEY, .as.i = (int64_t)(v) } })
+#define OTEL_ATTR_DOUBLE(k, v) \
+    ((otel_attr){ OTEL_STR(k), \
+                  { .type = OTEL_VALUE_DOUBLE, .flags = OTEL_VALUE_STATIC_KEY, .as.d = (double)(v) } })
+#define OTEL_ATTR_BOOL(k, v)   \
+    ((otel_attr){ OTEL_STR(k), \
+                  { .type = OTEL_VALUE_BOOL, .flags = OTEL_VALUE_STATIC_KEY, .as.b = (bool)(v) } })
 
 /* ---------------------------------------------------------------------------------------------
  * Status codes
@@ -233,8 +233,8 @@ typedef enum otel_status {
     OTEL_ERR_TIMEOUT = 4,
     OTEL_ERR_SHUT_DOWN = 5,
     OTEL_ERR_EXPORT = 6,
-    OTEL_ERR_LIMIT = 7,      /* a size or count limit was reached; nothing was changed */
-    OTEL_ERR_NOT_FOUND = 8,  /* a named thing (key, exporter, propagator) does not exist */
+    OTEL_ERR_LIMIT = 7,     /* a size or count limit was reached; nothing was changed */
+    OTEL_ERR_NOT_FOUND = 8, /* a named thing (key, exporter, propagator) does not exist */
     OTEL_ERR_UNSUPPORTED = 9,
     /* new codes go last; existing values never change and are never reused */
 } otel_status;

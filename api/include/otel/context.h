@@ -39,8 +39,7 @@ OTEL_API void otel_context_release(const otel_context *ctx);
  * goes away; on failure ownership stays with the caller. *out receives a new reference.
  * Errors: OTEL_ERR_INVALID_ARG (NULL key or out), OTEL_ERR_NOMEM. Thread-safety: safe. */
 OTEL_API otel_status otel_context_with_value(const otel_context *parent, const otel_context_key *key,
-                                             void *value, void (*destroy)(void *value),
-                                             otel_context **out);
+                                             void *value, void (*destroy)(void *value), otel_context **out);
 
 /* The value stored under |key| in |ctx| or its ancestors, or NULL. The pointer stays valid as
  * long as |ctx| does. Thread-safety: safe. */
@@ -49,16 +48,14 @@ OTEL_API void *otel_context_get_value(const otel_context *ctx, const otel_contex
 /* A new context: |parent| with |span| as the active span. The span's context (ids, flags and
  * trace state) is copied in, so children can still be started from it after the span ended.
  * Errors: OTEL_ERR_INVALID_ARG, OTEL_ERR_NOMEM. Thread-safety: safe. */
-OTEL_API otel_status otel_context_with_span(const otel_context *parent, otel_span span,
-                                            otel_context **out);
+OTEL_API otel_status otel_context_with_span(const otel_context *parent, otel_span span, otel_context **out);
 
 /* A new context: |parent| with a span context that has no local span, typically one a
  * propagator extracted (set is_remote). |trace_state| is retained (may be NULL).
  * Errors: OTEL_ERR_INVALID_ARG, OTEL_ERR_NOMEM. Thread-safety: safe. */
 OTEL_API otel_status otel_context_with_span_context(const otel_context *parent,
                                                     const otel_span_context *span_context,
-                                                    const otel_trace_state *trace_state,
-                                                    otel_context **out);
+                                                    const otel_trace_state *trace_state, otel_context **out);
 
 /* The active span's handle in |ctx|; OTEL_SPAN_NONE when there is none. For a span context
  * without a local span (extracted from a carrier) it is a non-recording span wrapping that span
@@ -75,8 +72,8 @@ OTEL_API const otel_trace_state *otel_context_get_trace_state(const otel_context
 
 /* A new context: |parent| with |baggage| (retained; NULL removes the baggage).
  * Errors: OTEL_ERR_INVALID_ARG, OTEL_ERR_NOMEM. Thread-safety: safe. */
-OTEL_API otel_status otel_context_with_baggage(const otel_context *parent,
-                                               const otel_baggage *baggage, otel_context **out);
+OTEL_API otel_status otel_context_with_baggage(const otel_context *parent, const otel_baggage *baggage,
+                                               otel_context **out);
 
 /* The baggage in |ctx|, borrowed: valid as long as |ctx|. NULL when none. Thread-safety: safe. */
 OTEL_API const otel_baggage *otel_context_get_baggage(const otel_context *ctx);

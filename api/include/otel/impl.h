@@ -17,8 +17,7 @@ extern "C" {
  * the record may serve another span by then. Records must never be freed while a stale handle
  * could still reach them (pool them for the provider's lifetime). */
 struct otel_span_ops {
-    void (*set_attrs)(struct otel_span_impl *span, uint64_t gen, const otel_attr *attrs,
-                      size_t count);
+    void (*set_attrs)(struct otel_span_impl *span, uint64_t gen, const otel_attr *attrs, size_t count);
     void (*add_event)(struct otel_span_impl *span, uint64_t gen, otel_str name, int64_t time_ns,
                       const otel_attr *attrs, size_t attr_count);
     void (*add_link)(struct otel_span_impl *span, uint64_t gen, const otel_link *link);
@@ -61,8 +60,7 @@ struct otel_tracer {
 };
 
 struct otel_tracer_provider_ops {
-    otel_tracer *(*get_tracer)(otel_tracer_provider *tp, otel_str name,
-                               const otel_tracer_options *opts);
+    otel_tracer *(*get_tracer)(otel_tracer_provider *tp, otel_str name, const otel_tracer_options *opts);
 };
 
 /* The first member of every tracer provider. */

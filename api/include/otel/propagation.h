@@ -42,8 +42,7 @@ typedef struct otel_carrier_writer {
  * |destroy| (may be NULL) frees |user_data|. All callbacks must be safe to call concurrently. */
 typedef struct otel_propagator {
     void (*inject)(void *user_data, const otel_context *ctx, const otel_carrier_writer *carrier);
-    otel_context *(*extract)(void *user_data, const otel_context *ctx,
-                             const otel_carrier_reader *carrier);
+    otel_context *(*extract)(void *user_data, const otel_context *ctx, const otel_carrier_reader *carrier);
     size_t (*fields)(void *user_data, otel_str *names, size_t cap);
     void (*destroy)(void *user_data);
     void *user_data;
@@ -73,8 +72,7 @@ OTEL_API void otel_global_set_propagator(const otel_propagator *p);
 /* otel_propagator_inject() / otel_propagator_extract() with the global propagator.
  * Thread-safety: safe. */
 OTEL_API void otel_global_inject(const otel_context *ctx, const otel_carrier_writer *carrier);
-OTEL_API otel_context *otel_global_extract(const otel_context *ctx,
-                                           const otel_carrier_reader *carrier);
+OTEL_API otel_context *otel_global_extract(const otel_context *ctx, const otel_carrier_reader *carrier);
 
 /* Destroys the installed global propagator and installs the no-op. For the end of main() and
  * for tests. Thread-safety: as otel_global_set_propagator(). */

@@ -171,10 +171,10 @@ enum {
  * child of the current context. */
 typedef struct otel_span_start_options {
     otel_span_kind kind;
-    uint32_t flags;              /* OTEL_SPAN_START_* */
-    const otel_context *parent;  /* explicit parent context; NULL: the current context */
-    int64_t start_time_ns;       /* ns since the Unix epoch; 0: now */
-    const otel_attr *attrs;      /* initial attributes (samplers see them) */
+    uint32_t flags;             /* OTEL_SPAN_START_* */
+    const otel_context *parent; /* explicit parent context; NULL: the current context */
+    int64_t start_time_ns;      /* ns since the Unix epoch; 0: now */
+    const otel_attr *attrs;     /* initial attributes (samplers see them) */
     size_t attr_count;
     const otel_link *links;
     size_t link_count;
@@ -267,8 +267,8 @@ static inline void otel_span_set_attr_bool(otel_span span, otel_str key, bool va
 /* Adds an event named |name| at |time_ns| (0: now) with |attr_count| attributes. Everything is
  * copied. Dropped and counted at the event limit (the span keeps the first events).
  * Thread-safety: safe. */
-OTEL_API void otel_span_add_event(otel_span span, otel_str name, int64_t time_ns,
-                                  const otel_attr *attrs, size_t attr_count);
+OTEL_API void otel_span_add_event(otel_span span, otel_str name, int64_t time_ns, const otel_attr *attrs,
+                                  size_t attr_count);
 
 /* Adds a link after start (samplers only see links given at start). Copied; dropped and counted
  * at the link limit or when the linked context is invalid and has neither trace state nor
@@ -287,9 +287,8 @@ OTEL_API void otel_span_update_name(otel_span span, otel_str name);
  * exception.stacktrace (each omitted when empty) plus |attr_count| more attributes. It does not
  * change the status: call otel_span_set_status() too if the exception is an error.
  * Thread-safety: safe. */
-OTEL_API void otel_span_record_exception(otel_span span, otel_str type, otel_str message,
-                                         otel_str stacktrace, const otel_attr *attrs,
-                                         size_t attr_count);
+OTEL_API void otel_span_record_exception(otel_span span, otel_str type, otel_str message, otel_str stacktrace,
+                                         const otel_attr *attrs, size_t attr_count);
 
 /* True while the span records (sampled or record-only, and not ended). Thread-safety: safe. */
 OTEL_API bool otel_span_is_recording(otel_span span);

@@ -13,12 +13,12 @@ extern "C" {
 #endif
 
 typedef struct otel_configure_options {
-    const otel_env *env;        /* NULL: the process environment */
+    const otel_env *env; /* NULL: the process environment */
     /* Applied after the environment was read, so code wins over the environment: may change any
      * field of |cfg| (replace strings with heap copies). May be NULL. */
     void (*override)(void *user_data, otel_sdk_config *cfg);
     void *user_data;
-    bool no_global;             /* do not install the provider and propagator globally */
+    bool no_global; /* do not install the provider and propagator globally */
 } otel_configure_options;
 
 /* Reads the environment and builds a tracer provider with every exporter named in
@@ -35,8 +35,7 @@ typedef struct otel_configure_options {
  * OTEL_LOG_LEVEL, when set, becomes the diagnostics threshold; unset, the current one is kept.
  * Errors: OTEL_ERR_INVALID_ARG (NULL out), OTEL_ERR_NOMEM. Thread-safety: call once, at
  * start-up. */
-OTEL_API otel_status otel_configure_from_env(const otel_configure_options *opts,
-                                             otel_tracer_provider **out);
+OTEL_API otel_status otel_configure_from_env(const otel_configure_options *opts, otel_tracer_provider **out);
 
 #ifdef __cplusplus
 }

@@ -66,8 +66,8 @@ void otel__backoff_init(otel__backoff *b, int64_t initial_ns, int64_t max_ns, do
     /* Jitter only needs to differ between processes and exporters, not to be unpredictable. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    b->rng = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)b ^
-             0x9e3779b97f4a7c15u;
+    b->rng =
+        ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)b ^ 0x9e3779b97f4a7c15u;
     if (b->rng == 0)
         b->rng = 1;
 }
@@ -183,8 +183,8 @@ static int month_index(const char *w, size_t n)
 
 static bool take_time(struct scan *s, int64_t *h, int64_t *mi, int64_t *sec)
 {
-    return take_number(s, 2, h) && take_char(s, ':') && take_number(s, 2, mi) &&
-           take_char(s, ':') && take_number(s, 2, sec) && *h < 24 && *mi < 60 && *sec <= 60;
+    return take_number(s, 2, h) && take_char(s, ':') && take_number(s, 2, mi) && take_char(s, ':') &&
+           take_number(s, 2, sec) && *h < 24 && *mi < 60 && *sec <= 60;
 }
 
 static bool take_gmt(struct scan *s)

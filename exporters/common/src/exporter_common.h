@@ -78,8 +78,7 @@ typedef struct otel__backoff {
 } otel__backoff;
 
 /* Values <= 0 select the defaults: 1 s initial, 5 s max, x1.5, +-20 % jitter. */
-OTEL_API void otel__backoff_init(otel__backoff *b, int64_t initial_ns, int64_t max_ns,
-                                 double multiplier);
+OTEL_API void otel__backoff_init(otel__backoff *b, int64_t initial_ns, int64_t max_ns, double multiplier);
 /* Back to the initial delay (after a success). */
 OTEL_API void otel__backoff_reset(otel__backoff *b);
 /* The next delay (jittered), and grows the backoff. */
@@ -119,54 +118,53 @@ typedef struct otel__http_client otel__http_client;
 
 /* Everything is copied by create. */
 typedef struct otel__http_options {
-    const char *url;                /* http:// or https:// */
-    const char *content_type;       /* e.g. "application/x-protobuf" */
+    const char *url;          /* http:// or https:// */
+    const char *content_type; /* e.g. "application/x-protobuf" */
     const char *user_agent;
     const char *const *header_names; /* extra request headers; values never appear in logs */
     const char *const *header_values;
     size_t header_count;
-    const char *ca_file;            /* PEM CA bundle; NULL: the system's */
-    const char *client_cert_file;   /* PEM, for mutual TLS */
+    const char *ca_file;          /* PEM CA bundle; NULL: the system's */
+    const char *client_cert_file; /* PEM, for mutual TLS */
     const char *client_key_file;
-    size_t max_response_bytes;      /* response body kept up to this size; 0: 4 MiB */
-    const char *unix_socket_path;   /* connect to this unix socket instead (the URL still gives
-                                     * the Host header and path), e.g. a Datadog agent's */
+    size_t max_response_bytes;    /* response body kept up to this size; 0: 4 MiB */
+    const char *unix_socket_path; /* connect to this unix socket instead (the URL still gives
+                                   * the Host header and path), e.g. a Datadog agent's */
 } otel__http_options;
 
 /* How one request ended. */
 typedef enum otel__http_outcome {
-    OTEL__HTTP_RESPONSE = 0,   /* a complete response arrived: see |status| */
-    OTEL__HTTP_TIMEOUT = 1,    /* the deadline passed first */
-    OTEL__HTTP_CONNECT = 2,    /* could not connect (refused, unreachable, DNS) */
-    OTEL__HTTP_BROKEN = 3,     /* the connection failed mid-request (reset, closed, bad reply) */
-    OTEL__HTTP_TLS = 4,        /* TLS handshake or certificate verification failed */
-    OTEL__HTTP_OTHER = 5,      /* local failure (out of memory, bad option) */
+    OTEL__HTTP_RESPONSE = 0, /* a complete response arrived: see |status| */
+    OTEL__HTTP_TIMEOUT = 1,  /* the deadline passed first */
+    OTEL__HTTP_CONNECT = 2,  /* could not connect (refused, unreachable, DNS) */
+    OTEL__HTTP_BROKEN = 3,   /* the connection failed mid-request (reset, closed, bad reply) */
+    OTEL__HTTP_TLS = 4,      /* TLS handshake or certificate verification failed */
+    OTEL__HTTP_OTHER = 5,    /* local failure (out of memory, bad option) */
 } otel__http_outcome;
 
 typedef struct otel__http_result {
     otel__http_outcome outcome;
-    long status;               /* HTTP status when outcome is OTEL__HTTP_RESPONSE */
-    int64_t retry_after_ns;    /* from a Retry-After header; -1 when absent or unparsable */
-    const uint8_t *body;       /* the response body (possibly cut at max_response_bytes); valid
-                                * until the next request */
+    long status;            /* HTTP status when outcome is OTEL__HTTP_RESPONSE */
+    int64_t retry_after_ns; /* from a Retry-After header; -1 when absent or unparsable */
+    const uint8_t *body;    /* the response body (possibly cut at max_response_bytes); valid
+                             * until the next request */
     size_t body_len;
-    long new_connections;      /* connections this request opened (0 when it reused one) */
-    char error[256];           /* libcurl's description when outcome is not RESPONSE */
+    long new_connections; /* connections this request opened (0 when it reused one) */
+    char error[256];      /* libcurl's description when outcome is not RESPONSE */
 } otel__http_result;
 
 /* Creates a client; no connection is made yet.
  * Errors: OTEL_ERR_INVALID_ARG (no url, header names or values with CR/LF), OTEL_ERR_NOMEM,
  * OTEL_ERR_UNSUPPORTED (libcurl would not initialise or lacks an option). */
-OTEL_API otel_status otel__http_client_create(const otel__http_options *opts,
-                                              otel__http_client **out);
+OTEL_API otel_status otel__http_client_create(const otel__http_options *opts, otel__http_client **out);
 OTEL_API void otel__http_client_destroy(otel__http_client *c);
 
 /* Sends one POST of |len| bytes (with "Content-Encoding: gzip" when |gzipped|) and waits for the
  * answer until |deadline_ns| (monotonic; INT64_MAX: no limit). The connection is kept for the
  * next request when the server allows. Fills |res| in every case. Returns OTEL_OK when a
  * response arrived (any status), OTEL_ERR_TIMEOUT, or OTEL_ERR_EXPORT for the other outcomes. */
-OTEL_API otel_status otel__http_post(otel__http_client *c, const void *body, size_t len,
-                                     bool gzipped, int64_t deadline_ns, otel__http_result *res);
+OTEL_API otel_status otel__http_post(otel__http_client *c, const void *body, size_t len, bool gzipped,
+                                     int64_t deadline_ns, otel__http_result *res);
 
 /* True for the statuses the OTLP specification (and the Datadog agent) say to retry:
  * 429, 502, 503, 504. */

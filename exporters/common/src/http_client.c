@@ -188,8 +188,7 @@ otel_status otel__http_client_create(const otel__http_options *o, otel__http_cli
 #endif
     if (o->user_agent && curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent) != CURLE_OK)
         goto out_free;
-    if (o->unix_socket_path &&
-        curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, o->unix_socket_path) != CURLE_OK)
+    if (o->unix_socket_path && curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, o->unix_socket_path) != CURLE_OK)
         goto out_free;
     /* Certificate and host name verification stay on (curl's default). */
     if (o->ca_file && curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file) != CURLE_OK)

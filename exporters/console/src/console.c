@@ -117,7 +117,6 @@ static bool all_zero(const uint8_t *p, size_t n)
     return true;
 }
 
-
 /* Writes |s| quoted. Text form: C-like escapes, and \xNN for control bytes and bytes that are
  * not UTF-8, so a reader sees exactly which bytes were there. JSON form: JSON escapes, and U+FFFD
  * for bytes that are not UTF-8 (JSON text must be Unicode). */
@@ -240,8 +239,8 @@ static bool is_plain_key(otel_str k)
         return false;
     for (size_t i = 0; i < k.len; i++) {
         char c = k.data[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-' || c == '/' || c == ':'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-' || c == '/' || c == ':'))
             return false;
     }
     return true;
@@ -300,8 +299,7 @@ static void text_value(struct buf *b, const otel_value *v)
         for (size_t i = 0; size && i < v->as.array.len; i++) {
             if (i)
                 puts_(b, ", ");
-            text_scalar(b, (otel_value_type)v->array_type,
-                        (const char *)v->as.array.items + i * size);
+            text_scalar(b, (otel_value_type)v->array_type, (const char *)v->as.array.items + i * size);
         }
         putch(b, ']');
         break;
@@ -421,8 +419,8 @@ static void format_text(struct buf *b, struct buf *scratch, const otel_span_data
         putch(b, ']');
     }
     if (s->dropped_attr_count || s->dropped_event_count || s->dropped_link_count)
-        putf(b, " dropped(attrs=%" PRIu32 " events=%" PRIu32 " links=%" PRIu32 ")",
-             s->dropped_attr_count, s->dropped_event_count, s->dropped_link_count);
+        putf(b, " dropped(attrs=%" PRIu32 " events=%" PRIu32 " links=%" PRIu32 ")", s->dropped_attr_count,
+             s->dropped_event_count, s->dropped_link_count);
     putch(b, '\n');
 }
 
@@ -492,8 +490,7 @@ static void json_value(struct buf *b, const otel_value *v)
         for (size_t i = 0; size && i < v->as.array.len; i++) {
             if (i)
                 putch(b, ',');
-            json_scalar(b, (otel_value_type)v->array_type,
-                        (const char *)v->as.array.items + i * size);
+            json_scalar(b, (otel_value_type)v->array_type, (const char *)v->as.array.items + i * size);
         }
         puts_(b, "]}}");
         break;
@@ -581,8 +578,8 @@ static void format_json(struct buf *b, struct buf *scratch, const otel_span_data
     put_quoted(b, s->name, true);
     /* OTLP numbers kinds from 1 (0 is UNSPECIFIED); otel_span_kind starts at INTERNAL = 0. */
     putf(b, ",\"kind\":%d", (int)s->kind + 1);
-    putf(b, ",\"startTimeUnixNano\":\"%" PRId64 "\",\"endTimeUnixNano\":\"%" PRId64 "\",",
-         s->start_time_ns, s->end_time_ns);
+    putf(b, ",\"startTimeUnixNano\":\"%" PRId64 "\",\"endTimeUnixNano\":\"%" PRId64 "\",", s->start_time_ns,
+         s->end_time_ns);
     json_attrs(b, s->attrs, s->attr_count);
     putf(b, ",\"droppedAttributesCount\":%" PRIu32 ",\"events\":[", s->dropped_attr_count);
     for (uint32_t i = 0; i < s->event_count; i++) {
@@ -608,8 +605,8 @@ static void format_json(struct buf *b, struct buf *scratch, const otel_span_data
             json_trace_state(b, scratch, l->trace_state);
         putch(b, ',');
         json_attrs(b, l->attrs, l->attr_count);
-        putf(b, ",\"droppedAttributesCount\":%" PRIu32 ",\"flags\":%" PRIu32 "}",
-             l->dropped_attr_count, otlp_flags(l->context.trace_flags, l->context.is_remote));
+        putf(b, ",\"droppedAttributesCount\":%" PRIu32 ",\"flags\":%" PRIu32 "}", l->dropped_attr_count,
+             otlp_flags(l->context.trace_flags, l->context.is_remote));
     }
     putf(b, "],\"droppedLinksCount\":%" PRIu32 ",\"status\":{", s->dropped_link_count);
     if (s->status_code == OTEL_SPAN_STATUS_ERROR && s->status_description.len) {
@@ -647,8 +644,8 @@ struct console {
     otel_console_format format;
 };
 
-static otel_export_result console_export(void *user_data, const otel_span_data *const *spans,
-                                         size_t count, int64_t timeout_ns)
+static otel_export_result console_export(void *user_data, const otel_span_data *const *spans, size_t count,
+                                         int64_t timeout_ns)
 {
     (void)timeout_ns;
     struct console *c = user_data;
@@ -744,14 +741,12 @@ static void console_destroy(void *user_data)
     otel__free(c);
 }
 
-otel_status otel_console_exporter_create(const otel_console_options *opts,
-                                         otel_span_exporter *out)
+otel_status otel_console_exporter_create(const otel_console_options *opts, otel_span_exporter *out)
 {
     otel_console_options o = { 0 };
     if (opts)
         o = *opts;
-    if (!out || (o.stream && o.path) ||
-        (o.format != OTEL_CONSOLE_TEXT && o.format != OTEL_CONSOLE_JSON))
+    if (!out || (o.stream && o.path) || (o.format != OTEL_CONSOLE_TEXT && o.format != OTEL_CONSOLE_JSON))
         return OTEL_ERR_INVALID_ARG;
 
     struct console *c = otel__calloc(1, sizeof(*c));

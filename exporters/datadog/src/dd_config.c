@@ -56,11 +56,11 @@ otel_status otel_datadog_options_from_env(otel_datadog_options *opts, const otel
         opts->env_storage_ = s;
     }
     otel_status st = OTEL_OK, r;
-#define TAKE(name, slot, field)                                                                    \
-    do {                                                                                           \
-        r = take_str(env, (name), &s->slot, &opts->field);                                         \
-        if (r != OTEL_OK)                                                                          \
-            st = r;                                                                                \
+#define TAKE(name, slot, field)                            \
+    do {                                                   \
+        r = take_str(env, (name), &s->slot, &opts->field); \
+        if (r != OTEL_OK)                                  \
+            st = r;                                        \
     } while (0)
     TAKE("DD_TRACE_AGENT_URL", agent_url, agent_url);
     TAKE("DD_AGENT_HOST", agent_host, agent_host);
@@ -77,11 +77,9 @@ otel_status otel_datadog_options_from_env(otel_datadog_options *opts, const otel
 
     /* The default socket, when nothing names the agent (dd-trace-py's rule). */
     otel_str tmp;
-    if (!otel_env_get_str(env, "DD_TRACE_AGENT_URL", &tmp) &&
-        !otel_env_get_str(env, "DD_AGENT_HOST", &tmp) &&
-        !otel_env_get_str(env, "DD_TRACE_AGENT_PORT", &tmp) && !opts->agent_url &&
-        !opts->agent_host && !opts->agent_port && !opts->agent_socket &&
-        is_socket(otel__dd_default_socket_path)) {
+    if (!otel_env_get_str(env, "DD_TRACE_AGENT_URL", &tmp) && !otel_env_get_str(env, "DD_AGENT_HOST", &tmp) &&
+        !otel_env_get_str(env, "DD_TRACE_AGENT_PORT", &tmp) && !opts->agent_url && !opts->agent_host &&
+        !opts->agent_port && !opts->agent_socket && is_socket(otel__dd_default_socket_path)) {
         char *copy = otel__strndup(otel__dd_default_socket_path, strlen(otel__dd_default_socket_path));
         if (!copy) {
             st = OTEL_ERR_NOMEM;
@@ -168,14 +166,16 @@ otel_status otel__dd_resolve_agent(const otel_datadog_options *opts, struct otel
             path = url + 12;
         if (path) {
             if (path[0] != '/' || !set_socket(out, path)) {
-                otel__log(OTEL_LOG_ERROR, "datadog: agent URL \"%.200s\": expected unix:///absolute/path", url);
+                otel__log(OTEL_LOG_ERROR, "datadog: agent URL \"%.200s\": expected unix:///absolute/path",
+                          url);
                 return OTEL_ERR_INVALID_ARG;
             }
             return OTEL_OK;
         }
         if (!starts_with(url, "http://") && !starts_with(url, "https://")) {
-            otel__log(OTEL_LOG_ERROR, "datadog: agent URL \"%.200s\": expected http://host:port, "
-                                      "https://host:port or unix:///path",
+            otel__log(OTEL_LOG_ERROR,
+                      "datadog: agent URL \"%.200s\": expected http://host:port, "
+                      "https://host:port or unix:///path",
                       url);
             return OTEL_ERR_INVALID_ARG;
         }

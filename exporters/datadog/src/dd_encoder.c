@@ -60,7 +60,10 @@ static const struct {
     const char *s;
     uint8_t len;
 } ckeys[CK_COUNT] = {
-#define CS(lit) { "" lit, sizeof(lit) - 1 }
+#define CS(lit)                 \
+    {                           \
+        "" lit, sizeof(lit) - 1 \
+    }
     [CK_EMPTY] = CS(""),
     [CK_SPAN_KIND] = CS("span.kind"),
     [CK_SCOPE_NAME] = CS("otel.scope.name"),
@@ -215,8 +218,7 @@ static uint32_t intern(struct otel__dd_encoder *e, otel_str s)
     size_t j = h & mask;
     while (e->slots[j].index) {
         struct otel__dd_intern_slot *sl = &e->slots[j];
-        if (sl->hash == h && sl->len == s.len &&
-            memcmp(e->strtab.data + sl->off, s.data, s.len) == 0)
+        if (sl->hash == h && sl->len == s.len && memcmp(e->strtab.data + sl->off, s.data, s.len) == 0)
             return sl->index - 1;
         j = (j + 1) & mask;
     }
@@ -247,11 +249,16 @@ static inline uint32_t intern_ckey(struct otel__dd_encoder *e, enum ckey k)
 static enum ckey kind_ckey(otel_span_kind k)
 {
     switch (k) {
-    case OTEL_SPAN_KIND_SERVER: return CK_KIND_SERVER;
-    case OTEL_SPAN_KIND_CLIENT: return CK_KIND_CLIENT;
-    case OTEL_SPAN_KIND_PRODUCER: return CK_KIND_PRODUCER;
-    case OTEL_SPAN_KIND_CONSUMER: return CK_KIND_CONSUMER;
-    case OTEL_SPAN_KIND_INTERNAL: break;
+    case OTEL_SPAN_KIND_SERVER:
+        return CK_KIND_SERVER;
+    case OTEL_SPAN_KIND_CLIENT:
+        return CK_KIND_CLIENT;
+    case OTEL_SPAN_KIND_PRODUCER:
+        return CK_KIND_PRODUCER;
+    case OTEL_SPAN_KIND_CONSUMER:
+        return CK_KIND_CONSUMER;
+    case OTEL_SPAN_KIND_INTERNAL:
+        break;
     }
     return CK_KIND_INTERNAL;
 }
@@ -300,8 +307,8 @@ static inline double metric_value(const otel_value *v)
  * Per-resource extras: resource attributes, DD_TAGS, env, version
  * ------------------------------------------------------------------------------------------- */
 
-static bool extras_add(struct otel__dd_extras *x, otel_str key, bool metric, otel_str str,
-                       double number, bool str_owned, size_t str_off)
+static bool extras_add(struct otel__dd_extras *x, otel_str key, bool metric, otel_str str, double number,
+                       bool str_owned, size_t str_off)
 {
     /* A later source replaces an earlier one with the same key. */
     for (size_t i = 0; i < x->count; i++) {
@@ -544,8 +551,8 @@ static inline size_t trace_slot(uint64_t hi, uint64_t lo, size_t mask)
     return (size_t)mix64(lo ^ (hi * UINT64_C(0x9e3779b97f4a7c15))) & mask;
 }
 
-size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *const *spans,
-                              size_t count, otel_status *st)
+size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *const *spans, size_t count,
+                              otel_status *st)
 {
     *st = OTEL_OK;
     e->spans = spans;
@@ -617,8 +624,7 @@ size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *
         size_t j = (size_t)mix64(p) & mask;
         while (e->span_tab[j]) {
             uint32_t k = e->span_tab[j] - 1;
-            if (e->span_id[k] == p && e->trace_lo[k] == e->trace_lo[i] &&
-                e->trace_hi[k] == e->trace_hi[i]) {
+            if (e->span_id[k] == p && e->trace_lo[k] == e->trace_lo[i] && e->trace_hi[k] == e->trace_hi[i]) {
                 parent = k;
                 break;
             }
@@ -749,8 +755,7 @@ static otel_str events_json(struct otel__dd_buf *b, const otel_span_data *d)
 /* The length of a JSON integer. */
 static inline size_t json_int_len(int64_t v)
 {
-    return v < 0 ? 1 + otel__json_uint_len((uint64_t)0 - (uint64_t)v)
-                 : otel__json_uint_len((uint64_t)v);
+    return v < 0 ? 1 + otel__json_uint_len((uint64_t)0 - (uint64_t)v) : otel__json_uint_len((uint64_t)v);
 }
 
 static inline uint8_t *w_json_int(uint8_t *p, int64_t v)
@@ -775,8 +780,7 @@ static size_t events_plain_len(const otel_span_data *d)
         const otel_event_data *ev = &d->events[i];
         if (ev->dropped_attr_count || !otel__json_is_plain(ev->name.data, ev->name.len))
             return 0;
-        n += sizeof("{\"name\":\"\",\"time_unix_nano\":}") - 1 + ev->name.len +
-             json_int_len(ev->time_ns);
+        n += sizeof("{\"name\":\"\",\"time_unix_nano\":}") - 1 + ev->name.len + json_int_len(ev->time_ns);
         if (!ev->attr_count)
             continue;
         n += sizeof(",\"attributes\":{}") - 1 + (ev->attr_count - 1);
@@ -1027,8 +1031,8 @@ struct span_plan {
     otel_str name, resource, type;
     struct exception_info exc;
     otel_str err_msg;
-    otel_str events;       /* JSON, in e->scratch */
-    otel_str links;        /* JSON (v0.5), in e->scratch2 */
+    otel_str events; /* JSON, in e->scratch */
+    otel_str links;  /* JSON (v0.5), in e->scratch2 */
     const otel_attr *remap_method, *remap_status, *remap_url;
     uint32_t meta, metrics;
     bool error, local_root, top_level, measured, tid, dm, scope_name, scope_version;
@@ -1180,15 +1184,13 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     pl.tid = first_in_chunk && e->trace_hi[idx] != 0;
     pl.dm = pl.local_root && ci->mechanism >= 0;
     meta += pl.tid + pl.dm;
-    pl.measured = !pl.top_level &&
-                  (d->kind == OTEL_SPAN_KIND_CLIENT || d->kind == OTEL_SPAN_KIND_PRODUCER);
+    pl.measured = !pl.top_level && (d->kind == OTEL_SPAN_KIND_CLIENT || d->kind == OTEL_SPAN_KIND_PRODUCER);
     metrics += pl.top_level + pl.measured + pl.local_root;
     /* Fixed fields, constant keys and values (at most ~20 of them, each written as a 32-byte
      * copy), the three metrics, the strings computed above, the extras. */
     bound += 1024 + str_bound(v05, e->service[idx].len) + str_bound(v05, pl.name.len) +
              str_bound(v05, pl.resource.len) + str_bound(v05, pl.type.len);
-    bound += v05 ? (size_t)e->extras.count * 14
-                 : e->extras.meta_blob.len + e->extras.metric_blob.len;
+    bound += v05 ? (size_t)e->extras.count * 14 : e->extras.meta_blob.len + e->extras.metric_blob.len;
 
     int64_t duration = d->end_time_ns - d->start_time_ns;
     if (duration < 0)
@@ -1432,8 +1434,7 @@ static size_t header_before(uint8_t *base, size_t at, uint32_t n, bool map)
     return at - len;
 }
 
-otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t first, size_t max_bytes,
-                                    size_t *done)
+otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t first, size_t max_bytes, size_t *done)
 {
     *done = 0;
     e->payload = NULL;
@@ -1506,8 +1507,7 @@ otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t first, si
     return OTEL_OK;
 }
 
-otel_status otel__dd_encode_all(struct otel__dd_encoder *e, const otel_span_data *const *spans,
-                                size_t count)
+otel_status otel__dd_encode_all(struct otel__dd_encoder *e, const otel_span_data *const *spans, size_t count)
 {
     otel_status st;
     otel__dd_encoder_group(e, spans, count, &st);

@@ -26,10 +26,10 @@ struct otel__dd_tag {
 /* What the encoder needs from the exporter's options. Strings are borrowed for the encoder's
  * lifetime. */
 struct otel__dd_encoder_config {
-    int api_version;       /* 4 or 5 */
-    otel_str service;      /* DD_SERVICE, for spans whose resource has the SDK default name */
-    otel_str env;          /* DD_ENV ("" when unset) */
-    otel_str version;      /* DD_VERSION */
+    int api_version;                 /* 4 or 5 */
+    otel_str service;                /* DD_SERVICE, for spans whose resource has the SDK default name */
+    otel_str env;                    /* DD_ENV ("" when unset) */
+    otel_str version;                /* DD_VERSION */
     const struct otel__dd_tag *tags; /* DD_TAGS */
     size_t tag_count;
 };
@@ -39,9 +39,9 @@ struct otel__dd_encoder_config {
 struct otel__dd_extra {
     otel_str key;
     bool metric;
-    otel_str str;    /* meta value */
-    double number;   /* metric value */
-    size_t str_off;  /* while building: offset of a converted value in the cache's strings */
+    otel_str str;   /* meta value */
+    double number;  /* metric value */
+    size_t str_off; /* while building: offset of a converted value in the cache's strings */
     bool str_owned;
     uint32_t key_idx, val_idx; /* v0.5 string-table indexes, valid for |gen| */
     uint64_t gen;
@@ -55,7 +55,7 @@ struct otel__dd_extras {
     size_t cap;
     uint32_t meta_count;
     uint32_t metric_count;
-    otel_str service; /* resource service.name */
+    otel_str service;           /* resource service.name */
     const otel_attr *res_attrs; /* the resource's attributes and their index, for the mapping */
     size_t res_count;
     struct otel__dd_attr_index res_ix;
@@ -69,7 +69,7 @@ struct otel__dd_intern_slot {
     uint64_t hash;
     uint32_t index; /* string-table index + 1; 0: empty slot */
     uint32_t len;
-    size_t off;     /* offset of the bytes in |strtab| */
+    size_t off; /* offset of the bytes in |strtab| */
 };
 
 struct otel__dd_encoder {
@@ -101,9 +101,9 @@ struct otel__dd_encoder {
     uint64_t *trace_lo;
     uint64_t *span_id;
     uint64_t *parent_id;
-    uint32_t *next;        /* next span of the same chunk; UINT32_MAX ends */
+    uint32_t *next; /* next span of the same chunk; UINT32_MAX ends */
     otel_str *service;
-    uint8_t *flags;        /* SPAN_* below */
+    uint8_t *flags; /* SPAN_* below */
     /* Chunks in order of first appearance. */
     uint32_t *chunk_first;
     uint32_t *chunk_last;
@@ -129,19 +129,17 @@ void otel__dd_encoder_cleanup(struct otel__dd_encoder *e);
 /* Groups |count| spans (borrowed until the next group call) into chunks by trace id and works
  * out local roots, top-level spans and services. Returns the number of chunks, or 0 with
  * OTEL_ERR_NOMEM in *st. */
-size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *const *spans,
-                              size_t count, otel_status *st);
+size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *const *spans, size_t count,
+                              otel_status *st);
 
 /* Encodes chunks [first, ...) into one payload, stopping after the chunk that makes it reach
  * |max_bytes| (at least one chunk is always encoded). *done receives the number of chunks
  * encoded. The payload is at e->payload / e->payload_len until the next call.
  * Errors: OTEL_ERR_NOMEM. */
-otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t first, size_t max_bytes,
-                                    size_t *done);
+otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t first, size_t max_bytes, size_t *done);
 
 /* Convenience for tests and benchmarks: group and encode everything into one payload. */
-otel_status otel__dd_encode_all(struct otel__dd_encoder *e, const otel_span_data *const *spans,
-                                size_t count);
+otel_status otel__dd_encode_all(struct otel__dd_encoder *e, const otel_span_data *const *spans, size_t count);
 
 /* Parses a DD_TAGS value ("k:v,k2:v2" or space-separated) into |out| (up to |cap| tags, slices
  * of |text|); returns how many were found. Entries without a ':' or with an empty key are skipped

@@ -113,8 +113,8 @@ static void handle_answer(struct dd_exporter *x, const struct otel__dd_http_resu
         count(&x->bad_responses, 1);
 }
 
-static enum send_result send_payload(struct dd_exporter *x, size_t traces, int64_t deadline,
-                                     char *why, size_t why_cap)
+static enum send_result send_payload(struct dd_exporter *x, size_t traces, int64_t deadline, char *why,
+                                     size_t why_cap)
 {
     uint64_t p0_traces = 0, p0_spans = 0;
     otel__dd_rates_take_drops(x->rates, &p0_traces, &p0_spans);
@@ -163,8 +163,8 @@ static enum send_result send_payload(struct dd_exporter *x, size_t traces, int64
                 break;
             }
             char text[128];
-            otel__sanitize_for_log((otel_str){ res.body, res.body_len > 120 ? 120 : res.body_len },
-                                   text, sizeof(text));
+            otel__sanitize_for_log((otel_str){ res.body, res.body_len > 120 ? 120 : res.body_len }, text,
+                                   sizeof(text));
             snprintf(why, why_cap, "HTTP %ld%s%s", res.status, text[0] ? ": " : "", text);
             if (!status_retryable(res.status)) {
                 result = SEND_FATAL;
@@ -196,8 +196,8 @@ static size_t chunk_spans(const struct otel__dd_encoder *e, size_t first, size_t
     return spans;
 }
 
-static otel_export_result dd_export(void *user_data, const otel_span_data *const *spans,
-                                    size_t count_in, int64_t timeout_ns)
+static otel_export_result dd_export(void *user_data, const otel_span_data *const *spans, size_t count_in,
+                                    int64_t timeout_ns)
 {
     struct dd_exporter *x = user_data;
     if (atomic_load(&x->shut_down))
@@ -254,8 +254,9 @@ static otel_export_result dd_export(void *user_data, const otel_span_data *const
                 x->http = NULL; /* the next export tries again */
             if (!x->warned_downgrade) {
                 x->warned_downgrade = true;
-                otel__log(OTEL_LOG_WARN, "datadog: the agent does not accept /v0.5/traces (%s); "
-                                         "using /v0.4/traces",
+                otel__log(OTEL_LOG_WARN,
+                          "datadog: the agent does not accept /v0.5/traces (%s); "
+                          "using /v0.4/traces",
                           why);
             }
             if (st != OTEL_OK) {
@@ -275,8 +276,8 @@ static otel_export_result dd_export(void *user_data, const otel_span_data *const
         /* Give up on the rest of the batch: the agent is not taking payloads now. */
         size_t lost = chunk_spans(&x->enc, first, chunks - first);
         count(&x->spans_dropped, lost);
-        OTEL__LOG(OTEL_LOG_WARN, "datadog: could not send traces to %s (%s); %zu spans dropped",
-                  x->url, why, lost);
+        OTEL__LOG(OTEL_LOG_WARN, "datadog: could not send traces to %s (%s); %zu spans dropped", x->url, why,
+                  lost);
         result = sr == SEND_FATAL ? OTEL_EXPORT_FAILURE : OTEL_EXPORT_RETRYABLE;
         break;
     }
@@ -367,8 +368,8 @@ otel_status otel_datadog_exporter_create(const otel_datadog_options *opts, otel_
         otel_str text = otel_str_from_cstr(x->tags_text);
         size_t n = otel__dd_parse_tags(text, NULL, 0, &bad);
         if (bad)
-            otel__log(OTEL_LOG_WARN, "datadog: DD_TAGS: ignoring %zu entr%s without \"key:value\"",
-                      bad, bad == 1 ? "y" : "ies");
+            otel__log(OTEL_LOG_WARN, "datadog: DD_TAGS: ignoring %zu entr%s without \"key:value\"", bad,
+                      bad == 1 ? "y" : "ies");
         if (n) {
             x->tags = otel__calloc(n, sizeof(*x->tags));
             if (!x->tags)

@@ -28,13 +28,13 @@ otel_status otel__dd_resolve_agent(const otel_datadog_options *opts, struct otel
 
 /* The exporter's counters since creation. */
 struct otel__dd_exporter_stats {
-    uint64_t requests;        /* HTTP requests attempted (retries included) */
-    uint64_t payloads_sent;   /* payloads the agent accepted */
+    uint64_t requests;      /* HTTP requests attempted (retries included) */
+    uint64_t payloads_sent; /* payloads the agent accepted */
     uint64_t retries;
     uint64_t spans_sent;
-    uint64_t spans_dropped;   /* spans in payloads that never got through */
-    uint64_t rate_updates;    /* agent answers that updated the sampling rates */
-    uint64_t bad_responses;   /* answers that could not be parsed */
+    uint64_t spans_dropped; /* spans in payloads that never got through */
+    uint64_t rate_updates;  /* agent answers that updated the sampling rates */
+    uint64_t bad_responses; /* answers that could not be parsed */
 };
 
 /* The counters of an exporter made by otel_datadog_exporter_create(); false when |e| is not

@@ -44,8 +44,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user_data)
     return n; /* swallow the rest rather than abort the transfer */
 }
 
-otel_status otel__dd_http_create(const char *url, const char *unix_path,
-                                 struct otel__dd_http **out)
+otel_status otel__dd_http_create(const char *url, const char *unix_path, struct otel__dd_http **out)
 {
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK)

@@ -21,8 +21,8 @@ struct otel__dd_http;
 enum otel__dd_http_outcome {
     OTEL__DD_HTTP_RESPONSE = 0, /* a response arrived: see |status| */
     OTEL__DD_HTTP_TIMEOUT,
-    OTEL__DD_HTTP_CONNECT,      /* refused, no such socket, unreachable */
-    OTEL__DD_HTTP_BROKEN,       /* connection dropped or garbage instead of HTTP */
+    OTEL__DD_HTTP_CONNECT, /* refused, no such socket, unreachable */
+    OTEL__DD_HTTP_BROKEN,  /* connection dropped or garbage instead of HTTP */
     OTEL__DD_HTTP_OTHER,
 };
 
@@ -38,8 +38,7 @@ struct otel__dd_http_result {
 /* |url| is the full request URL (for a unix socket, "http://localhost/<path>"); |unix_path| is
  * the socket path or NULL for TCP. Both are copied. Errors: OTEL_ERR_NOMEM,
  * OTEL_ERR_UNSUPPORTED (libcurl would not initialise). */
-otel_status otel__dd_http_create(const char *url, const char *unix_path,
-                                 struct otel__dd_http **out);
+otel_status otel__dd_http_create(const char *url, const char *unix_path, struct otel__dd_http **out);
 void otel__dd_http_destroy(struct otel__dd_http *h);
 
 /* POSTs |len| bytes with |header_count| extra "Name: value" headers, waiting at most

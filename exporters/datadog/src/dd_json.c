@@ -41,11 +41,11 @@ struct parser {
     const char *p;
     const char *end;
     const char *start;
-    const char *error;       /* static text; NULL while fine */
+    const char *error; /* static text; NULL while fine */
     const char *error_at;
     struct otel__json_node *nodes; /* NULL in the counting pass */
     uint32_t count;
-    char *strings;           /* NULL in the counting pass */
+    char *strings; /* NULL in the counting pass */
     size_t strings_len;
 };
 
@@ -155,14 +155,30 @@ static bool parse_string(struct parser *ps, otel_str *out)
         char tmp[4];
         size_t tl = 1;
         switch (e) {
-        case '"': tmp[0] = '"'; break;
-        case '\\': tmp[0] = '\\'; break;
-        case '/': tmp[0] = '/'; break;
-        case 'b': tmp[0] = '\b'; break;
-        case 'f': tmp[0] = '\f'; break;
-        case 'n': tmp[0] = '\n'; break;
-        case 'r': tmp[0] = '\r'; break;
-        case 't': tmp[0] = '\t'; break;
+        case '"':
+            tmp[0] = '"';
+            break;
+        case '\\':
+            tmp[0] = '\\';
+            break;
+        case '/':
+            tmp[0] = '/';
+            break;
+        case 'b':
+            tmp[0] = '\b';
+            break;
+        case 'f':
+            tmp[0] = '\f';
+            break;
+        case 'n':
+            tmp[0] = '\n';
+            break;
+        case 'r':
+            tmp[0] = '\r';
+            break;
+        case 't':
+            tmp[0] = '\t';
+            break;
         case 'u': {
             uint32_t cp;
             if (!read_hex4(ps, &cp))
@@ -423,8 +439,9 @@ otel_status otel__json_parse(otel_str text, struct otel__json_doc *doc, size_t *
         return OTEL_ERR_NOMEM;
     }
     /* Pass 2: build. It cannot fail: the same input was accepted above. */
-    struct parser ps2 = { .p = data, .end = data + text.len, .start = data, .nodes = nodes,
-                          .strings = strings };
+    struct parser ps2 = {
+        .p = data, .end = data + text.len, .start = data, .nodes = nodes, .strings = strings
+    };
     run(&ps2);
     doc->nodes = nodes;
     doc->count = count;
@@ -460,13 +477,19 @@ const struct otel__json_node *otel__json_get(const struct otel__json_doc *doc,
 const char *otel__json_type_name(enum otel__json_type t)
 {
     switch (t) {
-    case OTEL__JSON_NULL: return "null";
+    case OTEL__JSON_NULL:
+        return "null";
     case OTEL__JSON_FALSE:
-    case OTEL__JSON_TRUE: return "boolean";
-    case OTEL__JSON_NUMBER: return "number";
-    case OTEL__JSON_STRING: return "string";
-    case OTEL__JSON_ARRAY: return "array";
-    case OTEL__JSON_OBJECT: return "object";
+    case OTEL__JSON_TRUE:
+        return "boolean";
+    case OTEL__JSON_NUMBER:
+        return "number";
+    case OTEL__JSON_STRING:
+        return "string";
+    case OTEL__JSON_ARRAY:
+        return "array";
+    case OTEL__JSON_OBJECT:
+        return "object";
     }
     return "value";
 }
@@ -475,17 +498,18 @@ const char *otel__json_type_name(enum otel__json_type t)
  * Writer
  * ------------------------------------------------------------------------------------------- */
 
-
 /* 1 for the bytes a JSON string cannot hold as they are: control characters, '"', '\\', and
  * every non-ASCII byte (checked as UTF-8 on the slow path). */
 static const uint8_t needs_care[256] = {
 #define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
-    R16(1), R16(1),                                         /* 0x00-0x1f */
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,         /* 0x20-0x2f: '"' */
-    R16(0),                                                 /* 0x30-0x3f */
-    R16(0),                                                 /* 0x40-0x4f */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,         /* 0x50-0x5f: '\\' */
-    R16(0), R16(0),                                         /* 0x60-0x7f */
+    R16(1), R16(1), /* 0x00-0x1f */
+    0,      0,      1,      0,      0,      0,      0,      0,
+    0,      0,      0,      0,      0,      0,      0,      0, /* 0x20-0x2f: '"' */
+    R16(0),                                                    /* 0x30-0x3f */
+    R16(0),                                                    /* 0x40-0x4f */
+    0,      0,      0,      0,      0,      0,      0,      0,
+    0,      0,      0,      0,      1,      0,      0,      0,      /* 0x50-0x5f: '\\' */
+    R16(0), R16(0),                                                 /* 0x60-0x7f */
     R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), /* 0x80-0xff */
 #undef R16
 };
@@ -528,13 +552,27 @@ void otel__json_put_str(struct otel__dd_buf *b, const char *s, size_t len)
         }
         *o++ = '\\';
         switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\r': *o++ = 'r'; break;
-        case '\t': *o++ = 't'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\f': *o++ = 'f'; break;
+        case '"':
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        case '\b':
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = 'f';
+            break;
         default:
             *o++ = 'u';
             *o++ = '0';
@@ -563,11 +601,25 @@ static inline void four_digits(uint8_t *q, uint32_t v)
 }
 
 static const uint64_t pow10_u64[20] = {
-    UINT64_C(1), UINT64_C(10), UINT64_C(100), UINT64_C(1000), UINT64_C(10000), UINT64_C(100000),
-    UINT64_C(1000000), UINT64_C(10000000), UINT64_C(100000000), UINT64_C(1000000000),
-    UINT64_C(10000000000), UINT64_C(100000000000), UINT64_C(1000000000000),
-    UINT64_C(10000000000000), UINT64_C(100000000000000), UINT64_C(1000000000000000),
-    UINT64_C(10000000000000000), UINT64_C(100000000000000000), UINT64_C(1000000000000000000),
+    UINT64_C(1),
+    UINT64_C(10),
+    UINT64_C(100),
+    UINT64_C(1000),
+    UINT64_C(10000),
+    UINT64_C(100000),
+    UINT64_C(1000000),
+    UINT64_C(10000000),
+    UINT64_C(100000000),
+    UINT64_C(1000000000),
+    UINT64_C(10000000000),
+    UINT64_C(100000000000),
+    UINT64_C(1000000000000),
+    UINT64_C(10000000000000),
+    UINT64_C(100000000000000),
+    UINT64_C(1000000000000000),
+    UINT64_C(10000000000000000),
+    UINT64_C(100000000000000000),
+    UINT64_C(1000000000000000000),
     UINT64_C(10000000000000000000),
 };
 

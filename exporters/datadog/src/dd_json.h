@@ -45,7 +45,7 @@ struct otel__json_node {
 struct otel__json_doc {
     struct otel__json_node *nodes; /* nodes[0] is the root */
     uint32_t count;
-    char *strings;                 /* decoded string storage */
+    char *strings; /* decoded string storage */
 };
 
 /* Parses |text|. On success fills |doc| (free it with otel__json_free) and returns OTEL_OK. A

@@ -14,12 +14,15 @@ struct known_key {
     uint8_t key;
 };
 
-#define KK(lit, k) { "" lit, sizeof(lit) - 1, (uint8_t)(k) }
+#define KK(lit, k)                            \
+    {                                         \
+        "" lit, sizeof(lit) - 1, (uint8_t)(k) \
+    }
 
 /* Grouped by length; the lookup scans only the group of the key's length. */
 static const struct known_key keys_8[] = { KK("url.full", OTEL__DDK_URL_FULL) };
 static const struct known_key keys_9[] = { KK("span.type", OTEL__DDK_SPAN_TYPE),
-                                            KK("db.system", OTEL__DDK_DB_SYSTEM) };
+                                           KK("db.system", OTEL__DDK_DB_SYSTEM) };
 static const struct known_key keys_10[] = { KK("http.route", OTEL__DDK_HTTP_ROUTE),
                                             KK("rpc.system", OTEL__DDK_RPC_SYSTEM),
                                             KK("rpc.method", OTEL__DDK_RPC_METHOD) };
@@ -80,24 +83,42 @@ static int lookup(const struct known_key *group, size_t n, otel_str key)
 int otel__dd_key_of(otel_str key)
 {
     switch (key.len) {
-    case 8: return lookup(GROUP(keys_8), key);
-    case 9: return lookup(GROUP(keys_9), key);
-    case 10: return lookup(GROUP(keys_10), key);
-    case 11: return lookup(GROUP(keys_11), key);
-    case 12: return lookup(GROUP(keys_12), key);
-    case 13: return lookup(GROUP(keys_13), key);
-    case 14: return lookup(GROUP(keys_14), key);
-    case 15: return lookup(GROUP(keys_15), key);
-    case 16: return lookup(GROUP(keys_16), key);
-    case 17: return lookup(GROUP(keys_17), key);
-    case 19: return lookup(GROUP(keys_19), key);
-    case 21: return lookup(GROUP(keys_21), key);
-    case 22: return lookup(GROUP(keys_22), key);
-    case 24: return lookup(GROUP(keys_24), key);
-    case 25: return lookup(GROUP(keys_25), key);
-    case 26: return lookup(GROUP(keys_26), key);
-    case 27: return lookup(GROUP(keys_27), key);
-    default: return -1;
+    case 8:
+        return lookup(GROUP(keys_8), key);
+    case 9:
+        return lookup(GROUP(keys_9), key);
+    case 10:
+        return lookup(GROUP(keys_10), key);
+    case 11:
+        return lookup(GROUP(keys_11), key);
+    case 12:
+        return lookup(GROUP(keys_12), key);
+    case 13:
+        return lookup(GROUP(keys_13), key);
+    case 14:
+        return lookup(GROUP(keys_14), key);
+    case 15:
+        return lookup(GROUP(keys_15), key);
+    case 16:
+        return lookup(GROUP(keys_16), key);
+    case 17:
+        return lookup(GROUP(keys_17), key);
+    case 19:
+        return lookup(GROUP(keys_19), key);
+    case 21:
+        return lookup(GROUP(keys_21), key);
+    case 22:
+        return lookup(GROUP(keys_22), key);
+    case 24:
+        return lookup(GROUP(keys_24), key);
+    case 25:
+        return lookup(GROUP(keys_25), key);
+    case 26:
+        return lookup(GROUP(keys_26), key);
+    case 27:
+        return lookup(GROUP(keys_27), key);
+    default:
+        return -1;
     }
 }
 
@@ -115,8 +136,7 @@ void otel__dd_index_attrs(const otel_attr *attrs, size_t count, struct otel__dd_
     }
 }
 
-bool otel__dd_get_str(const struct otel__dd_view *v, enum otel__ddk k, bool use_resource,
-                      otel_str *out)
+bool otel__dd_get_str(const struct otel__dd_view *v, enum otel__ddk k, bool use_resource, otel_str *out)
 {
     uint16_t at = v->ix->at[k];
     if (at) {
@@ -139,8 +159,8 @@ bool otel__dd_get_str(const struct otel__dd_view *v, enum otel__ddk k, bool use_
     return false;
 }
 
-static bool get_either(const struct otel__dd_view *v, enum otel__ddk a, enum otel__ddk b,
-                       bool use_resource, otel_str *out)
+static bool get_either(const struct otel__dd_view *v, enum otel__ddk a, enum otel__ddk b, bool use_resource,
+                       otel_str *out)
 {
     return otel__dd_get_str(v, a, use_resource, out) || otel__dd_get_str(v, b, use_resource, out);
 }
@@ -148,11 +168,16 @@ static bool get_either(const struct otel__dd_view *v, enum otel__ddk a, enum ote
 otel_str otel__dd_kind_name(otel_span_kind kind)
 {
     switch (kind) {
-    case OTEL_SPAN_KIND_SERVER: return OTEL_STR("server");
-    case OTEL_SPAN_KIND_CLIENT: return OTEL_STR("client");
-    case OTEL_SPAN_KIND_PRODUCER: return OTEL_STR("producer");
-    case OTEL_SPAN_KIND_CONSUMER: return OTEL_STR("consumer");
-    case OTEL_SPAN_KIND_INTERNAL: break;
+    case OTEL_SPAN_KIND_SERVER:
+        return OTEL_STR("server");
+    case OTEL_SPAN_KIND_CLIENT:
+        return OTEL_STR("client");
+    case OTEL_SPAN_KIND_PRODUCER:
+        return OTEL_STR("producer");
+    case OTEL_SPAN_KIND_CONSUMER:
+        return OTEL_STR("consumer");
+    case OTEL_SPAN_KIND_INTERNAL:
+        break;
     }
     return OTEL_STR("internal");
 }
@@ -231,8 +256,7 @@ static otel_str map_name(const struct otel__dd_view *v, struct composer *c)
         C_LIT(c, ".query", false);
         return c_end(c);
     }
-    if (v->kind != OTEL_SPAN_KIND_INTERNAL &&
-        otel__dd_get_str(v, OTEL__DDK_MESSAGING_SYSTEM, false, &s) &&
+    if (v->kind != OTEL_SPAN_KIND_INTERNAL && otel__dd_get_str(v, OTEL__DDK_MESSAGING_SYSTEM, false, &s) &&
         get_either(v, OTEL__DDK_MESSAGING_OPERATION, OTEL__DDK_MESSAGING_OPERATION_TYPE, false, &t)) {
         c_begin(c);
         c_put(c, s, true);
@@ -325,8 +349,7 @@ static otel_str map_resource(const struct otel__dd_view *v, struct composer *c)
         return s;
     }
     if (get_either(v, OTEL__DDK_MESSAGING_OPERATION_TYPE, OTEL__DDK_MESSAGING_OPERATION, true, &s)) {
-        if (get_either(v, OTEL__DDK_MESSAGING_DESTINATION, OTEL__DDK_MESSAGING_DESTINATION_NAME,
-                       true, &t))
+        if (get_either(v, OTEL__DDK_MESSAGING_DESTINATION, OTEL__DDK_MESSAGING_DESTINATION_NAME, true, &t))
             return join2(c, s, t);
         return s;
     }
@@ -367,13 +390,13 @@ static bool eq_nocase(otel_str a, const char *b)
 static otel_str db_type(otel_str sys)
 {
     static const char *const sql[] = {
-        "other_sql", "mssql",     "mysql",      "oracle",    "db2",       "postgresql",
-        "redshift",  "cloudscape", "hsqldb",    "maxdb",     "ingres",    "firstsql",
-        "edb",       "cache",     "firebird",   "derby",     "informix",  "mariadb",
-        "sqlite",    "sybase",    "teradata",   "vertica",   "h2",        "coldfusion",
-        "cockroachdb", "progress", "hanadb",    "adabas",    "filemaker", "instantdb",
-        "interbase", "netezza",   "pervasive",  "pointbase", "clickhouse",
-        "microsoft.sql_server", "ibm.db2", "oracle.db", "trino", "spanner", "tidb",
+        "other_sql",   "mssql",      "mysql",     "oracle",    "db2",        "postgresql",
+        "redshift",    "cloudscape", "hsqldb",    "maxdb",     "ingres",     "firstsql",
+        "edb",         "cache",      "firebird",  "derby",     "informix",   "mariadb",
+        "sqlite",      "sybase",     "teradata",  "vertica",   "h2",         "coldfusion",
+        "cockroachdb", "progress",   "hanadb",    "adabas",    "filemaker",  "instantdb",
+        "interbase",   "netezza",    "pervasive", "pointbase", "clickhouse", "microsoft.sql_server",
+        "ibm.db2",     "oracle.db",  "trino",     "spanner",   "tidb",
     };
     static const struct {
         const char *sys;

@@ -72,14 +72,13 @@ struct otel__dd_view {
     otel_str name;
     const otel_attr *attrs;
     const struct otel__dd_attr_index *ix;
-    const otel_attr *res_attrs;                   /* may be NULL */
-    const struct otel__dd_attr_index *res_ix;     /* NULL when res_attrs is */
+    const otel_attr *res_attrs;               /* may be NULL */
+    const struct otel__dd_attr_index *res_ix; /* NULL when res_attrs is */
 };
 
 /* The value of known key |k| if it is a non-empty string: the span's attribute, else the
  * resource's when |use_resource|. */
-bool otel__dd_get_str(const struct otel__dd_view *v, enum otel__ddk k, bool use_resource,
-                      otel_str *out);
+bool otel__dd_get_str(const struct otel__dd_view *v, enum otel__ddk k, bool use_resource, otel_str *out);
 
 /* The attribute for known key |k| on the span (NULL when absent). */
 static inline const otel_attr *otel__dd_span_attr(const struct otel__dd_view *v, enum otel__ddk k)

@@ -159,10 +159,10 @@ static inline void otel__mp_ostr(struct otel__dd_buf *b, otel_str s)
 }
 
 /* A string literal as a fixstr (literals of up to 31 bytes only; checked at compile time). */
-#define OTEL__MP_LIT(b, lit)                                                                       \
-    do {                                                                                           \
-        _Static_assert(sizeof(lit) - 1 <= 31, "OTEL__MP_LIT takes short literals");                \
-        otel__mp_fixstr_lit((b), "" lit, sizeof(lit) - 1);                                         \
+#define OTEL__MP_LIT(b, lit)                                                        \
+    do {                                                                            \
+        _Static_assert(sizeof(lit) - 1 <= 31, "OTEL__MP_LIT takes short literals"); \
+        otel__mp_fixstr_lit((b), "" lit, sizeof(lit) - 1);                          \
     } while (0)
 
 static inline void otel__mp_fixstr_lit(struct otel__dd_buf *b, const char *s, size_t len)

@@ -135,8 +135,9 @@ otel_status otel_datadog_rates_update_json(otel_datadog_rates *r, otel_str body)
     }
     const struct otel__json_node *root = &doc.nodes[0];
     if (root->type != OTEL__JSON_OBJECT) {
-        OTEL__LOG(OTEL_LOG_WARN, "datadog: agent response is not a JSON object (got %s); sampling "
-                                 "rates unchanged",
+        OTEL__LOG(OTEL_LOG_WARN,
+                  "datadog: agent response is not a JSON object (got %s); sampling "
+                  "rates unchanged",
                   otel__json_type_name(root->type));
         otel__json_free(&doc);
         return OTEL_ERR_INVALID_ARG;
@@ -147,8 +148,9 @@ otel_status otel_datadog_rates_update_json(otel_datadog_rates *r, otel_str body)
         return OTEL_OK;
     }
     if (rbs->type != OTEL__JSON_OBJECT) {
-        OTEL__LOG(OTEL_LOG_WARN, "datadog: agent response: rate_by_service is not an object (got "
-                                 "%s); sampling rates unchanged",
+        OTEL__LOG(OTEL_LOG_WARN,
+                  "datadog: agent response: rate_by_service is not an object (got "
+                  "%s); sampling rates unchanged",
                   otel__json_type_name(rbs->type));
         otel__json_free(&doc);
         return OTEL_ERR_INVALID_ARG;
@@ -158,15 +160,17 @@ otel_status otel_datadog_rates_update_json(otel_datadog_rates *r, otel_str body)
     for (const struct otel__json_node *m = otel__json_child(&doc, rbs); m; m = otel__json_next(&doc, m)) {
         otel_str service, env;
         if (m->type != OTEL__JSON_NUMBER || !(m->number >= 0.0 && m->number <= 1.0)) {
-            OTEL__LOG(OTEL_LOG_WARN, "datadog: agent response: rate for \"%.*s\" is not a number "
-                                     "in [0, 1]; sampling rates unchanged",
+            OTEL__LOG(OTEL_LOG_WARN,
+                      "datadog: agent response: rate for \"%.*s\" is not a number "
+                      "in [0, 1]; sampling rates unchanged",
                       (int)(m->key.len > 200 ? 200 : m->key.len), m->key.data);
             otel__json_free(&doc);
             return OTEL_ERR_INVALID_ARG;
         }
         if (!split_key(m->key, &service, &env)) {
-            OTEL__LOG(OTEL_LOG_WARN, "datadog: agent response: ignoring rate key \"%.*s\" (not "
-                                     "\"service:<name>,env:<name>\")",
+            OTEL__LOG(OTEL_LOG_WARN,
+                      "datadog: agent response: ignoring rate key \"%.*s\" (not "
+                      "\"service:<name>,env:<name>\")",
                       (int)(m->key.len > 200 ? 200 : m->key.len), m->key.data);
             continue;
         }
@@ -245,8 +249,7 @@ static bool lookup_locked(const otel_datadog_rates *m, otel_str service, otel_st
     return found;
 }
 
-bool otel_datadog_rates_get(const otel_datadog_rates *r, otel_str service, otel_str env,
-                            double *rate)
+bool otel_datadog_rates_get(const otel_datadog_rates *r, otel_str service, otel_str env, double *rate)
 {
     if (!r)
         return false;
@@ -257,8 +260,8 @@ bool otel_datadog_rates_get(const otel_datadog_rates *r, otel_str service, otel_
     return found;
 }
 
-bool otel__dd_rates_try_get(const otel_datadog_rates *r, otel_str service, otel_str env,
-                            double *rate, bool *found)
+bool otel__dd_rates_try_get(const otel_datadog_rates *r, otel_str service, otel_str env, double *rate,
+                            bool *found)
 {
     otel_datadog_rates *m = (otel_datadog_rates *)r;
     if (pthread_mutex_trylock(&m->mu) != 0)

@@ -25,8 +25,7 @@ void otel__dd_rates_count_drops(otel_datadog_rates *r, uint64_t traces, uint64_t
 void otel__dd_rates_take_drops(otel_datadog_rates *r, uint64_t *traces, uint64_t *spans);
 
 /* Gives counts back after a request that did not reach the agent. */
-static inline void otel__dd_rates_return_drops(otel_datadog_rates *r, uint64_t traces,
-                                               uint64_t spans)
+static inline void otel__dd_rates_return_drops(otel_datadog_rates *r, uint64_t traces, uint64_t spans)
 {
     otel__dd_rates_count_drops(r, traces, spans);
 }
@@ -35,8 +34,8 @@ static inline void otel__dd_rates_return_drops(otel_datadog_rates *r, uint64_t t
  * table (the sampler then uses its cached or the default rate), so a span start never blocks
  * and a child forked while the lock was held cannot deadlock. Otherwise sets *found (and *rate
  * when found) and returns true. */
-bool otel__dd_rates_try_get(const otel_datadog_rates *r, otel_str service, otel_str env,
-                            double *rate, bool *found);
+bool otel__dd_rates_try_get(const otel_datadog_rates *r, otel_str service, otel_str env, double *rate,
+                            bool *found);
 
 /* Number of service keys held (tests). */
 size_t otel__dd_rates_count(const otel_datadog_rates *r);

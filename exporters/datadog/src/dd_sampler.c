@@ -113,7 +113,7 @@ bool otel__dd_glob_match_bytes(const struct otel__dd_glob *g, otel_str subject)
         !seg_eq(p, s, g->prefix_len))
         return false;
     /* Middle segments, in order, leftmost-first inside the window between prefix and suffix. */
-    size_t pi = g->prefix_len + 1;           /* after the first '*' */
+    size_t pi = g->prefix_len + 1;            /* after the first '*' */
     size_t pend = g->len - g->suffix_len - 1; /* the last '*' */
     size_t si = g->prefix_len, send = subject.len - g->suffix_len;
     while (pi < pend) {
@@ -220,8 +220,7 @@ static otel_status rule_from_json(const struct otel__json_doc *doc, const struct
         if (!f || f->type == OTEL__JSON_NULL)
             continue; /* absent: matches everything (ANY is the zero glob) */
         if (f->type != OTEL__JSON_STRING) {
-            static const char *const msgs[] = { "\"service\" must be a string",
-                                                "\"name\" must be a string",
+            static const char *const msgs[] = { "\"service\" must be a string", "\"name\" must be a string",
                                                 "\"resource\" must be a string" };
             *why = msgs[i];
             st = OTEL_ERR_INVALID_ARG;
@@ -298,8 +297,8 @@ otel_status otel__dd_rules_parse(otel_str json, const char *source, struct otel_
         source = "sampling rules";
     /* Empty or blank text means no rules. */
     size_t b = 0;
-    while (b < json.len && (json.data[b] == ' ' || json.data[b] == '\t' || json.data[b] == '\n' ||
-                            json.data[b] == '\r'))
+    while (b < json.len &&
+           (json.data[b] == ' ' || json.data[b] == '\t' || json.data[b] == '\n' || json.data[b] == '\r'))
         b++;
     if (b == json.len)
         return OTEL_OK;
@@ -311,14 +310,15 @@ otel_status otel__dd_rules_parse(otel_str json, const char *source, struct otel_
     if (st == OTEL_ERR_NOMEM)
         return st;
     if (st != OTEL_OK) {
-        otel__log(OTEL_LOG_WARN, "%s: not valid JSON (%s at byte %zu); ignoring all sampling rules",
-                  source, what ? what : "syntax error", err_at);
+        otel__log(OTEL_LOG_WARN, "%s: not valid JSON (%s at byte %zu); ignoring all sampling rules", source,
+                  what ? what : "syntax error", err_at);
         return OTEL_OK;
     }
     const struct otel__json_node *root = &doc.nodes[0];
     if (root->type != OTEL__JSON_ARRAY) {
-        otel__log(OTEL_LOG_WARN, "%s: expected a JSON array of rules, got a %s; ignoring all "
-                                 "sampling rules",
+        otel__log(OTEL_LOG_WARN,
+                  "%s: expected a JSON array of rules, got a %s; ignoring all "
+                  "sampling rules",
                   source, otel__json_type_name(root->type));
         otel__json_free(&doc);
         return OTEL_OK;
@@ -333,7 +333,8 @@ otel_status otel__dd_rules_parse(otel_str json, const char *source, struct otel_
         }
     }
     size_t index = 0;
-    for (const struct otel__json_node *e = otel__json_child(&doc, root); e; e = otel__json_next(&doc, e), index++) {
+    for (const struct otel__json_node *e = otel__json_child(&doc, root); e;
+         e = otel__json_next(&doc, e), index++) {
         const char *why = NULL;
         st = rule_from_json(&doc, e, &out[n], &why);
         if (st == OTEL_ERR_NOMEM) {
@@ -449,8 +450,7 @@ static inline bool rule_matches(const struct otel__dd_rule *r, struct otel__dd_s
     return otel__dd_glob_match(&r->service, p->service) && rule_matches_rest(r, p);
 }
 
-long otel__dd_rules_match(const struct otel__dd_rule *rules, size_t count,
-                          struct otel__dd_span_props *props)
+long otel__dd_rules_match(const struct otel__dd_rule *rules, size_t count, struct otel__dd_span_props *props)
 {
     for (size_t i = 0; i < count; i++)
         if (rule_matches(&rules[i], props))
@@ -570,8 +570,7 @@ static void limiter_count(struct otel__dd_limiter *l, int64_t now, bool allowed)
     }
     if ((w & FIELD_MASK) >= FIELD_MASK - 1)
         return; /* 16 million decisions in one second: stop counting rather than overflow */
-    atomic_store_explicit(&l->window, w + (((uint64_t)allowed << ALLOWED_SHIFT) | 1),
-                          memory_order_relaxed);
+    atomic_store_explicit(&l->window, w + (((uint64_t)allowed << ALLOWED_SHIFT) | 1), memory_order_relaxed);
 }
 
 bool otel__dd_limiter_allow(struct otel__dd_limiter *l)
@@ -590,8 +589,8 @@ bool otel__dd_limiter_allow(struct otel__dd_limiter *l)
             allowed = false;
             break;
         }
-        if (atomic_compare_exchange_weak_explicit(&l->tat, &tat, base + l->interval_ns,
-                                                  memory_order_relaxed, memory_order_relaxed)) {
+        if (atomic_compare_exchange_weak_explicit(&l->tat, &tat, base + l->interval_ns, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
             allowed = true;
             break;
         }
@@ -671,14 +670,7 @@ bool otel__dd_trace_state_decision(const otel_trace_state *ts, int *priority, in
  * The sampler
  * ------------------------------------------------------------------------------------------- */
 
-enum decision_kind {
-    DK_RULE_KEEP,
-    DK_RULE_DROP,
-    DK_AGENT_KEEP,
-    DK_AGENT_DROP,
-    DK_DEFAULT_KEEP,
-    DK_COUNT
-};
+enum decision_kind { DK_RULE_KEEP, DK_RULE_DROP, DK_AGENT_KEEP, DK_AGENT_DROP, DK_DEFAULT_KEEP, DK_COUNT };
 
 static const char *const decision_states[DK_COUNT] = {
     "dd=s:2;t.dm:-3", "dd=s:-1;t.dm:-3", "dd=s:1;t.dm:-1", "dd=s:0;t.dm:-1", "dd=s:1;t.dm:-0",
@@ -736,8 +728,7 @@ static inline otel_attr psr_attr(otel_str key, double v)
 
 /* The agent's rate for the span's service. Never waits: when the table is busy the sampler
  * uses its cached rate for the default service, else "no rate" (keep, mechanism default). */
-static bool agent_rate(struct otel__dd_sampler *s, otel_str service, bool default_service,
-                       double *rate)
+static bool agent_rate(struct otel__dd_sampler *s, otel_str service, bool default_service, double *rate)
 {
     otel_str env = { s->env, s->env_len };
     bool found = false;
@@ -799,9 +790,8 @@ static otel_sampling_result dd_should_sample(void *user_data, const otel_samplin
     size_t nattrs = 0;
     long rule = -1;
     if (s->rule_count)
-        rule = default_service
-                   ? otel__dd_rules_match_masked(s->rules, s->rule_count, s->service_mask, &props)
-                   : otel__dd_rules_match(s->rules, s->rule_count, &props);
+        rule = default_service ? otel__dd_rules_match_masked(s->rules, s->rule_count, s->service_mask, &props)
+                               : otel__dd_rules_match(s->rules, s->rule_count, &props);
     if (rule >= 0) {
         const struct otel__dd_rule *r = &s->rules[rule];
         bool keep = otel__dd_knuth_keep(low, r->threshold, r->keep_all);
@@ -809,8 +799,8 @@ static otel_sampling_result dd_should_sample(void *user_data, const otel_samplin
         if (keep) {
             keep = otel__dd_limiter_allow(&s->limiter);
             if (s->limiter.mode <= 0)
-                tls_attrs[nattrs++] = psr_attr(OTEL_STR("_dd.limit_psr"),
-                                               otel__dd_limiter_effective_rate(&s->limiter));
+                tls_attrs[nattrs++] =
+                    psr_attr(OTEL_STR("_dd.limit_psr"), otel__dd_limiter_effective_rate(&s->limiter));
         }
         dk = keep ? DK_RULE_KEEP : DK_RULE_DROP;
     } else {
@@ -936,8 +926,8 @@ otel_status otel_datadog_sampler_create(const otel_datadog_sampler_options *opts
     struct otel__dd_rule *rules = NULL;
     size_t count = 0;
     if (opts->rules_json) {
-        st = otel__dd_rules_parse(otel_str_from_cstr(opts->rules_json), "DD_TRACE_SAMPLING_RULES",
-                                  &rules, &count);
+        st = otel__dd_rules_parse(otel_str_from_cstr(opts->rules_json), "DD_TRACE_SAMPLING_RULES", &rules,
+                                  &count);
         if (st != OTEL_OK)
             goto out_destroy;
     }
@@ -975,8 +965,8 @@ otel_status otel_datadog_sampler_create(const otel_datadog_sampler_options *opts
         snprintf(limit_text, sizeof(limit_text), "none");
     else
         otel__json_format_double(s->limiter.mode < 0 ? 0.0 : limit, limit_text);
-    snprintf(s->description, sizeof(s->description), "DatadogSampler{rules=%zu,rate_limit=%s}",
-             count, limit_text);
+    snprintf(s->description, sizeof(s->description), "DatadogSampler{rules=%zu,rate_limit=%s}", count,
+             limit_text);
 
     out->should_sample = dd_should_sample;
     out->description = dd_description;

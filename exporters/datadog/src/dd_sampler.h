@@ -32,9 +32,9 @@ enum {
  * ------------------------------------------------------------------------------------------- */
 
 enum otel__dd_glob_kind {
-    OTEL__DD_GLOB_ANY = 0,  /* only '*': matches everything */
-    OTEL__DD_GLOB_LITERAL,  /* no '*' (maybe '?'): same length, byte by byte */
-    OTEL__DD_GLOB_PATTERN,  /* at least one '*' */
+    OTEL__DD_GLOB_ANY = 0, /* only '*': matches everything */
+    OTEL__DD_GLOB_LITERAL, /* no '*' (maybe '?'): same length, byte by byte */
+    OTEL__DD_GLOB_PATTERN, /* at least one '*' */
 };
 
 /* A compiled pattern: "<prefix>*<middle>*...*<suffix>". A subject matches when it is long enough
@@ -44,7 +44,7 @@ enum otel__dd_glob_kind {
  * suffix. */
 struct otel__dd_glob {
     enum otel__dd_glob_kind kind;
-    char *pattern;       /* lowercased copy with runs of '*' collapsed, NUL-terminated; NULL for ANY */
+    char *pattern; /* lowercased copy with runs of '*' collapsed, NUL-terminated; NULL for ANY */
     uint32_t len;
     uint32_t min_len;    /* bytes a subject needs: the pattern's non-'*' bytes */
     uint32_t prefix_len; /* bytes before the first '*' */
@@ -138,8 +138,7 @@ otel_status otel__dd_rules_parse(otel_str json, const char *source, struct otel_
 void otel__dd_rules_free(struct otel__dd_rule *rules, size_t count);
 
 /* Index of the first rule matching |props|, or -1. */
-long otel__dd_rules_match(const struct otel__dd_rule *rules, size_t count,
-                          struct otel__dd_span_props *props);
+long otel__dd_rules_match(const struct otel__dd_rule *rules, size_t count, struct otel__dd_span_props *props);
 
 /* Bit i set when rule i (i < 64) has a service pattern matching |service|. */
 uint64_t otel__dd_rules_service_mask(const struct otel__dd_rule *rules, size_t count, otel_str service);
@@ -174,13 +173,13 @@ static inline bool otel__dd_knuth_keep(uint64_t trace_id_low, uint64_t threshold
 typedef int64_t (*otel__dd_clock_fn)(void *user_data);
 
 struct otel__dd_limiter {
-    int mode;                 /* 0 normal, 1 allow all, -1 deny all */
-    int64_t interval_ns;      /* time per token */
-    int64_t tolerance_ns;     /* (burst - 1) * interval */
-    _Atomic int64_t tat;      /* theoretical arrival time, ns on the limiter's clock */
-    _Atomic uint64_t window;  /* [second:16][allowed:24][total:24] */
+    int mode;                        /* 0 normal, 1 allow all, -1 deny all */
+    int64_t interval_ns;             /* time per token */
+    int64_t tolerance_ns;            /* (burst - 1) * interval */
+    _Atomic int64_t tat;             /* theoretical arrival time, ns on the limiter's clock */
+    _Atomic uint64_t window;         /* [second:16][allowed:24][total:24] */
     _Atomic uint64_t prev_rate_bits; /* rate of the previous second as double bits; ~0: none */
-    otel__dd_clock_fn clock;  /* NULL: CLOCK_MONOTONIC_COARSE */
+    otel__dd_clock_fn clock;         /* NULL: CLOCK_MONOTONIC_COARSE */
     void *clock_user_data;
 };
 

@@ -27,8 +27,7 @@ struct otel_memory_exporter {
     size_t max_spans;
 };
 
-otel_status otel_memory_exporter_create(const otel_memory_exporter_options *opts,
-                                        otel_memory_exporter **out)
+otel_status otel_memory_exporter_create(const otel_memory_exporter_options *opts, otel_memory_exporter **out)
 {
     if (!out)
         return OTEL_ERR_INVALID_ARG;
@@ -85,8 +84,8 @@ static bool reserve_one(otel_memory_exporter *m)
     return true;
 }
 
-static otel_export_result mem_export(void *user_data, const otel_span_data *const *spans,
-                                     size_t count, int64_t timeout_ns)
+static otel_export_result mem_export(void *user_data, const otel_span_data *const *spans, size_t count,
+                                     int64_t timeout_ns)
 {
     (void)timeout_ns;
     otel_memory_exporter *m = user_data;
@@ -112,8 +111,7 @@ static otel_export_result mem_export(void *user_data, const otel_span_data *cons
     m->dropped += full + nomem;
     pthread_mutex_unlock(&m->lock);
     if (full)
-        OTEL__LOG(OTEL_LOG_WARN, "memory exporter: full (%zu spans); %zu spans dropped",
-                  m->max_spans, full);
+        OTEL__LOG(OTEL_LOG_WARN, "memory exporter: full (%zu spans); %zu spans dropped", m->max_spans, full);
     if (nomem)
         OTEL__LOG(OTEL_LOG_ERROR, "memory exporter: out of memory; %zu spans dropped", nomem);
     return full + nomem ? OTEL_EXPORT_FAILURE : OTEL_EXPORT_SUCCESS;

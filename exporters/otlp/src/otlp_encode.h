@@ -36,8 +36,8 @@ struct otel__pbw {
 struct otel__otlp_group {
     const otel_resource *resource;
     const otel_scope_data *scope;
-    uint32_t count; /* spans in the group */
-    uint32_t start; /* index of its first span in the encoder's |order| */
+    uint32_t count;          /* spans in the group */
+    uint32_t start;          /* index of its first span in the encoder's |order| */
     uint32_t resource_first; /* index of the first group created with the same resource */
 };
 
@@ -45,8 +45,8 @@ struct otel__otlp_encoder {
     struct otel__pbw pb;
     otel__buf json;
     /* Grouping scratch, grown to the largest batch seen. */
-    uint32_t *group_of;  /* per span: its group */
-    uint32_t *order;     /* span indexes, grouped */
+    uint32_t *group_of;    /* per span: its group */
+    uint32_t *order;       /* span indexes, grouped */
     uint32_t *group_order; /* group indexes, each resource's groups together */
     struct otel__otlp_group *groups;
     size_t span_cap;
@@ -82,14 +82,12 @@ static inline uint32_t otel__otlp_flags(uint8_t trace_flags, bool is_remote)
     return (uint32_t)trace_flags | 0x100u | (is_remote ? 0x200u : 0u);
 }
 
-
 /* Parses an ExportTraceServiceResponse (protobuf): the partial success's rejected count and
  * error message (|message| points into |body|). False when |body| is not valid protobuf. */
 bool otel__otlp_parse_response(const uint8_t *body, size_t len, int64_t *rejected, otel_str *message);
 
 /* The same from an OTLP/JSON response body. */
-bool otel__otlp_parse_response_json(const uint8_t *body, size_t len, int64_t *rejected,
-                                    otel_str *message);
+bool otel__otlp_parse_response_json(const uint8_t *body, size_t len, int64_t *rejected, otel_str *message);
 
 #ifdef __cplusplus
 }

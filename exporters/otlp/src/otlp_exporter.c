@@ -24,7 +24,7 @@
 struct otlp_exporter {
     otel_otlp_protocol protocol;
     bool gzip;
-    int64_t timeout_ns;          /* < 0: no limit */
+    int64_t timeout_ns; /* < 0: no limit */
     uint32_t max_attempts;
     otel__backoff backoff;
     bool shut_down;
@@ -242,8 +242,8 @@ static otel_str status_message(const uint8_t *body, size_t len, bool json)
     return (otel_str){ NULL, 0 };
 }
 
-static void report_partial_success(struct otlp_exporter *x, const uint8_t *body, size_t len,
-                                   bool json, size_t span_count)
+static void report_partial_success(struct otlp_exporter *x, const uint8_t *body, size_t len, bool json,
+                                   size_t span_count)
 {
     int64_t rejected = 0;
     otel_str msg = { NULL, 0 };
@@ -256,17 +256,15 @@ static void report_partial_success(struct otlp_exporter *x, const uint8_t *body,
     if (rejected > 0) {
         count(&x->spans_rejected, (uint64_t)rejected);
         OTEL__LOG(OTEL_LOG_WARN, "otlp: %s rejected %lld of %zu spans (partial success): %s",
-                  x->endpoint_for_logs, (long long)rejected, span_count,
-                  text[0] ? text : "no message");
+                  x->endpoint_for_logs, (long long)rejected, span_count, text[0] ? text : "no message");
     } else {
-        OTEL__LOG(OTEL_LOG_WARN, "otlp: %s accepted all %zu spans with a warning: %s",
-                  x->endpoint_for_logs, span_count, text);
+        OTEL__LOG(OTEL_LOG_WARN, "otlp: %s accepted all %zu spans with a warning: %s", x->endpoint_for_logs,
+                  span_count, text);
     }
 }
 
-static enum verdict send_http(struct otlp_exporter *x, const uint8_t *body, size_t len,
-                              int64_t deadline, size_t span_count, int64_t *retry_after,
-                              char *why, size_t why_cap)
+static enum verdict send_http(struct otlp_exporter *x, const uint8_t *body, size_t len, int64_t deadline,
+                              size_t span_count, int64_t *retry_after, char *why, size_t why_cap)
 {
     otel__http_result r;
     otel__http_post(x->http, body, len, x->gzip, deadline, &r);
@@ -325,9 +323,8 @@ static bool grpc_code_retryable(int code, bool has_retry_info)
     }
 }
 
-static enum verdict send_grpc(struct otlp_exporter *x, const uint8_t *body, size_t len,
-                              int64_t deadline, size_t span_count, int64_t *retry_after,
-                              char *why, size_t why_cap)
+static enum verdict send_grpc(struct otlp_exporter *x, const uint8_t *body, size_t len, int64_t deadline,
+                              size_t span_count, int64_t *retry_after, char *why, size_t why_cap)
 {
     struct otel__grpc_result r;
     otel__grpc_call(x->grpc, body, len, deadline, &r);
@@ -347,8 +344,8 @@ static enum verdict send_grpc(struct otlp_exporter *x, const uint8_t *body, size
         snprintf(why, why_cap, "TLS failure (%s)", r.error);
         return V_FAIL;
     case OTEL__GRPC_PROTOCOL:
-        snprintf(why, why_cap, "not a gRPC response (HTTP %d%s%s)", r.http_status,
-                 r.error[0] ? ": " : "", r.error);
+        snprintf(why, why_cap, "not a gRPC response (HTTP %d%s%s)", r.http_status, r.error[0] ? ": " : "",
+                 r.error);
         /* The gRPC spec maps these HTTP statuses to UNAVAILABLE. */
         return otel__http_status_retryable(r.http_status) ? V_RETRY : V_FAIL;
     case OTEL__GRPC_OTHER:
@@ -368,8 +365,8 @@ static enum verdict send_grpc(struct otlp_exporter *x, const uint8_t *body, size
     return V_FAIL;
 }
 
-static otel_export_result otlp_export(void *user_data, const otel_span_data *const *spans,
-                                      size_t n, int64_t timeout_ns)
+static otel_export_result otlp_export(void *user_data, const otel_span_data *const *spans, size_t n,
+                                      int64_t timeout_ns)
 {
     struct otlp_exporter *x = user_data;
     count(&x->exports, 1);
@@ -430,8 +427,7 @@ static otel_export_result otlp_export(void *user_data, const otel_span_data *con
                       x->endpoint_for_logs, why);
             return OTEL_EXPORT_FAILURE;
         }
-        if (attempt >= x->max_attempts ||
-            !otel__backoff_wait(&x->backoff, retry_after, deadline)) {
+        if (attempt >= x->max_attempts || !otel__backoff_wait(&x->backoff, retry_after, deadline)) {
             count(&x->spans_failed, n);
             OTEL__LOG(OTEL_LOG_ERROR,
                       "otlp: export of %zu spans to %s failed after %u attempt%s: %s; dropped", n,
@@ -520,16 +516,15 @@ static bool file_readable(const char *what, const char *path)
 }
 
 /* Builds the transport; |names| and |values| are the validated headers. */
-static otel_status make_transport(struct otlp_exporter *x, const otel_otlp_options *o,
-                                  const char *endpoint, const struct otel__otlp_url *u,
-                                  const char *const *names, const char *const *values,
-                                  const char *user_agent)
+static otel_status make_transport(struct otlp_exporter *x, const otel_otlp_options *o, const char *endpoint,
+                                  const struct otel__otlp_url *u, const char *const *names,
+                                  const char *const *values, const char *user_agent)
 {
     if (x->protocol != OTEL_OTLP_GRPC) {
         otel__http_options ho = {
             .url = endpoint,
-            .content_type = x->protocol == OTEL_OTLP_HTTP_JSON ? "application/json"
-                                                               : "application/x-protobuf",
+            .content_type =
+                x->protocol == OTEL_OTLP_HTTP_JSON ? "application/json" : "application/x-protobuf",
             .user_agent = user_agent,
             .header_names = names,
             .header_values = values,
@@ -543,8 +538,8 @@ static otel_status make_transport(struct otlp_exporter *x, const otel_otlp_optio
     bool tls = u->has_scheme ? u->tls : !o->insecure;
     char authority[OTEL__OTLP_HOST_MAX + 16];
     uint16_t port = u->port ? u->port : (uint16_t)(tls ? 443 : 80);
-    snprintf(authority, sizeof(authority), "%s%s%s:%u", u->ipv6 ? "[" : "", u->host,
-             u->ipv6 ? "]" : "", (unsigned)port);
+    snprintf(authority, sizeof(authority), "%s%s%s:%u", u->ipv6 ? "[" : "", u->host, u->ipv6 ? "]" : "",
+             (unsigned)port);
     struct otel__grpc_options go = {
         .host = u->host,
         .port = port,
@@ -569,15 +564,14 @@ otel_status otel_otlp_exporter_create(const otel_otlp_options *opts, otel_span_e
     if (!out)
         return OTEL_ERR_INVALID_ARG;
     const otel_otlp_options *o = opts ? opts : &defaults;
-    if ((unsigned)o->protocol > OTEL_OTLP_GRPC ||
-        (unsigned)o->compression > OTEL_OTLP_COMPRESSION_GZIP) {
+    if ((unsigned)o->protocol > OTEL_OTLP_GRPC || (unsigned)o->compression > OTEL_OTLP_COMPRESSION_GZIP) {
         otel__log(OTEL_LOG_ERROR, "otlp: unknown protocol or compression");
         return OTEL_ERR_INVALID_ARG;
     }
     bool grpc = o->protocol == OTEL_OTLP_GRPC;
     const char *endpoint = o->endpoint && *o->endpoint ? o->endpoint
-                           : grpc                    ? "http://localhost:4317"
-                                                     : "http://localhost:4318/v1/traces";
+                           : grpc                      ? "http://localhost:4317"
+                                                       : "http://localhost:4318/v1/traces";
     struct otel__otlp_url u;
     if (!otel__otlp_url_parse(otel_str_from_cstr(endpoint), grpc, &u)) {
         otel__log(OTEL_LOG_ERROR, "otlp: the endpoint is not %s",
@@ -613,8 +607,7 @@ otel_status otel_otlp_exporter_create(const otel_otlp_options *opts, otel_span_e
     otel__backoff_init(&x->backoff, o->retry_initial_backoff_ns, o->retry_max_backoff_ns,
                        o->retry_backoff_multiplier);
     otel__otlp_url_redact(endpoint, x->endpoint_for_logs, sizeof(x->endpoint_for_logs));
-    otel__otlp_encoder_init(&x->enc,
-                            o->max_request_bytes ? o->max_request_bytes : DEFAULT_MAX_REQUEST_BYTES);
+    otel__otlp_encoder_init(&x->enc, o->max_request_bytes ? o->max_request_bytes : DEFAULT_MAX_REQUEST_BYTES);
     x->gz_out.max_bytes = o->max_request_bytes ? o->max_request_bytes : DEFAULT_MAX_REQUEST_BYTES;
     if (x->gzip && otel__gzip_create(&x->gz) != OTEL_OK)
         goto out_destroy;
@@ -641,8 +634,8 @@ otel_status otel_otlp_exporter_create(const otel_otlp_options *opts, otel_span_e
     for (size_t i = 0; names_ok && i < hc; i++)
         values[i] = o->headers[i].value;
     char user_agent[96];
-    snprintf(user_agent, sizeof(user_agent), "OTel-OTLP-Exporter-C/%s otelc/%s",
-             otel_version_string(), otel_version_string());
+    snprintf(user_agent, sizeof(user_agent), "OTel-OTLP-Exporter-C/%s otelc/%s", otel_version_string(),
+             otel_version_string());
     if (names_ok)
         st = make_transport(x, o, endpoint, &u, (const char *const *)names, values, user_agent);
     for (size_t i = 0; names && i < hc; i++)
@@ -651,8 +644,8 @@ otel_status otel_otlp_exporter_create(const otel_otlp_options *opts, otel_span_e
     otel__free(values);
     if (st != OTEL_OK) {
         if (st != OTEL_ERR_NOMEM && st != OTEL_ERR_INVALID_ARG)
-            otel__log(OTEL_LOG_ERROR, "otlp: cannot set up the %s transport: %s",
-                      protocol_name(x->protocol), otel_status_str(st));
+            otel__log(OTEL_LOG_ERROR, "otlp: cannot set up the %s transport: %s", protocol_name(x->protocol),
+                      otel_status_str(st));
         goto out_destroy;
     }
     *out = (otel_span_exporter){

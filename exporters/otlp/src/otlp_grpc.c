@@ -52,7 +52,7 @@ struct otel__grpc_client {
     BIO *rbio; /* ciphertext in (owned by ssl) */
     BIO *wbio; /* ciphertext out (owned by ssl) */
     nghttp2_session *h2;
-    otel__buf out;  /* bytes waiting for the socket */
+    otel__buf out; /* bytes waiting for the socket */
     size_t out_off;
     bool eof;
     bool goaway;
@@ -145,8 +145,8 @@ static bool pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
 
 /* Reads the next field of a message: its number, wire type and, for length-delimited fields,
  * the payload. Returns false at the end or on malformed input. */
-static bool pb_next(const uint8_t **p, const uint8_t *end, uint32_t *field, uint32_t *wt,
-                    uint64_t *value, const uint8_t **payload, size_t *payload_len)
+static bool pb_next(const uint8_t **p, const uint8_t *end, uint32_t *field, uint32_t *wt, uint64_t *value,
+                    const uint8_t **payload, size_t *payload_len)
 {
     uint64_t tag;
     if (*p >= end || !pb_varint(p, end, &tag))
@@ -301,8 +301,8 @@ static bool queue_out(struct otel__grpc_client *c, const uint8_t *p, size_t n)
 static bool flush_out(struct otel__grpc_client *c)
 {
     while (out_pending(c)) {
-        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -417,8 +417,7 @@ static bool name_is(const uint8_t *name, size_t len, const char *want)
 }
 
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *user_data)
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *user_data)
 {
     (void)session;
     (void)flags;
@@ -464,8 +463,8 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     return 0;
 }
 
-static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id,
-                         const uint8_t *data, size_t len, void *user_data)
+static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream_id, const uint8_t *data,
+                         size_t len, void *user_data)
 {
     (void)session;
     (void)flags;
@@ -477,8 +476,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
     return 0;
 }
 
-static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code,
-                           void *user_data)
+static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t error_code, void *user_data)
 {
     (void)session;
     struct otel__grpc_client *c = user_data;
@@ -550,12 +548,13 @@ static void *h2_realloc(void *p, size_t size, void *ud)
  * ------------------------------------------------------------------------------------------- */
 
 /* TCP connect to any address of the host, without blocking past |deadline|. */
-static enum otel__grpc_outcome tcp_connect(struct otel__grpc_client *c, int64_t deadline,
-                                           char *err, size_t cap)
+static enum otel__grpc_outcome tcp_connect(struct otel__grpc_client *c, int64_t deadline, char *err,
+                                           size_t cap)
 {
     char port[8];
     snprintf(port, sizeof(port), "%u", (unsigned)c->port);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG };
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(c->host, port, &hints, &res);
@@ -607,8 +606,8 @@ static bool host_is_ip(const char *host)
     return inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1;
 }
 
-static enum otel__grpc_outcome tls_handshake(struct otel__grpc_client *c, int64_t deadline,
-                                             char *err, size_t cap)
+static enum otel__grpc_outcome tls_handshake(struct otel__grpc_client *c, int64_t deadline, char *err,
+                                             size_t cap)
 {
     c->ssl = SSL_new(c->ssl_ctx);
     BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_mem());
@@ -682,8 +681,8 @@ out_setup:
     return OTEL__GRPC_OTHER;
 }
 
-static enum otel__grpc_outcome open_connection(struct otel__grpc_client *c, int64_t deadline,
-                                               char *err, size_t cap)
+static enum otel__grpc_outcome open_connection(struct otel__grpc_client *c, int64_t deadline, char *err,
+                                               size_t cap)
 {
     enum otel__grpc_outcome o = tcp_connect(c, deadline, err, cap);
     if (o != OTEL__GRPC_STATUS)
@@ -736,8 +735,8 @@ static void check_idle_connection(struct otel__grpc_client *c)
     struct pollfd p = { c->fd, POLLIN, 0 };
     if (poll(&p, 1, 0) > 0 && (!read_in(c) || c->eof))
         c->io_error = true;
-    if (c->io_error || c->eof || c->goaway || !nghttp2_session_want_read(c->h2) ||
-        !pump_h2(c) || !flush_out(c))
+    if (c->io_error || c->eof || c->goaway || !nghttp2_session_want_read(c->h2) || !pump_h2(c) ||
+        !flush_out(c))
         close_connection(c);
 }
 
@@ -762,8 +761,8 @@ static otel_status finish(struct otel__grpc_result *res, enum otel__grpc_outcome
     return o == OTEL__GRPC_TIMEOUT ? OTEL_ERR_TIMEOUT : OTEL_ERR_EXPORT;
 }
 
-otel_status otel__grpc_call(struct otel__grpc_client *c, const uint8_t *msg, size_t len,
-                            int64_t deadline, struct otel__grpc_result *res)
+otel_status otel__grpc_call(struct otel__grpc_client *c, const uint8_t *msg, size_t len, int64_t deadline,
+                            struct otel__grpc_result *res)
 {
     memset(res, 0, sizeof(*res));
     res->retry_delay_ns = -1;
@@ -826,7 +825,8 @@ otel_status otel__grpc_call(struct otel__grpc_client *c, const uint8_t *msg, siz
         if (ms <= 99999999)
             snprintf(timeout, sizeof(timeout), "%lldm", (long long)(ms > 0 ? ms : 1));
         else
-            snprintf(timeout, sizeof(timeout), "%lldS", (long long)(ms / 1000 > 99999999 ? 99999999 : ms / 1000));
+            snprintf(timeout, sizeof(timeout), "%lldS",
+                     (long long)(ms / 1000 > 99999999 ? 99999999 : ms / 1000));
         make_nv(&nv[n++], "grpc-timeout", timeout);
     }
     for (size_t i = 0; i < c->md_count; i++) {
@@ -943,8 +943,7 @@ static bool load_tls(struct otel__grpc_client *c, const struct otel__grpc_option
         tls_error_text(err, sizeof(err), "cannot load the CA certificates");
         goto out_log;
     }
-    if (o->client_cert_file &&
-        SSL_CTX_use_certificate_chain_file(c->ssl_ctx, o->client_cert_file) != 1) {
+    if (o->client_cert_file && SSL_CTX_use_certificate_chain_file(c->ssl_ctx, o->client_cert_file) != 1) {
         tls_error_text(err, sizeof(err), "cannot load the client certificate");
         goto out_log;
     }

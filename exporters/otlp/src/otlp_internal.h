@@ -23,11 +23,11 @@ extern "C" {
 /* A parsed endpoint: scheme://[userinfo@]host[:port][/path][?query]. */
 struct otel__otlp_url {
     bool has_scheme;
-    bool tls;                          /* https */
-    char host[OTEL__OTLP_HOST_MAX];    /* without the brackets of an IPv6 literal */
+    bool tls;                       /* https */
+    char host[OTEL__OTLP_HOST_MAX]; /* without the brackets of an IPv6 literal */
     bool ipv6;
-    uint16_t port;                     /* 0 when absent */
-    otel_str path;                     /* into the parsed text, "" when absent; query excluded */
+    uint16_t port; /* 0 when absent */
+    otel_str path; /* into the parsed text, "" when absent; query excluded */
     otel_str path_and_query;
 };
 
@@ -50,17 +50,17 @@ struct otel__grpc_options {
     const char *host;
     uint16_t port;
     bool tls;
-    const char *authority;             /* :authority, "host:port" */
-    const char *path;                  /* e.g. /opentelemetry.proto.collector.trace.v1.TraceService/Export */
+    const char *authority; /* :authority, "host:port" */
+    const char *path;      /* e.g. /opentelemetry.proto.collector.trace.v1.TraceService/Export */
     const char *user_agent;
     const char *const *metadata_names; /* lowercase */
     const char *const *metadata_values;
     size_t metadata_count;
-    bool gzip;                         /* requests are gzip-compressed: send grpc-encoding */
+    bool gzip; /* requests are gzip-compressed: send grpc-encoding */
     const char *ca_file;
     const char *client_cert_file;
     const char *client_key_file;
-    size_t max_response_bytes;         /* 0: 4 MiB */
+    size_t max_response_bytes; /* 0: 4 MiB */
 };
 
 /* How one call ended, as the exporter needs to classify it. */
@@ -76,13 +76,13 @@ enum otel__grpc_outcome {
 
 struct otel__grpc_result {
     enum otel__grpc_outcome outcome;
-    int status;               /* grpc-status when outcome is OTEL__GRPC_STATUS */
-    int http_status;          /* :status of the response, 0 when none arrived */
-    int64_t retry_delay_ns;   /* from google.rpc.RetryInfo in grpc-status-details-bin; -1: none */
-    const uint8_t *message;   /* the response message (without the 5-byte prefix); valid until
-                               * the next call */
+    int status;             /* grpc-status when outcome is OTEL__GRPC_STATUS */
+    int http_status;        /* :status of the response, 0 when none arrived */
+    int64_t retry_delay_ns; /* from google.rpc.RetryInfo in grpc-status-details-bin; -1: none */
+    const uint8_t *message; /* the response message (without the 5-byte prefix); valid until
+                             * the next call */
     size_t message_len;
-    char error[256];          /* grpc-message (percent-decoded, sanitised) or a description */
+    char error[256]; /* grpc-message (percent-decoded, sanitised) or a description */
 };
 
 /* Creates the client and, for TLS, its OpenSSL context (CA, client certificate and key loaded
@@ -95,8 +95,8 @@ void otel__grpc_client_destroy(struct otel__grpc_client *c);
  * gzip), on the client's connection (opened or re-opened as needed), finished by |deadline_ns|
  * (monotonic; INT64_MAX: no limit). Fills |res| in every case. Returns OTEL_OK when a
  * grpc-status arrived, else OTEL_ERR_TIMEOUT or OTEL_ERR_EXPORT. */
-otel_status otel__grpc_call(struct otel__grpc_client *c, const uint8_t *msg, size_t len,
-                            int64_t deadline_ns, struct otel__grpc_result *res);
+otel_status otel__grpc_call(struct otel__grpc_client *c, const uint8_t *msg, size_t len, int64_t deadline_ns,
+                            struct otel__grpc_result *res);
 
 /* Connections opened since creation. */
 uint64_t otel__grpc_connections(const struct otel__grpc_client *c);

@@ -255,8 +255,7 @@ static void put_value(otel__buf *b, const otel_value *v)
             for (size_t i = 0; i < v->as.array.len; i++) {
                 if (i)
                     otel__buf_putc(b, ',');
-                put_scalar(b, (otel_value_type)v->array_type,
-                           (const char *)v->as.array.items + i * es);
+                put_scalar(b, (otel_value_type)v->array_type, (const char *)v->as.array.items + i * es);
             }
             otel__buf_putc(b, ']');
         }
@@ -547,8 +546,7 @@ static const uint8_t *find_key(const uint8_t *p, const uint8_t *end, const char 
     return NULL;
 }
 
-bool otel__otlp_parse_response_json(const uint8_t *body, size_t len, int64_t *rejected,
-                                    otel_str *message)
+bool otel__otlp_parse_response_json(const uint8_t *body, size_t len, int64_t *rejected, otel_str *message)
 {
     *rejected = 0;
     *message = (otel_str){ NULL, 0 };

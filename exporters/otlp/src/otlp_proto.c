@@ -198,7 +198,6 @@ static inline void put_id_field(struct otel__pbw *w, uint32_t field, const uint8
     }
 }
 
-
 static const unsigned char replacement[3] = { 0xef, 0xbf, 0xbd }; /* U+FFFD */
 
 /* Writes |s| with every byte that does not start a valid sequence replaced by U+FFFD. */

@@ -36,23 +36,21 @@ OTEL_API bool otel_env_get_bool(const otel_env *env, const char *name, bool *out
 /* Integer in [|min|, |max|] (the spec's range is 0..2^31-1). An invalid or out-of-range value
  * gives a warning naming the variable and |out|'s current value as the default used, and leaves
  * |out| untouched. Returns true only when |out| was set. Thread-safety: as getenv. */
-OTEL_API bool otel_env_get_int(const otel_env *env, const char *name, int64_t min, int64_t max,
-                               int64_t *out);
+OTEL_API bool otel_env_get_int(const otel_env *env, const char *name, int64_t min, int64_t max, int64_t *out);
 
 /* Duration or timeout in milliseconds (spec), stored in nanoseconds. Same rules as
  * otel_env_get_int with range 0..2^31-1 ms. Thread-safety: as getenv. */
 OTEL_API bool otel_env_get_duration_ms(const otel_env *env, const char *name, int64_t *out_ns);
 
 /* Floating-point value in [|min|, |max|]; same rules as otel_env_get_int. */
-OTEL_API bool otel_env_get_double(const otel_env *env, const char *name, double min, double max,
-                                  double *out);
+OTEL_API bool otel_env_get_double(const otel_env *env, const char *name, double min, double max, double *out);
 
 /* Case-insensitive enum: sets *out to the index in |names| (|count| entries) of the value.
  * Unknown values give a warning listing the accepted ones and naming the default
  * (names[*out]), and leave |out| untouched. Returns true only when |out| was set.
  * Thread-safety: as getenv. */
-OTEL_API bool otel_env_get_enum(const otel_env *env, const char *name, const char *const *names,
-                                size_t count, size_t *out);
+OTEL_API bool otel_env_get_enum(const otel_env *env, const char *name, const char *const *names, size_t count,
+                                size_t *out);
 
 /* ---------------------------------------------------------------------------------------------
  * The SDK's own settings
@@ -75,19 +73,19 @@ typedef enum otel_sampler_kind {
  * NUL-terminated, NULL when unset); free them with otel_sdk_config_cleanup(). A program may
  * replace a string field with its own heap string (strdup) or NULL. */
 typedef struct otel_sdk_config {
-    bool disabled;               /* OTEL_SDK_DISABLED */
-    otel_log_level log_level;    /* OTEL_LOG_LEVEL, default info */
-    char *service_name;          /* OTEL_SERVICE_NAME */
-    char *resource_attributes;   /* OTEL_RESOURCE_ATTRIBUTES */
-    otel_sampler_kind sampler;   /* OTEL_TRACES_SAMPLER */
-    char *sampler_name;          /* OTEL_TRACES_SAMPLER as given (lowercase), always set by
-                                  * from_env when the variable is present */
-    double sampler_ratio;        /* OTEL_TRACES_SAMPLER_ARG for the ratio samplers, default 1.0 */
-    char *sampler_arg;           /* OTEL_TRACES_SAMPLER_ARG as given, for other samplers */
-    otel_span_limits limits;     /* OTEL_*_LIMIT (span-specific ones win over OTEL_ATTRIBUTE_*) */
-    otel_batch_options batch;    /* OTEL_BSP_* */
-    char *traces_exporter;       /* OTEL_TRACES_EXPORTER, default "otlp" (comma-separated list) */
-    char *propagators;           /* OTEL_PROPAGATORS, default "tracecontext,baggage" */
+    bool disabled;             /* OTEL_SDK_DISABLED */
+    otel_log_level log_level;  /* OTEL_LOG_LEVEL, default info */
+    char *service_name;        /* OTEL_SERVICE_NAME */
+    char *resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES */
+    otel_sampler_kind sampler; /* OTEL_TRACES_SAMPLER */
+    char *sampler_name;        /* OTEL_TRACES_SAMPLER as given (lowercase), always set by
+                                * from_env when the variable is present */
+    double sampler_ratio;      /* OTEL_TRACES_SAMPLER_ARG for the ratio samplers, default 1.0 */
+    char *sampler_arg;         /* OTEL_TRACES_SAMPLER_ARG as given, for other samplers */
+    otel_span_limits limits;   /* OTEL_*_LIMIT (span-specific ones win over OTEL_ATTRIBUTE_*) */
+    otel_batch_options batch;  /* OTEL_BSP_* */
+    char *traces_exporter;     /* OTEL_TRACES_EXPORTER, default "otlp" (comma-separated list) */
+    char *propagators;         /* OTEL_PROPAGATORS, default "tracecontext,baggage" */
 } otel_sdk_config;
 
 /* Fills |cfg| with the defaults (no allocation). Thread-safety: safe. */

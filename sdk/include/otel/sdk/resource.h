@@ -42,8 +42,8 @@ OTEL_API otel_status otel_resource_default(otel_resource **out);
  * may be NULL) and the rest is kept. A non-empty |service_name| (OTEL_SERVICE_NAME) overrides
  * service.name. Empty input gives an empty resource.
  * Errors: OTEL_ERR_INVALID_ARG (NULL out), OTEL_ERR_NOMEM. Thread-safety: safe. */
-OTEL_API otel_status otel_resource_parse(otel_str attributes, otel_str service_name,
-                                         const char *source, otel_resource **out);
+OTEL_API otel_status otel_resource_parse(otel_str attributes, otel_str service_name, const char *source,
+                                         otel_resource **out);
 
 /* The attributes, borrowed: valid as long as |r|. *count receives their number (0 for NULL).
  * Thread-safety: safe. */

@@ -98,12 +98,12 @@ typedef enum otel_export_result {
 } otel_export_result;
 
 /* Sends finished spans somewhere. otelc's processors never call |export_spans|,
- * |force_flush| and |shutdown| concurrently with each other; it must return within |timeout_ns| (0: no limit) and must not keep the
- * span pointers after it returns (retain them if it must). |force_flush|, |shutdown|, |destroy|
- * may be NULL. After |shutdown| an exporter fails every export. */
+ * |force_flush| and |shutdown| concurrently with each other; it must return within |timeout_ns| (0: no limit)
+ * and must not keep the span pointers after it returns (retain them if it must). |force_flush|, |shutdown|,
+ * |destroy| may be NULL. After |shutdown| an exporter fails every export. */
 typedef struct otel_span_exporter {
-    otel_export_result (*export_spans)(void *user_data, const otel_span_data *const *spans,
-                                       size_t count, int64_t timeout_ns);
+    otel_export_result (*export_spans)(void *user_data, const otel_span_data *const *spans, size_t count,
+                                       int64_t timeout_ns);
     otel_status (*force_flush)(void *user_data, int64_t timeout_ns);
     otel_status (*shutdown)(void *user_data, int64_t timeout_ns);
     void (*destroy)(void *user_data);
@@ -129,8 +129,7 @@ typedef struct otel_processor_stats {
  * span->context.trace_flags); |span| is lent for the call. Both must be fast and must never block.
  * All callbacks may be NULL except on_end; they may be called from many threads at once. */
 typedef struct otel_span_processor {
-    void (*on_start)(void *user_data, otel_span span, const otel_span_data *data,
-                     const otel_parent *parent);
+    void (*on_start)(void *user_data, otel_span span, const otel_span_data *data, const otel_parent *parent);
     void (*on_end)(void *user_data, const otel_span_data *span);
     otel_status (*force_flush)(void *user_data, int64_t timeout_ns);
     otel_status (*shutdown)(void *user_data, int64_t timeout_ns);
@@ -144,15 +143,14 @@ typedef struct otel_span_processor {
  * services want the batch processor. Takes ownership of |exporter| on success.
  * Errors: OTEL_ERR_INVALID_ARG (NULL out or no export_spans), OTEL_ERR_NOMEM.
  * Thread-safety: safe. */
-OTEL_API otel_status otel_simple_processor_create(otel_span_exporter exporter,
-                                                  otel_span_processor *out);
+OTEL_API otel_status otel_simple_processor_create(otel_span_exporter exporter, otel_span_processor *out);
 
 /* A processor that calls |count| processors in order (force_flush and shutdown share the deadline;
  * the first error is returned; stats are summed). Takes ownership of all of them on success.
  * The provider itself accepts an array, so this is for building trees of processors.
  * Errors: OTEL_ERR_INVALID_ARG, OTEL_ERR_NOMEM. Thread-safety: safe. */
-OTEL_API otel_status otel_composite_processor_create(const otel_span_processor *processors,
-                                                     size_t count, otel_span_processor *out);
+OTEL_API otel_status otel_composite_processor_create(const otel_span_processor *processors, size_t count,
+                                                     otel_span_processor *out);
 
 /* ---------------------------------------------------------------------------------------------
  * The batch span processor
@@ -200,8 +198,7 @@ typedef struct otel_batch_options {
  * larger than 16777216), OTEL_ERR_NOMEM (also: the worker thread or the eventfd could not be
  * created). On failure nothing is owned and *out is untouched.
  * Thread-safety: safe. */
-OTEL_API otel_status otel_batch_processor_create(otel_span_exporter exporter,
-                                                 const otel_batch_options *opts,
+OTEL_API otel_status otel_batch_processor_create(otel_span_exporter exporter, const otel_batch_options *opts,
                                                  otel_span_processor *out);
 
 /* The batch processor's counters (otel_processor_stats has the four the provider sums). */
@@ -262,8 +259,8 @@ OTEL_API otel_status otel_batch_processor_tick(const otel_span_processor *bp);
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum otel_sampling_decision {
-    OTEL_SAMPLING_DROP = 0,             /* not recorded, not sampled */
-    OTEL_SAMPLING_RECORD_ONLY = 1,      /* recorded, processors see it, not sampled */
+    OTEL_SAMPLING_DROP = 0,        /* not recorded, not sampled */
+    OTEL_SAMPLING_RECORD_ONLY = 1, /* recorded, processors see it, not sampled */
     OTEL_SAMPLING_RECORD_AND_SAMPLE = 2,
 } otel_sampling_decision;
 
@@ -307,8 +304,8 @@ OTEL_API otel_sampler otel_sampler_always_off(void);
 
 /* Samples |ratio| of traces, deterministically on the trace id (the spec's TraceIdRatioBased,
  * whose exact algorithm the spec leaves open: here the lower 8 bytes of the id as a big-endian
- * integer compared with ratio * 2^64, so children of one trace agree across otelc services). |ratio| outside [0, 1] or NaN: OTEL_ERR_INVALID_ARG.
- * Thread-safety: safe. */
+ * integer compared with ratio * 2^64, so children of one trace agree across otelc services). |ratio| outside
+ * [0, 1] or NaN: OTEL_ERR_INVALID_ARG. Thread-safety: safe. */
 OTEL_API otel_status otel_sampler_trace_id_ratio(double ratio, otel_sampler *out);
 
 /* ParentBased: |root| decides for root spans; the other four decide by the parent's kind. A
@@ -321,8 +318,7 @@ typedef struct otel_parent_based_options {
     otel_sampler local_parent_sampled;
     otel_sampler local_parent_not_sampled;
 } otel_parent_based_options;
-OTEL_API otel_status otel_sampler_parent_based(otel_sampler root,
-                                               const otel_parent_based_options *opts,
+OTEL_API otel_status otel_sampler_parent_based(otel_sampler root, const otel_parent_based_options *opts,
                                                otel_sampler *out);
 
 /* Calls |s|'s destroy, for a sampler that was never handed to a provider. Thread-safety: as the
@@ -370,11 +366,11 @@ typedef struct otel_span_limits {
 
 /* Zero means default everywhere. */
 typedef struct otel_tracer_provider_options {
-    const otel_resource *resource;          /* retained; NULL: otel_resource_default() */
-    otel_sampler sampler;                   /* owned on success; zero: parentbased_always_on */
-    otel_id_generator id_generator;         /* owned on success; zero: built-in fast random */
+    const otel_resource *resource;  /* retained; NULL: otel_resource_default() */
+    otel_sampler sampler;           /* owned on success; zero: parentbased_always_on */
+    otel_id_generator id_generator; /* owned on success; zero: built-in fast random */
     otel_span_limits limits;
-    const otel_span_processor *processors;  /* each owned on success; called in this order */
+    const otel_span_processor *processors; /* each owned on success; called in this order */
     size_t processor_count;
     bool disabled; /* OTEL_SDK_DISABLED: record nothing; spans only carry their parent context */
 } otel_tracer_provider_options;
@@ -406,14 +402,14 @@ OTEL_API void otel_tracer_provider_destroy(otel_tracer_provider *tp);
 
 /* Counters since creation; read with relaxed atomics, so concurrent updates may be missed by one. */
 typedef struct otel_tracer_provider_stats {
-    uint64_t spans_started;     /* every otel_tracer_start_span() on this provider */
-    uint64_t spans_sampled;     /* started with RECORD_AND_SAMPLE */
-    uint64_t spans_recorded;    /* started recording (sampled or RECORD_ONLY) */
-    uint64_t spans_ended;       /* recording spans ended */
-    uint64_t spans_dropped;     /* recording spans that ended but never reached an exporter */
-    uint64_t spans_exported;    /* delivered by an exporter */
-    uint64_t spans_failed;      /* handed to an exporter that failed */
-    uint64_t attrs_dropped;     /* attributes dropped by limits or invalid values */
+    uint64_t spans_started;  /* every otel_tracer_start_span() on this provider */
+    uint64_t spans_sampled;  /* started with RECORD_AND_SAMPLE */
+    uint64_t spans_recorded; /* started recording (sampled or RECORD_ONLY) */
+    uint64_t spans_ended;    /* recording spans ended */
+    uint64_t spans_dropped;  /* recording spans that ended but never reached an exporter */
+    uint64_t spans_exported; /* delivered by an exporter */
+    uint64_t spans_failed;   /* handed to an exporter that failed */
+    uint64_t attrs_dropped;  /* attributes dropped by limits or invalid values */
     uint64_t events_dropped;
     uint64_t links_dropped;
 } otel_tracer_provider_stats;

@@ -20,8 +20,8 @@ typedef enum otel_console_format {
 } otel_console_format;
 
 typedef struct otel_console_options {
-    FILE *stream;            /* borrowed, never closed; NULL: stdout (unless |path| is set) */
-    const char *path;        /* a file to append to (opened by create, closed by destroy) */
+    FILE *stream;     /* borrowed, never closed; NULL: stdout (unless |path| is set) */
+    const char *path; /* a file to append to (opened by create, closed by destroy) */
     otel_console_format format;
 } otel_console_options;
 
@@ -29,8 +29,7 @@ typedef struct otel_console_options {
  * concurrent processes do not interleave within a line). |opts| may be NULL.
  * Errors: OTEL_ERR_INVALID_ARG (NULL out, both stream and path), OTEL_ERR_EXPORT (|path| cannot
  * be opened; the error is logged), OTEL_ERR_NOMEM. Thread-safety: safe. */
-OTEL_API otel_status otel_console_exporter_create(const otel_console_options *opts,
-                                                  otel_span_exporter *out);
+OTEL_API otel_status otel_console_exporter_create(const otel_console_options *opts, otel_span_exporter *out);
 
 #ifdef __cplusplus
 }

@@ -128,8 +128,7 @@ typedef struct otel_datadog_sampler_options {
  * it to a tracer provider, which then owns it. Bad rules are not an error (see rules_json).
  * Errors: OTEL_ERR_INVALID_ARG (NULL out, a sample_rate outside [0, 1] or NaN), OTEL_ERR_NOMEM.
  * Thread-safety: safe; the sampler itself may be called from any number of threads. */
-OTEL_API otel_status otel_datadog_sampler_create(const otel_datadog_sampler_options *opts,
-                                                 otel_sampler *out);
+OTEL_API otel_status otel_datadog_sampler_create(const otel_datadog_sampler_options *opts, otel_sampler *out);
 
 /* ---------------------------------------------------------------------------------------------
  * Exporter
@@ -162,11 +161,11 @@ typedef struct otel_datadog_options {
     const char *version;
     /* DD_TAGS: "key:value" pairs separated by commas or spaces, added to every span's meta. */
     const char *tags;
-    int64_t request_timeout_ns;  /* one HTTP request; default 2 s (DD_TRACE_AGENT_TIMEOUT_SECONDS) */
-    uint32_t max_attempts;       /* tries per payload within the export deadline; default 3 */
+    int64_t request_timeout_ns;       /* one HTTP request; default 2 s (DD_TRACE_AGENT_TIMEOUT_SECONDS) */
+    uint32_t max_attempts;            /* tries per payload within the export deadline; default 3 */
     int64_t retry_initial_backoff_ns; /* first retry delay, doubled each time, with jitter; 100 ms */
     int64_t retry_max_backoff_ns;     /* default 1 s */
-    size_t max_payload_bytes;    /* a batch larger than this is sent in several requests; 8 MiB */
+    size_t max_payload_bytes;         /* a batch larger than this is sent in several requests; 8 MiB */
     /* Agent feedback (rates in, dropped counts out). Retained. NULL: otel_datadog_rates_shared(). */
     otel_datadog_rates *rates;
     /* The sampler settings that otel_datadog_options_from_env() reads (DD_TRACE_SAMPLING_RULES,
@@ -202,8 +201,7 @@ OTEL_API void otel_datadog_options_cleanup(otel_datadog_options *opts);
  * Errors: OTEL_ERR_INVALID_ARG (NULL out, a malformed agent_url, an unknown api_version),
  * OTEL_ERR_NOMEM, OTEL_ERR_UNSUPPORTED (HTTP support could not be initialised).
  * Thread-safety: safe; the exporter's export_spans is called by one thread at a time. */
-OTEL_API otel_status otel_datadog_exporter_create(const otel_datadog_options *opts,
-                                                  otel_span_exporter *out);
+OTEL_API otel_status otel_datadog_exporter_create(const otel_datadog_options *opts, otel_span_exporter *out);
 
 #ifdef __cplusplus
 }

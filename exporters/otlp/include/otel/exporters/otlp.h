@@ -47,19 +47,19 @@ typedef struct otel_otlp_options {
     char *endpoint;
     otel_otlp_header *headers;
     size_t header_count;
-    int64_t timeout_ns;                 /* per export, retries included; 0: 10 s; < 0: no limit */
+    int64_t timeout_ns; /* per export, retries included; 0: 10 s; < 0: no limit */
     otel_otlp_compression compression;
-    char *certificate_file;             /* PEM CA bundle to verify the server; NULL: the system's */
-    char *client_certificate_file;      /* PEM client certificate for mutual TLS */
-    char *client_key_file;              /* PEM key of the client certificate */
-    bool insecure;                      /* gRPC endpoint without a scheme: plaintext */
+    char *certificate_file;        /* PEM CA bundle to verify the server; NULL: the system's */
+    char *client_certificate_file; /* PEM client certificate for mutual TLS */
+    char *client_key_file;         /* PEM key of the client certificate */
+    bool insecure;                 /* gRPC endpoint without a scheme: plaintext */
     /* Retries of transient failures (HTTP 429/502/503/504, retryable gRPC codes, refused or
      * broken connections): exponential backoff with +-20 % jitter, within |timeout_ns|. */
-    uint32_t retry_max_attempts;        /* attempts in all, first included; 0: 5; 1: no retry */
-    int64_t retry_initial_backoff_ns;   /* 0: 1 s */
-    int64_t retry_max_backoff_ns;       /* 0: 5 s */
-    double retry_backoff_multiplier;    /* 0: 1.5 */
-    size_t max_request_bytes;           /* encoded batch size limit; 0: 64 MiB */
+    uint32_t retry_max_attempts;      /* attempts in all, first included; 0: 5; 1: no retry */
+    int64_t retry_initial_backoff_ns; /* 0: 1 s */
+    int64_t retry_max_backoff_ns;     /* 0: 5 s */
+    double retry_backoff_multiplier;  /* 0: 1.5 */
+    size_t max_request_bytes;         /* encoded batch size limit; 0: 64 MiB */
 } otel_otlp_options;
 
 /* Reads every OTEL_EXPORTER_OTLP_* and OTEL_EXPORTER_OTLP_TRACES_* variable from |env| (NULL:
@@ -87,19 +87,18 @@ OTEL_API void otel_otlp_options_cleanup(otel_otlp_options *opts);
  * key file that cannot be read or loaded; an unknown protocol or compression), OTEL_ERR_NOMEM,
  * OTEL_ERR_UNSUPPORTED (libcurl, OpenSSL or nghttp2 failed to initialise). Each error is also
  * explained in a diagnostic. Thread-safety: safe. */
-OTEL_API otel_status otel_otlp_exporter_create(const otel_otlp_options *opts,
-                                               otel_span_exporter *out);
+OTEL_API otel_status otel_otlp_exporter_create(const otel_otlp_options *opts, otel_span_exporter *out);
 
 /* Counters of one OTLP exporter, since creation. */
 typedef struct otel_otlp_exporter_stats {
-    uint64_t exports;          /* export_spans calls */
-    uint64_t spans_exported;   /* spans in requests the receiver accepted (rejected ones too) */
-    uint64_t spans_rejected;   /* spans the receiver reported rejected (partial success) */
-    uint64_t spans_failed;     /* spans in exports that failed (retries exhausted or fatal) */
-    uint64_t requests;         /* requests sent, retries included */
-    uint64_t retries;          /* requests that were retries */
-    uint64_t bytes_sent;       /* request bodies after compression */
-    uint64_t connections;      /* connections opened (a kept-alive connection counts once) */
+    uint64_t exports;        /* export_spans calls */
+    uint64_t spans_exported; /* spans in requests the receiver accepted (rejected ones too) */
+    uint64_t spans_rejected; /* spans the receiver reported rejected (partial success) */
+    uint64_t spans_failed;   /* spans in exports that failed (retries exhausted or fatal) */
+    uint64_t requests;       /* requests sent, retries included */
+    uint64_t retries;        /* requests that were retries */
+    uint64_t bytes_sent;     /* request bodies after compression */
+    uint64_t connections;    /* connections opened (a kept-alive connection counts once) */
 } otel_otlp_exporter_stats;
 
 /* Fills |out| with the counters of |exporter|, which must come from otel_otlp_exporter_create().
