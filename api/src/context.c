@@ -108,17 +108,28 @@ static const struct otel_span_ops wrap_ops = {
 /* A node of |kind| over |parent| with the parent's cached slots; NULL when out of memory. */
 static otel_context *node_new(const otel_context *parent, enum ctx_kind kind)
 {
-    otel_context *n = otel__calloc(1, sizeof(*n));
+    /* malloc, not calloc: every field is set here (glibc's calloc skips the thread cache and
+     * clears the whole node, which cost more than the rest of an extract's node handling). */
+    otel_context *n = otel__malloc(sizeof(*n));
     if (!n)
         return NULL;
     atomic_init(&n->refs, 1);
     n->kind = kind;
     n->parent = otel_context_retain(parent);
+    n->key = NULL;
+    n->value = NULL;
+    n->destroy = NULL;
+    n->wrap.ops = NULL;
     if (parent) {
         n->span = parent->span;
         n->sc = parent->sc;
         n->ts = parent->ts;
         n->baggage = parent->baggage;
+    } else {
+        n->span = OTEL_SPAN_NONE;
+        memset(&n->sc, 0, sizeof(n->sc));
+        n->ts = NULL;
+        n->baggage = NULL;
     }
     return n;
 }
@@ -147,8 +158,11 @@ otel_context *otel_context_retain(const otel_context *ctx)
 void otel_context_release(const otel_context *ctx)
 {
     otel_context *n = (otel_context *)ctx;
-    /* A loop rather than recursion: a chain may be thousands of nodes long. */
-    while (n && atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) == 1) {
+    /* A loop rather than recursion: a chain may be thousands of nodes long. A count of one
+     * is the caller's own reference (nobody else can retain the node meanwhile): the last
+     * release skips the atomic read-modify-write, which costs more than the rest of it. */
+    while (n && (atomic_load_explicit(&n->refs, memory_order_acquire) == 1 ||
+                 atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) == 1)) {
         otel_context *parent = n->parent;
         switch (n->kind) {
         case CTX_VALUE:

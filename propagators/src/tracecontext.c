@@ -25,6 +25,28 @@ static const struct tc_config g_interop = { true };
  * Extract
  * ------------------------------------------------------------------------------------------- */
 
+/* The value of a lowercase hex digit, or a value above 15 for any other character. */
+static inline unsigned hex_digit(char c)
+{
+    unsigned d = (unsigned)(unsigned char)c - '0';
+    if (d <= 9)
+        return d;
+    unsigned l = (unsigned)(unsigned char)c - 'a';
+    return l <= 5 ? l + 10 : 16;
+}
+
+/* Two lowercase hex digits at |p| into *out (the version and flags fields, inline rather than
+ * through the general decoder). */
+static inline bool hex_byte(const char *p, uint8_t *out)
+{
+    unsigned hi = hex_digit(p[0]);
+    unsigned lo = hex_digit(p[1]);
+    if ((hi | lo) > 15)
+        return false;
+    *out = (uint8_t)(hi << 4 | lo);
+    return true;
+}
+
 /* Parses one traceparent value (already trimmed) into *sc. */
 static bool parse_traceparent(otel_str v, otel_span_context *sc)
 {
@@ -32,7 +54,7 @@ static bool parse_traceparent(otel_str v, otel_span_context *sc)
         return false;
     const char *p = v.data;
     uint8_t version;
-    if (!otel__prop_hex_decode(p, 1, &version, true) || version == 0xff)
+    if (!hex_byte(p, &version) || version == 0xff)
         return false;
     if (p[2] != '-' || p[35] != '-' || p[52] != '-')
         return false;
@@ -42,7 +64,7 @@ static bool parse_traceparent(otel_str v, otel_span_context *sc)
     uint8_t flags;
     if (!otel__prop_hex_decode(p + 3, OTEL_TRACE_ID_SIZE, sc->trace_id, true) ||
         !otel__prop_hex_decode(p + 36, OTEL_SPAN_ID_SIZE, sc->span_id, true) ||
-        !otel__prop_hex_decode(p + 53, 1, &flags, true))
+        !hex_byte(p + 53, &flags))
         return false;
     if (!otel_span_context_is_valid(sc))
         return false;
@@ -133,8 +155,10 @@ static void format_traceparent(const otel_span_context *sc, char *out)
     out[35] = '-';
     otel__prop_hex_encode(sc->span_id, OTEL_SPAN_ID_SIZE, out + 36);
     out[52] = '-';
+    static const char digits[] = "0123456789abcdef";
     uint8_t flags = (uint8_t)(sc->trace_flags & FLAGS_KNOWN);
-    otel__prop_hex_encode(&flags, 1, out + 53);
+    out[53] = digits[flags >> 4];
+    out[54] = digits[flags & 0x0f];
 }
 
 /* Appends |s| at *pos of |buf| when it fits in |cap|; returns false otherwise. */
