@@ -34,6 +34,14 @@ OTEL_API otel_tracer *otel__noop_tracer(void);
 /* True when |span| is a span of the API's non-recording pool (not an SDK span). */
 OTEL_API bool otel__span_is_nonrecording(otel_span span);
 
+/* otel_context_with_span_context() taking over the caller's reference to |trace_state| (may be
+ * NULL) instead of retaining it; the reference is released on failure too. An extractor hands
+ * over the trace state it has just parsed without a locked increment and decrement. */
+OTEL_API otel_status otel__context_with_span_context_owned(const otel_context *parent,
+                                                          const otel_span_context *span_context,
+                                                          otel_trace_state *trace_state,
+                                                          otel_context **out);
+
 /* Depth of the calling thread's current-context stack (0 when nothing is attached). For tests. */
 OTEL_API size_t otel__context_stack_depth(void);
 

@@ -232,8 +232,20 @@ otel_status otel_context_with_span_context(const otel_context *parent,
 {
     if (!span_context || !out)
         return OTEL_ERR_INVALID_ARG;
-    otel_context *n = node_new_span(parent, OTEL_SPAN_NONE, span_context,
-                                    otel_trace_state_retain(trace_state));
+    return otel__context_with_span_context_owned(parent, span_context,
+                                                 otel_trace_state_retain(trace_state), out);
+}
+
+otel_status otel__context_with_span_context_owned(const otel_context *parent,
+                                                  const otel_span_context *span_context,
+                                                  otel_trace_state *trace_state,
+                                                  otel_context **out)
+{
+    if (!span_context || !out) {
+        otel_trace_state_release(trace_state);
+        return OTEL_ERR_INVALID_ARG;
+    }
+    otel_context *n = node_new_span(parent, OTEL_SPAN_NONE, span_context, trace_state);
     if (!n) {
         otel_trace_state_release(trace_state);
         return OTEL_ERR_NOMEM;

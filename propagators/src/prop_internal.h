@@ -182,6 +182,10 @@ bool otel__prop_is_debug(const otel_context *ctx, const uint8_t trace_id[OTEL_TR
 otel_context *otel__prop_attach(const otel_context *ctx, otel_span_context sc,
                                 const otel_trace_state *ts, bool debug);
 
+/* otel__prop_attach() taking over the caller's reference to |ts| (released on failure too). */
+otel_context *otel__prop_attach_owned(const otel_context *ctx, otel_span_context sc,
+                                      otel_trace_state *ts, bool debug);
+
 /* Adds |name|=|value| (+|metadata|) to *bg (a reference the caller owns, may be NULL), replacing
  * *bg on success. Returns false (and leaves *bg) when the baggage limits refuse it or memory
  * runs out; diagnostics are the caller's. */

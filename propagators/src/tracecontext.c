@@ -135,10 +135,8 @@ static otel_context *tc_extract(void *user_data, const otel_context *ctx,
         OTEL__PROP_DEBUG("tracecontext: invalid traceparent ignored");
         return otel_context_retain(ctx);
     }
-    otel_trace_state *ts = extract_tracestate(r);
-    otel_context *out = otel__prop_attach(ctx, sc, ts, false);
-    otel_trace_state_release(ts);
-    return out;
+    /* The parsed trace state's only reference goes to the new context node. */
+    return otel__prop_attach_owned(ctx, sc, extract_tracestate(r), false);
 }
 
 /* ---------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@
 
 #include "prop_internal.h"
 
+#include "api_internal.h"
+
 #include "mem.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -378,6 +380,12 @@ bool otel__prop_is_debug(const otel_context *ctx, const uint8_t trace_id[OTEL_TR
 otel_context *otel__prop_attach(const otel_context *ctx, otel_span_context sc,
                                 const otel_trace_state *ts, bool debug)
 {
+    return otel__prop_attach_owned(ctx, sc, otel_trace_state_retain(ts), debug);
+}
+
+otel_context *otel__prop_attach_owned(const otel_context *ctx, otel_span_context sc,
+                                      otel_trace_state *ts, bool debug)
+{
     sc.is_remote = true;
     otel_context *base = otel_context_retain(ctx);
     if (debug) {
@@ -400,7 +408,7 @@ otel_context *otel__prop_attach(const otel_context *ctx, otel_span_context sc,
         }
     }
     otel_context *out = NULL;
-    if (otel_context_with_span_context(base, &sc, ts, &out) != OTEL_OK) {
+    if (otel__context_with_span_context_owned(base, &sc, ts, &out) != OTEL_OK) {
         OTEL__LOG(OTEL_LOG_WARN, "propagators: out of memory; extracted span context dropped");
         otel_context_release(base);
         return otel_context_retain(ctx);
