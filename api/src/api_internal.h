@@ -42,6 +42,11 @@ OTEL_API otel_status otel__context_with_span_context_owned(const otel_context *p
                                                           otel_trace_state *trace_state,
                                                           otel_context **out);
 
+/* The header text "k1=v1,k2=v2" that |ts| keeps (exactly what otel_trace_state_serialize()
+ * writes), borrowed for as long as |ts| lives; empty for NULL. Lets an injector hand the text to
+ * its carrier without a copy. */
+OTEL_API otel_str otel__trace_state_text(const otel_trace_state *ts);
+
 /* Depth of the calling thread's current-context stack (0 when nothing is attached). For tests. */
 OTEL_API size_t otel__context_stack_depth(void);
 

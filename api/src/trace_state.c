@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "api_internal.h"
 #include "mem.h"
 #include "otel/trace.h"
 
@@ -371,6 +372,11 @@ otel_status otel_trace_state_delete(const otel_trace_state *ts, otel_str key,
         return OTEL_ERR_NOMEM;
     *out = n;
     return OTEL_OK;
+}
+
+otel_str otel__trace_state_text(const otel_trace_state *ts)
+{
+    return ts ? (otel_str){ ts_bytes(ts), ts->text_len } : (otel_str){ NULL, 0 };
 }
 
 size_t otel_trace_state_serialize(const otel_trace_state *ts, char *buf, size_t cap)

@@ -7,6 +7,8 @@
 
 #include "prop_internal.h"
 
+#include "api_internal.h"
+
 #define TRACEPARENT_LEN 55
 #define FLAGS_KNOWN (OTEL_TRACE_FLAG_SAMPLED | OTEL_TRACE_FLAG_RANDOM)
 /* The W3C truncation rule removes members longer than this first. */
@@ -289,9 +291,15 @@ static void tc_inject(void *user_data, const otel_context *ctx, const otel_carri
     } else {
         if (!ts)
             return;
-        len = otel_trace_state_serialize(ts, buf, sizeof(buf));
-        if (len >= sizeof(buf))
-            len = write_tracestate(ts, (otel_str){ NULL, 0 }, (otel_str){ NULL, 0 }, buf);
+        /* The trace state keeps its header text: within the size limit it goes to the carrier
+         * as it is, without a copy here. */
+        otel_str text = otel__trace_state_text(ts);
+        if (text.len <= OTEL_PROPAGATORS_TRACESTATE_MAX_BYTES) {
+            if (text.len)
+                w->set(w->user_data, OTEL_STR("tracestate"), text);
+            return;
+        }
+        len = write_tracestate(ts, (otel_str){ NULL, 0 }, (otel_str){ NULL, 0 }, buf);
     }
     if (len)
         w->set(w->user_data, OTEL_STR("tracestate"), (otel_str){ buf, len });
