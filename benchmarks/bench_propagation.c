@@ -20,7 +20,13 @@
 #include "otel/baggage.h"
 #include "otel/propagators.h"
 
-#define H(n, v) { { "" n, sizeof(n) - 1 }, { "" v, sizeof(v) - 1 } }
+#define H(n, v)                  \
+    {                            \
+        { "" n, sizeof(n) - 1 }, \
+        {                        \
+            "" v, sizeof(v) - 1  \
+        }                        \
+    }
 
 struct state {
     otel_propagator p;
@@ -114,10 +120,10 @@ static void teardown(struct bench *b)
     free(s);
 }
 
-#define SETUP(fn, names, headers)                                                                  \
-    static void fn(struct bench *b)                                                                \
-    {                                                                                              \
-        b->state = make_state(names, headers, sizeof(headers) / sizeof(headers[0]));               \
+#define SETUP(fn, names, headers)                                                    \
+    static void fn(struct bench *b)                                                  \
+    {                                                                                \
+        b->state = make_state(names, headers, sizeof(headers) / sizeof(headers[0])); \
     }
 
 SETUP(setup_none, "none", g_w3c)

@@ -38,9 +38,8 @@ OTEL_API bool otel__span_is_nonrecording(otel_span span);
  * NULL) instead of retaining it; the reference is released on failure too. An extractor hands
  * over the trace state it has just parsed without a locked increment and decrement. */
 OTEL_API otel_status otel__context_with_span_context_owned(const otel_context *parent,
-                                                          const otel_span_context *span_context,
-                                                          otel_trace_state *trace_state,
-                                                          otel_context **out);
+                                                           const otel_span_context *span_context,
+                                                           otel_trace_state *trace_state, otel_context **out);
 
 /* The header text "k1=v1,k2=v2" that |ts| keeps (exactly what otel_trace_state_serialize()
  * writes), borrowed for as long as |ts| lives; empty for NULL. Lets an injector hand the text to

@@ -147,11 +147,10 @@ bool otel_baggage_get(const otel_baggage *b, otel_str name, otel_str *value, ote
     return true;
 }
 
-otel_status otel_baggage_set(const otel_baggage *b, otel_str name, otel_str value,
-                             otel_str metadata, otel_baggage **out)
+otel_status otel_baggage_set(const otel_baggage *b, otel_str name, otel_str value, otel_str metadata,
+                             otel_baggage **out)
 {
-    if (!out || name.len == 0 || !name.data || (value.len && !value.data) ||
-        (metadata.len && !metadata.data))
+    if (!out || name.len == 0 || !name.data || (value.len && !value.data) || (metadata.len && !metadata.data))
         return OTEL_ERR_INVALID_ARG;
     size_t old_count = otel_baggage_count(b);
     size_t replace = SIZE_MAX;

@@ -54,8 +54,8 @@ static void wrap_set_attrs(struct otel_span_impl *s, uint64_t g, const otel_attr
 {
     (void)s, (void)g, (void)a, (void)n;
 }
-static void wrap_add_event(struct otel_span_impl *s, uint64_t g, otel_str name, int64_t t,
-                           const otel_attr *a, size_t n)
+static void wrap_add_event(struct otel_span_impl *s, uint64_t g, otel_str name, int64_t t, const otel_attr *a,
+                           size_t n)
 {
     (void)s, (void)g, (void)name, (void)t, (void)a, (void)n;
 }
@@ -63,8 +63,7 @@ static void wrap_add_link(struct otel_span_impl *s, uint64_t g, const otel_link 
 {
     (void)s, (void)g, (void)l;
 }
-static void wrap_set_status(struct otel_span_impl *s, uint64_t g, otel_span_status_code c,
-                            otel_str d)
+static void wrap_set_status(struct otel_span_impl *s, uint64_t g, otel_span_status_code c, otel_str d)
 {
     (void)s, (void)g, (void)c, (void)d;
 }
@@ -135,8 +134,8 @@ static otel_context *node_new(const otel_context *parent, enum ctx_kind kind)
 }
 
 /* A span-slot node; takes ownership of |ts| only on success. */
-static otel_context *node_new_span(const otel_context *parent, otel_span span,
-                                   const otel_span_context *sc, otel_trace_state *ts)
+static otel_context *node_new_span(const otel_context *parent, otel_span span, const otel_span_context *sc,
+                                   otel_trace_state *ts)
 {
     otel_context *n = node_new(parent, CTX_SPAN);
     if (!n)
@@ -181,8 +180,8 @@ void otel_context_release(const otel_context *ctx)
     }
 }
 
-otel_status otel_context_with_value(const otel_context *parent, const otel_context_key *key,
-                                    void *value, void (*destroy)(void *value), otel_context **out)
+otel_status otel_context_with_value(const otel_context *parent, const otel_context_key *key, void *value,
+                                    void (*destroy)(void *value), otel_context **out)
 {
     if (!key || !out)
         return OTEL_ERR_INVALID_ARG;
@@ -226,20 +225,18 @@ otel_status otel_context_with_span(const otel_context *parent, otel_span span, o
     return OTEL_OK;
 }
 
-otel_status otel_context_with_span_context(const otel_context *parent,
-                                           const otel_span_context *span_context,
+otel_status otel_context_with_span_context(const otel_context *parent, const otel_span_context *span_context,
                                            const otel_trace_state *trace_state, otel_context **out)
 {
     if (!span_context || !out)
         return OTEL_ERR_INVALID_ARG;
-    return otel__context_with_span_context_owned(parent, span_context,
-                                                 otel_trace_state_retain(trace_state), out);
+    return otel__context_with_span_context_owned(parent, span_context, otel_trace_state_retain(trace_state),
+                                                 out);
 }
 
 otel_status otel__context_with_span_context_owned(const otel_context *parent,
                                                   const otel_span_context *span_context,
-                                                  otel_trace_state *trace_state,
-                                                  otel_context **out)
+                                                  otel_trace_state *trace_state, otel_context **out)
 {
     if (!span_context || !out) {
         otel_trace_state_release(trace_state);
@@ -315,11 +312,11 @@ void otel__context_parent_from(const otel_context *ctx, otel_parent *out)
  * ------------------------------------------------------------------------------------------- */
 
 struct frame {
-    otel_context *ctx;          /* context frame: the attached context (owned; NULL: empty) */
-    otel_context *materialized; /* span frame: the context object, built on demand (owned) */
-    otel_span span;             /* span frame */
-    otel_span_context sc;       /* span frame: the span's context when it was made current */
-    otel_trace_state *ts;       /* span frame: owned reference */
+    otel_context *ctx;           /* context frame: the attached context (owned; NULL: empty) */
+    otel_context *materialized;  /* span frame: the context object, built on demand (owned) */
+    otel_span span;              /* span frame */
+    otel_span_context sc;        /* span frame: the span's context when it was made current */
+    otel_trace_state *ts;        /* span frame: owned reference */
     const otel_baggage *baggage; /* span frame: the frame below's baggage (borrowed) */
     uint32_t serial;
     bool is_span;

@@ -139,10 +139,9 @@ void otel__log_site_emit(otel__log_site *site, otel_log_level level, const char 
         int64_t now = monotonic_ns();
         int64_t next = atomic_load_explicit(&site->next_ns, memory_order_relaxed);
         /* Of the threads that see the window open, only the one whose CAS wins speaks. */
-        if (now < next || !atomic_compare_exchange_strong_explicit(&site->next_ns, &next,
-                                                                   now + interval,
-                                                                   memory_order_relaxed,
-                                                                   memory_order_relaxed)) {
+        if (now < next ||
+            !atomic_compare_exchange_strong_explicit(&site->next_ns, &next, now + interval,
+                                                     memory_order_relaxed, memory_order_relaxed)) {
             atomic_fetch_add_explicit(&site->suppressed, 1, memory_order_relaxed);
             return;
         }

@@ -30,10 +30,10 @@ OTEL_API void otel__log_site_emit(otel__log_site *site, otel_log_level level, co
     OTEL_PRINTF(3, 4);
 
 /* Rate-limited diagnostic, one limit per call site. */
-#define OTEL__LOG(level, ...)                                                                      \
-    do {                                                                                           \
-        static otel__log_site otel__site_;                                                         \
-        otel__log_site_emit(&otel__site_, (level), __VA_ARGS__);                                   \
+#define OTEL__LOG(level, ...)                                    \
+    do {                                                         \
+        static otel__log_site otel__site_;                       \
+        otel__log_site_emit(&otel__site_, (level), __VA_ARGS__); \
     } while (0)
 
 /* Emits a message if |level| passes the threshold; not rate-limited. Thread-safety: safe. */

@@ -46,8 +46,7 @@ static void noop_inject(void *user_data, const otel_context *ctx, const otel_car
     (void)user_data, (void)ctx, (void)c;
 }
 
-static otel_context *noop_extract(void *user_data, const otel_context *ctx,
-                                  const otel_carrier_reader *c)
+static otel_context *noop_extract(void *user_data, const otel_context *ctx, const otel_carrier_reader *c)
 {
     (void)user_data, (void)c;
     return otel_context_retain(ctx);

@@ -59,8 +59,8 @@ void otel_span_update_name(otel_span span, otel_str name)
 /* Attributes record_exception builds on the stack; more than this are copied to the heap. */
 #define EXCEPTION_STACK_ATTRS 16
 
-void otel_span_record_exception(otel_span span, otel_str type, otel_str message,
-                                otel_str stacktrace, const otel_attr *attrs, size_t attr_count)
+void otel_span_record_exception(otel_span span, otel_str type, otel_str message, otel_str stacktrace,
+                                const otel_attr *attrs, size_t attr_count)
 {
     if (!span.impl || !span.impl->ops->add_event)
         return;
@@ -75,8 +75,9 @@ void otel_span_record_exception(otel_span span, otel_str type, otel_str message,
             all = heap;
             cap = attr_count + 3;
         } else {
-            OTEL__LOG(OTEL_LOG_WARN, "otel_span_record_exception: out of memory; extra "
-                                     "attributes beyond the first %d dropped",
+            OTEL__LOG(OTEL_LOG_WARN,
+                      "otel_span_record_exception: out of memory; extra "
+                      "attributes beyond the first %d dropped",
                       EXCEPTION_STACK_ATTRS - 3);
         }
     }
@@ -84,16 +85,14 @@ void otel_span_record_exception(otel_span span, otel_str type, otel_str message,
     /* The semantic-convention keys are literals: the SDK need not copy them. */
     if (type.len)
         all[n++] = (otel_attr){ OTEL_STR("exception.type"),
-                                { .type = OTEL_VALUE_STR, .flags = OTEL_VALUE_STATIC_KEY,
-                                  .as.s = type } };
+                                { .type = OTEL_VALUE_STR, .flags = OTEL_VALUE_STATIC_KEY, .as.s = type } };
     if (message.len)
         all[n++] = (otel_attr){ OTEL_STR("exception.message"),
-                                { .type = OTEL_VALUE_STR, .flags = OTEL_VALUE_STATIC_KEY,
-                                  .as.s = message } };
+                                { .type = OTEL_VALUE_STR, .flags = OTEL_VALUE_STATIC_KEY, .as.s = message } };
     if (stacktrace.len)
-        all[n++] = (otel_attr){ OTEL_STR("exception.stacktrace"),
-                                { .type = OTEL_VALUE_STR, .flags = OTEL_VALUE_STATIC_KEY,
-                                  .as.s = stacktrace } };
+        all[n++] =
+            (otel_attr){ OTEL_STR("exception.stacktrace"),
+                         { .type = OTEL_VALUE_STR, .flags = OTEL_VALUE_STATIC_KEY, .as.s = stacktrace } };
     for (size_t i = 0; i < attr_count && n < cap; i++)
         all[n++] = attrs[i];
     span.impl->ops->add_event(span.impl, span.gen, OTEL_STR("exception"), 0, all, n);
@@ -111,8 +110,7 @@ bool otel_span_is_recording(otel_span span)
 otel_span_context otel_span_get_context(otel_span span)
 {
     otel_span_context sc = { 0 };
-    if (span.impl && span.impl->ops->get_context &&
-        !span.impl->ops->get_context(span.impl, span.gen, &sc))
+    if (span.impl && span.impl->ops->get_context && !span.impl->ops->get_context(span.impl, span.gen, &sc))
         memset(&sc, 0, sizeof(sc));
     return sc;
 }
@@ -185,8 +183,7 @@ static void nr_unlock(struct nr_span *r)
 
 static struct nr_span *nr_record(uint32_t number)
 {
-    struct nr_span *slab =
-        atomic_load_explicit(&g_nr_slabs[number >> NR_SLAB_SHIFT], memory_order_acquire);
+    struct nr_span *slab = atomic_load_explicit(&g_nr_slabs[number >> NR_SLAB_SHIFT], memory_order_acquire);
     return &slab[number & (NR_SLAB_RECORDS - 1)];
 }
 
@@ -254,8 +251,7 @@ out_unlock:
     return r;
 }
 
-otel_span otel_nonrecording_span_create(const otel_span_context *sc,
-                                        const otel_trace_state *trace_state)
+otel_span otel_nonrecording_span_create(const otel_span_context *sc, const otel_trace_state *trace_state)
 {
     if (!otel_span_context_is_valid(sc))
         return OTEL_SPAN_NONE;
@@ -296,8 +292,8 @@ static void nr_set_attrs(struct otel_span_impl *s, uint64_t gen, const otel_attr
     (void)s, (void)gen, (void)a, (void)n;
 }
 
-static void nr_add_event(struct otel_span_impl *s, uint64_t gen, otel_str name, int64_t t,
-                         const otel_attr *a, size_t n)
+static void nr_add_event(struct otel_span_impl *s, uint64_t gen, otel_str name, int64_t t, const otel_attr *a,
+                         size_t n)
 {
     (void)s, (void)gen, (void)name, (void)t, (void)a, (void)n;
 }
@@ -358,8 +354,8 @@ static void nr_end(struct otel_span_impl *s, uint64_t gen, int64_t end_time_ns)
     struct nr_span *r = (struct nr_span *)s;
     uint64_t expected = gen;
     /* Exactly one end wins; the handle is dead from here on. */
-    if (!atomic_compare_exchange_strong_explicit(&r->gen, &expected, gen + 1,
-                                                 memory_order_acq_rel, memory_order_relaxed))
+    if (!atomic_compare_exchange_strong_explicit(&r->gen, &expected, gen + 1, memory_order_acq_rel,
+                                                 memory_order_relaxed))
         return;
     otel_trace_state *ts = atomic_load_explicit(&r->ts, memory_order_relaxed);
     if (ts) {

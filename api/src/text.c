@@ -15,8 +15,7 @@ size_t otel__format_double(double d, char out[OTEL__DOUBLE_TEXT_MAX])
     return n > 0 ? (size_t)n : 0;
 }
 
-static const char base64_digits[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char base64_digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void otel__base64_encode(const uint8_t *p, size_t n, char *out)
 {

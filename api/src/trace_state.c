@@ -88,10 +88,10 @@ static inline const char *scan_value(const char *begin, const char *p, const cha
             const char *at = end - p >= 16 ? p : end - 16;
             __m128i x = _mm_loadu_si128((const __m128i *)(const void *)at);
             /* Signed compares: bytes from 0x80 up are negative and fail the range. */
-            __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x1f)),
-                                       _mm_cmplt_epi8(x, _mm_set1_epi8(0x7f)));
-            __m128i sep = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(',')),
-                                       _mm_cmpeq_epi8(x, _mm_set1_epi8('=')));
+            __m128i ok =
+                _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x1f)), _mm_cmplt_epi8(x, _mm_set1_epi8(0x7f)));
+            __m128i sep =
+                _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(',')), _mm_cmpeq_epi8(x, _mm_set1_epi8('=')));
             unsigned bad = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(sep, ok)) ^ 0xffffu;
             bad >>= (unsigned)(p - at); /* bytes before |p| were scanned already */
             if (bad)
@@ -284,8 +284,7 @@ size_t otel_trace_state_count(const otel_trace_state *ts)
     return ts ? ts->count : 0;
 }
 
-bool otel_trace_state_entry(const otel_trace_state *ts, size_t index, otel_str *key,
-                            otel_str *value)
+bool otel_trace_state_entry(const otel_trace_state *ts, size_t index, otel_str *key, otel_str *value)
 {
     if (!ts || index >= ts->count)
         return false;
@@ -344,8 +343,7 @@ otel_status otel_trace_state_set(const otel_trace_state *ts, otel_str key, otel_
     return OTEL_OK;
 }
 
-otel_status otel_trace_state_delete(const otel_trace_state *ts, otel_str key,
-                                    otel_trace_state **out)
+otel_status otel_trace_state_delete(const otel_trace_state *ts, otel_str key, otel_trace_state **out)
 {
     if (!out)
         return OTEL_ERR_INVALID_ARG;

@@ -31,8 +31,7 @@ static uint64_t global_write_begin(void)
         uint64_t e = atomic_load_explicit(&g->epoch, memory_order_relaxed);
         /* acq_rel: the release half orders the odd epoch before the provider store that
          * follows (itself a release store), without a fence ThreadSanitizer cannot model. */
-        if (!(e & 1) && atomic_compare_exchange_weak_explicit(&g->epoch, &e, e + 1,
-                                                              memory_order_acq_rel,
+        if (!(e & 1) && atomic_compare_exchange_weak_explicit(&g->epoch, &e, e + 1, memory_order_acq_rel,
                                                               memory_order_relaxed))
             return e;
         sched_yield();
@@ -65,8 +64,8 @@ static otel_tracer_provider *global_read(uint64_t *epoch)
  * No-op provider and tracer
  * ------------------------------------------------------------------------------------------- */
 
-static otel_span noop_start_span(otel_tracer *tracer, otel_str name,
-                                 const otel_span_start_options *opts, const otel_parent *parent)
+static otel_span noop_start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
+                                 const otel_parent *parent)
 {
     (void)tracer, (void)name, (void)opts;
     if (!parent || !otel_span_context_is_valid(&parent->span_context))
@@ -87,8 +86,7 @@ static const struct otel_tracer_ops noop_tracer_ops = {
 
 static otel_tracer g_noop_tracer = { &noop_tracer_ops };
 
-static otel_tracer *noop_get_tracer(otel_tracer_provider *tp, otel_str name,
-                                    const otel_tracer_options *opts)
+static otel_tracer *noop_get_tracer(otel_tracer_provider *tp, otel_str name, const otel_tracer_options *opts)
 {
     (void)tp, (void)name, (void)opts;
     return &g_noop_tracer;
@@ -175,8 +173,7 @@ static pthread_mutex_t g_proxy_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct proxy_tracer *g_proxies;
 
 /* The real tracer for |tp| at |epoch| (tp is not NULL). */
-static otel_tracer *proxy_resolve(struct proxy_tracer *p, otel_tracer_provider *tp,
-                                  uint64_t epoch)
+static otel_tracer *proxy_resolve(struct proxy_tracer *p, otel_tracer_provider *tp, uint64_t epoch)
 {
     struct proxy_binding *b = atomic_load_explicit(&p->binding, memory_order_acquire);
     if (b && b->epoch == epoch)
@@ -198,8 +195,8 @@ static otel_tracer *proxy_resolve(struct proxy_tracer *p, otel_tracer_provider *
     return t;
 }
 
-static otel_span proxy_start_span(otel_tracer *tracer, otel_str name,
-                                  const otel_span_start_options *opts, const otel_parent *parent)
+static otel_span proxy_start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
+                                  const otel_parent *parent)
 {
     uint64_t epoch;
     otel_tracer_provider *tp = global_read(&epoch);
@@ -304,8 +301,7 @@ static otel_attr *attrs_copy(const otel_attr *attrs, size_t count)
     return out;
 }
 
-static bool proxy_matches(const struct proxy_tracer *p, otel_str name, otel_str version,
-                          otel_str schema_url)
+static bool proxy_matches(const struct proxy_tracer *p, otel_str name, otel_str version, otel_str schema_url)
 {
     return otel_str_eq(p->name, name) && otel_str_eq(p->opts.version, version) &&
            otel_str_eq(p->opts.schema_url, schema_url);
@@ -402,8 +398,7 @@ bool otel_tracer_enabled(otel_tracer *tracer)
     return tracer->ops->enabled(tracer);
 }
 
-otel_span otel_tracer_start_span(otel_tracer *tracer, otel_str name,
-                                 const otel_span_start_options *opts)
+otel_span otel_tracer_start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts)
 {
     if (!tracer)
         tracer = &g_noop_tracer;

@@ -95,8 +95,7 @@ static bool extract_multi(const otel_carrier_reader *r, otel_span_context *sc, b
     sc->trace_flags = 0;
     *debug = false;
     otel_str flags, sampled;
-    if (otel__prop_get_first(r, OTEL_STR("x-b3-flags"), &flags) &&
-        otel_str_eq(flags, OTEL_STR("1"))) {
+    if (otel__prop_get_first(r, OTEL_STR("x-b3-flags"), &flags) && otel_str_eq(flags, OTEL_STR("1"))) {
         *debug = true; /* debug implies accept, whatever X-B3-Sampled says */
         sc->trace_flags = OTEL_TRACE_FLAG_SAMPLED;
     } else if (otel__prop_get_first(r, OTEL_STR("x-b3-sampled"), &sampled)) {
@@ -108,8 +107,7 @@ static bool extract_multi(const otel_carrier_reader *r, otel_span_context *sc, b
     return true;
 }
 
-static otel_context *b3_extract(void *user_data, const otel_context *ctx,
-                                const otel_carrier_reader *r)
+static otel_context *b3_extract(void *user_data, const otel_context *ctx, const otel_carrier_reader *r)
 {
     (void)user_data;
     otel_span_context sc;
@@ -171,7 +169,10 @@ static size_t b3_fields(void *user_data, otel_str *names, size_t cap)
         return 1;
     }
     static const otel_str multi[] = {
-        { "x-b3-traceid", 12 }, { "x-b3-spanid", 11 }, { "x-b3-sampled", 12 }, { "x-b3-flags", 10 },
+        { "x-b3-traceid", 12 },
+        { "x-b3-spanid", 11 },
+        { "x-b3-sampled", 12 },
+        { "x-b3-flags", 10 },
     };
     for (size_t i = 0; i < cap && i < 4; i++)
         names[i] = multi[i];

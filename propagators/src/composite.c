@@ -18,8 +18,7 @@ static void none_inject(void *user_data, const otel_context *ctx, const otel_car
     (void)user_data, (void)ctx, (void)w;
 }
 
-static otel_context *none_extract(void *user_data, const otel_context *ctx,
-                                  const otel_carrier_reader *r)
+static otel_context *none_extract(void *user_data, const otel_context *ctx, const otel_carrier_reader *r)
 {
     (void)user_data, (void)r;
     return otel_context_retain(ctx);
@@ -78,8 +77,7 @@ static void composite_destroy(void *user_data)
     otel__free(c);
 }
 
-static void composite_inject(void *user_data, const otel_context *ctx,
-                             const otel_carrier_writer *w)
+static void composite_inject(void *user_data, const otel_context *ctx, const otel_carrier_writer *w)
 {
     const struct composite *c = user_data;
     for (size_t i = 0; i < c->count; i++)
@@ -90,12 +88,11 @@ static void composite_inject(void *user_data, const otel_context *ctx,
 static bool same_span_context(const otel_span_context *a, const otel_span_context *b)
 {
     return memcmp(a->trace_id, b->trace_id, OTEL_TRACE_ID_SIZE) == 0 &&
-           memcmp(a->span_id, b->span_id, OTEL_SPAN_ID_SIZE) == 0 &&
-           a->trace_flags == b->trace_flags && a->is_remote == b->is_remote;
+           memcmp(a->span_id, b->span_id, OTEL_SPAN_ID_SIZE) == 0 && a->trace_flags == b->trace_flags &&
+           a->is_remote == b->is_remote;
 }
 
-static otel_context *composite_extract(void *user_data, const otel_context *ctx,
-                                       const otel_carrier_reader *r)
+static otel_context *composite_extract(void *user_data, const otel_context *ctx, const otel_carrier_reader *r)
 {
     const struct composite *c = user_data;
     otel_context *cur = otel_context_retain(ctx);
@@ -238,10 +235,14 @@ static enum kind kind_of(otel_str name)
         otel_str name;
         enum kind kind;
     } names[] = {
-        { { "tracecontext", 12 }, KIND_TRACECONTEXT }, { { "baggage", 7 }, KIND_BAGGAGE },
-        { { "b3", 2 }, KIND_B3 },                       { { "b3multi", 7 }, KIND_B3MULTI },
-        { { "jaeger", 6 }, KIND_JAEGER },               { { "datadog", 7 }, KIND_DATADOG },
-        { { "none", 4 }, KIND_NONE },                   { { "xray", 4 }, KIND_UNSUPPORTED },
+        { { "tracecontext", 12 }, KIND_TRACECONTEXT },
+        { { "baggage", 7 }, KIND_BAGGAGE },
+        { { "b3", 2 }, KIND_B3 },
+        { { "b3multi", 7 }, KIND_B3MULTI },
+        { { "jaeger", 6 }, KIND_JAEGER },
+        { { "datadog", 7 }, KIND_DATADOG },
+        { { "none", 4 }, KIND_NONE },
+        { { "xray", 4 }, KIND_UNSUPPORTED },
         { { "ottrace", 7 }, KIND_UNSUPPORTED },
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -251,8 +252,7 @@ static enum kind kind_of(otel_str name)
 }
 
 /* Calls |fn| for each non-empty trimmed item of the comma-separated |list|. */
-static void for_each_item(otel_str list, void (*fn)(void *arg, otel_str item, size_t start),
-                          void *arg)
+static void for_each_item(otel_str list, void (*fn)(void *arg, otel_str item, size_t start), void *arg)
 {
     size_t pos = 0;
     while (pos < list.len) {
@@ -307,13 +307,13 @@ static void scan_item(void *arg, otel_str item, size_t start)
     case KIND_UNSUPPORTED:
         if (!seen_before(s->list, item, start))
             otel__log(OTEL_LOG_WARN,
-                      "OTEL_PROPAGATORS: propagator \"%.*s\" is not available in otelc; skipped",
-                      shown, item.data);
+                      "OTEL_PROPAGATORS: propagator \"%.*s\" is not available in otelc; skipped", shown,
+                      item.data);
         return;
     case KIND_UNKNOWN:
         if (!seen_before(s->list, item, start))
-            otel__log(OTEL_LOG_WARN, "OTEL_PROPAGATORS: unknown propagator \"%.*s\" skipped",
-                      shown, item.data);
+            otel__log(OTEL_LOG_WARN, "OTEL_PROPAGATORS: unknown propagator \"%.*s\" skipped", shown,
+                      item.data);
         return;
     default:
         if (!s->seen[k]) {

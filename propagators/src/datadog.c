@@ -110,8 +110,7 @@ static bool parse_tags(otel_str tags, struct dd_builder *d, uint8_t high[8], boo
             }
             otel_str key = { start, (size_t)(eq - start) };
             otel_str value = { eq + 1, len - key.len - 1 };
-            if (key.len < sizeof(TAG_PREFIX) - 1 ||
-                memcmp(key.data, TAG_PREFIX, sizeof(TAG_PREFIX) - 1) != 0)
+            if (key.len < sizeof(TAG_PREFIX) - 1 || memcmp(key.data, TAG_PREFIX, sizeof(TAG_PREFIX) - 1) != 0)
                 continue;
             if (otel_str_eq(key, OTEL_STR(TAG_TID))) {
                 uint8_t tid[8];
@@ -137,16 +136,15 @@ static bool parse_id(otel_str v, uint64_t *out)
     return otel__prop_parse_u64(v, out) && *out != 0;
 }
 
-static otel_context *dd_extract(void *user_data, const otel_context *ctx,
-                                const otel_carrier_reader *r)
+static otel_context *dd_extract(void *user_data, const otel_context *ctx, const otel_carrier_reader *r)
 {
     const struct dd_config *cfg = user_data;
     uint64_t trace_low, parent;
     otel_str tid, pid;
     if (!otel__prop_get_first(r, OTEL_STR("x-datadog-trace-id"), &tid))
         return otel_context_retain(ctx);
-    if (!parse_id(tid, &trace_low) ||
-        !otel__prop_get_first(r, OTEL_STR("x-datadog-parent-id"), &pid) || !parse_id(pid, &parent)) {
+    if (!parse_id(tid, &trace_low) || !otel__prop_get_first(r, OTEL_STR("x-datadog-parent-id"), &pid) ||
+        !parse_id(pid, &parent)) {
         OTEL__PROP_DEBUG("datadog: missing or invalid x-datadog-trace-id / x-datadog-parent-id");
         return otel_context_retain(ctx);
     }
@@ -198,8 +196,7 @@ static otel_context *dd_extract(void *user_data, const otel_context *ctx,
     if (d.len && d.buf[d.len - 1] == ' ')
         d.buf[d.len - 1] = '_';
     otel_trace_state *ts = NULL;
-    if (d.len && otel_trace_state_set(NULL, OTEL_STR("dd"), (otel_str){ d.buf, d.len }, &ts) !=
-                     OTEL_OK) {
+    if (d.len && otel_trace_state_set(NULL, OTEL_STR("dd"), (otel_str){ d.buf, d.len }, &ts) != OTEL_OK) {
         /* Only a value the grammar refuses (trailing space) or no memory get here. */
         OTEL__PROP_DEBUG("datadog: priority, origin and tags could not be kept");
         ts = NULL;
@@ -245,8 +242,7 @@ static void dd_inject(void *user_data, const otel_context *ctx, const otel_carri
         return;
     }
     char num[20];
-    w->set(w->user_data, OTEL_STR("x-datadog-trace-id"),
-           (otel_str){ num, otel__prop_format_u64(low, num) });
+    w->set(w->user_data, OTEL_STR("x-datadog-trace-id"), (otel_str){ num, otel__prop_format_u64(low, num) });
     w->set(w->user_data, OTEL_STR("x-datadog-parent-id"),
            (otel_str){ num, otel__prop_format_u64(otel__prop_load_be64(sc.span_id), num) });
 
@@ -278,8 +274,7 @@ static void dd_inject(void *user_data, const otel_context *ctx, const otel_carri
         otel_str t = m.tags[i];
         const char *colon = memchr(t.data, ':', t.len);
         otel_str name = { t.data, colon ? (size_t)(colon - t.data) : 0 };
-        if (!colon || name.len == 0 || memchr(name.data, ' ', name.len) ||
-            otel_str_eq(name, OTEL_STR("tid")))
+        if (!colon || name.len == 0 || memchr(name.data, ' ', name.len) || otel_str_eq(name, OTEL_STR("tid")))
             continue;
         otel_str value = { colon + 1, t.len - name.len - 1 };
         /* Header values lose trailing white space on the way (carriers trim it), which would
@@ -306,9 +301,8 @@ static size_t dd_fields(void *user_data, otel_str *names, size_t cap)
 {
     (void)user_data;
     static const otel_str fields[] = {
-        { "x-datadog-trace-id", 18 },          { "x-datadog-parent-id", 19 },
-        { "x-datadog-sampling-priority", 27 }, { "x-datadog-origin", 16 },
-        { "x-datadog-tags", 14 },
+        { "x-datadog-trace-id", 18 }, { "x-datadog-parent-id", 19 }, { "x-datadog-sampling-priority", 27 },
+        { "x-datadog-origin", 16 },   { "x-datadog-tags", 14 },
     };
     size_t n = sizeof(fields) / sizeof(fields[0]);
     for (size_t i = 0; i < cap && i < n; i++)
@@ -316,16 +310,15 @@ static size_t dd_fields(void *user_data, otel_str *names, size_t cap)
     return n;
 }
 
-otel_status otel_propagator_datadog(const otel_datadog_propagator_options *opts,
-                                    otel_propagator *out)
+otel_status otel_propagator_datadog(const otel_datadog_propagator_options *opts, otel_propagator *out)
 {
     if (!out)
         return OTEL_ERR_INVALID_ARG;
     struct dd_config *cfg = otel__calloc(1, sizeof(*cfg));
     if (!cfg)
         return OTEL_ERR_NOMEM;
-    cfg->tags_max_bytes = (opts && opts->tags_max_bytes) ? opts->tags_max_bytes
-                                                         : OTEL_PROPAGATORS_DATADOG_TAGS_MAX_BYTES;
+    cfg->tags_max_bytes =
+        (opts && opts->tags_max_bytes) ? opts->tags_max_bytes : OTEL_PROPAGATORS_DATADOG_TAGS_MAX_BYTES;
     *out = (otel_propagator){
         .inject = dd_inject,
         .extract = dd_extract,

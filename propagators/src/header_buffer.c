@@ -43,8 +43,8 @@ static void header_buffer_set(void *user_data, otel_str name, otel_str value)
     otel_header_buffer *b = user_data;
     size_t i = 0;
     /* The length test first, inline: most names already set differ in length. */
-    while (i < b->count && (b->headers[i].name.len != name.len ||
-                            !otel__prop_name_ieq(b->headers[i].name, name)))
+    while (i < b->count &&
+           (b->headers[i].name.len != name.len || !otel__prop_name_ieq(b->headers[i].name, name)))
         i++;
     if (i == b->count && b->count == b->cap) {
         b->dropped++;

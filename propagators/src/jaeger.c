@@ -35,8 +35,7 @@ static bool parse_uber_trace_id(otel_str v, otel_span_context *sc, bool *debug)
     }
     uint8_t parent[OTEL_SPAN_ID_SIZE];
     uint8_t flags = 0;
-    if (n != 4 ||
-        !otel__prop_hex_decode_padded(f[0], sc->trace_id, OTEL_TRACE_ID_SIZE, false) ||
+    if (n != 4 || !otel__prop_hex_decode_padded(f[0], sc->trace_id, OTEL_TRACE_ID_SIZE, false) ||
         !otel__prop_hex_decode_padded(f[1], sc->span_id, OTEL_SPAN_ID_SIZE, false) ||
         !otel__prop_hex_decode_padded(f[2], parent, OTEL_SPAN_ID_SIZE, false) ||
         !otel__prop_hex_decode_padded(f[3], &flags, 1, false))
@@ -84,8 +83,7 @@ static void extract_baggage(const otel_carrier_reader *r, otel_baggage **bg)
     }
 }
 
-static otel_context *jaeger_extract(void *user_data, const otel_context *ctx,
-                                    const otel_carrier_reader *r)
+static otel_context *jaeger_extract(void *user_data, const otel_context *ctx, const otel_carrier_reader *r)
 {
     (void)user_data;
     otel_context *out = otel_context_retain(ctx);

@@ -156,8 +156,7 @@ static inline void otel__prop_store_be64(uint8_t *p, uint64_t v)
  * (EF BF BD), as W3C Baggage requires. When |in| is printable ASCII, the result is never longer
  * than |in| (a replaced byte came from a 3-character escape). Returns the decoded length, or
  * SIZE_MAX for a '%' not followed by two hex digits or a result that does not fit. */
-size_t otel__prop_percent_decode(otel_str in, char *out, size_t cap, bool plus_is_space,
-                                 bool utf8_replace);
+size_t otel__prop_percent_decode(otel_str in, char *out, size_t cap, bool plus_is_space, bool utf8_replace);
 
 /* Percent-encodes |in| into |out| (|cap| bytes): bytes of character class |keep| (OTEL__CC_*)
  * are copied, the others (and '%') become %XX. Returns the encoded length, or SIZE_MAX when it
@@ -179,12 +178,12 @@ bool otel__prop_is_debug(const otel_context *ctx, const uint8_t trace_id[OTEL_TR
 /* Returns a new reference: |ctx| plus the remote span context |sc| (is_remote is set here), its
  * trace state |ts| (may be NULL; retained) and, when |debug|, the debug marker. On allocation
  * failure returns a new reference to |ctx| (diagnostic given). */
-otel_context *otel__prop_attach(const otel_context *ctx, otel_span_context sc,
-                                const otel_trace_state *ts, bool debug);
+otel_context *otel__prop_attach(const otel_context *ctx, otel_span_context sc, const otel_trace_state *ts,
+                                bool debug);
 
 /* otel__prop_attach() taking over the caller's reference to |ts| (released on failure too). */
-otel_context *otel__prop_attach_owned(const otel_context *ctx, otel_span_context sc,
-                                      otel_trace_state *ts, bool debug);
+otel_context *otel__prop_attach_owned(const otel_context *ctx, otel_span_context sc, otel_trace_state *ts,
+                                      bool debug);
 
 /* Adds |name|=|value| (+|metadata|) to *bg (a reference the caller owns, may be NULL), replacing
  * *bg on success. Returns false (and leaves *bg) when the baggage limits refuse it or memory

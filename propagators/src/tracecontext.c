@@ -65,8 +65,7 @@ static bool parse_traceparent(otel_str v, otel_span_context *sc)
         return false;
     uint8_t flags;
     if (!otel__prop_hex_decode(p + 3, OTEL_TRACE_ID_SIZE, sc->trace_id, true) ||
-        !otel__prop_hex_decode(p + 36, OTEL_SPAN_ID_SIZE, sc->span_id, true) ||
-        !hex_byte(p + 53, &flags))
+        !otel__prop_hex_decode(p + 36, OTEL_SPAN_ID_SIZE, sc->span_id, true) || !hex_byte(p + 53, &flags))
         return false;
     if (!otel_span_context_is_valid(sc))
         return false;
@@ -79,8 +78,7 @@ static bool parse_traceparent(otel_str v, otel_span_context *sc)
 static otel_trace_state *extract_tracestate(const otel_carrier_reader *r)
 {
     otel_str lines[OTEL_PROPAGATORS_TRACESTATE_MAX_LINES];
-    size_t n = r->get(r->user_data, OTEL_STR("tracestate"), lines,
-                      OTEL_PROPAGATORS_TRACESTATE_MAX_LINES);
+    size_t n = r->get(r->user_data, OTEL_STR("tracestate"), lines, OTEL_PROPAGATORS_TRACESTATE_MAX_LINES);
     if (n == 0)
         return NULL;
     if (n > OTEL_PROPAGATORS_TRACESTATE_MAX_LINES) {
@@ -119,8 +117,7 @@ static otel_trace_state *extract_tracestate(const otel_carrier_reader *r)
     return st == OTEL_OK ? ts : NULL;
 }
 
-static otel_context *tc_extract(void *user_data, const otel_context *ctx,
-                                const otel_carrier_reader *r)
+static otel_context *tc_extract(void *user_data, const otel_context *ctx, const otel_carrier_reader *r)
 {
     (void)user_data;
     otel_str tp[2];
@@ -177,8 +174,7 @@ static bool append(char *buf, size_t cap, size_t *pos, otel_str s)
  * keyed |skip|, at most 32 in all (the right-most dropped). When the result would exceed the
  * buffer, whole members go as the W3C truncation rule says: long ones first, then from the
  * right. Returns the length. */
-static size_t write_tracestate(const otel_trace_state *ts, otel_str first, otel_str skip,
-                               char *buf)
+static size_t write_tracestate(const otel_trace_state *ts, otel_str first, otel_str skip, char *buf)
 {
     const size_t cap = OTEL_PROPAGATORS_TRACESTATE_MAX_BYTES;
     size_t max = OTEL_TRACE_STATE_MAX_MEMBERS - (first.len ? 1 : 0);
@@ -187,8 +183,7 @@ static size_t write_tracestate(const otel_trace_state *ts, otel_str first, otel_
     bool keep[OTEL_TRACE_STATE_MAX_MEMBERS];
     size_t count = 0;
     size_t total = first.len;
-    for (size_t i = 0; count < max && otel_trace_state_entry(ts, i, &keys[count], &values[count]);
-         i++) {
+    for (size_t i = 0; count < max && otel_trace_state_entry(ts, i, &keys[count], &values[count]); i++) {
         if (skip.len && otel_str_eq(keys[count], skip))
             continue;
         keep[count] = true;
@@ -227,8 +222,7 @@ static size_t format_dd_fields(const otel_span_context *sc, const otel_trace_sta
 /* Formats the Datadog member "dd=s:<priority>;p:<span id>[;o:..][;t.*..][;other]" for |sc|,
  * keeping origin, tags and unknown fields of the member |ts| already has. Fields that would take
  * the value past 256 characters are dropped from the right. Returns the length written. */
-static size_t format_dd_member(const otel_span_context *sc, const otel_trace_state *ts,
-                               char *out)
+static size_t format_dd_member(const otel_span_context *sc, const otel_trace_state *ts, char *out)
 {
     size_t len = format_dd_fields(sc, ts, out);
     /* A kept field may end in spaces; a tracestate value must not. */
@@ -314,8 +308,8 @@ static size_t tc_fields(void *user_data, otel_str *names, size_t cap)
     return 2;
 }
 
-otel_status otel_propagator_tracecontext_with_options(
-    const otel_tracecontext_propagator_options *opts, otel_propagator *out)
+otel_status otel_propagator_tracecontext_with_options(const otel_tracecontext_propagator_options *opts,
+                                                      otel_propagator *out)
 {
     if (!out)
         return OTEL_ERR_INVALID_ARG;

@@ -38,22 +38,22 @@ bool otel__prop_name_has_prefix(otel_str name, otel_str prefix)
 /* Generated from the definitions in prop_internal.h: bit 1 tchar, 2 baggage-octet, 4 unreserved,
  * 8 printable. */
 const uint8_t otel__prop_cclass[256] = {
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x00 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
-     8, 11,  8, 11, 11, 11, 11, 11, 10, 10, 11, 11,  8, 15, 15, 10,  /* 0x20 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 10,  8, 10, 10, 10, 10,  /* 0x30 */
-    10, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,  /* 0x40 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 10,  8, 10, 11, 15,  /* 0x50 */
-    11, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15,  /* 0x60 */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 10, 11, 10, 15,  0,  /* 0x70 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x80 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x90 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xa0 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xb0 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xc0 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xd0 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xe0 */
-     0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xf0 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x00 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x10 */
+    8,  11, 8,  11, 11, 11, 11, 11, 10, 10, 11, 11, 8,  15, 15, 10, /* 0x20 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 10, 8,  10, 10, 10, 10, /* 0x30 */
+    10, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x40 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 10, 8,  10, 11, 15, /* 0x50 */
+    11, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* 0x60 */
+    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 10, 11, 10, 15, 0,  /* 0x70 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x80 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0x90 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xa0 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xb0 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xc0 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xd0 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xe0 */
+    0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  /* 0xf0 */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -75,14 +75,13 @@ size_t otel__prop_get_first(const otel_carrier_reader *r, otel_str name, otel_st
 
 /* Scalar tables: digit value plus one, 0 for a character that is not a digit. Subtracting one
  * turns a bad character into all ones, so one OR over all digits tells whether any was bad. */
-#define HEX_DIGITS_PLUS_ONE                                                                        \
-    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,       \
-    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
+#define HEX_DIGITS_PLUS_ONE                                                                            \
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, \
+    ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
 
 static const uint8_t hex_lower[256] = { HEX_DIGITS_PLUS_ONE };
 const uint8_t otel__prop_hex_any[256] = {
-    HEX_DIGITS_PLUS_ONE,
-    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    HEX_DIGITS_PLUS_ONE, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
 #if defined(__SSE2__)
@@ -91,8 +90,8 @@ static inline bool hex16_decode(const char *src, uint8_t *out, bool lowercase_on
 {
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)src);
     /* Signed compares: bytes from 0x80 up are negative and fail both ranges. */
-    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
-                                  _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+    __m128i digit =
+        _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
     /* Setting bit 5 folds 'A'-'F' onto 'a'-'f' and maps nothing else into that range. */
     __m128i folded = lowercase_only ? x : _mm_or_si128(x, _mm_set1_epi8(0x20));
     __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
@@ -102,8 +101,8 @@ static inline bool hex16_decode(const char *src, uint8_t *out, bool lowercase_on
     __m128i v = _mm_or_si128(_mm_and_si128(digit, _mm_sub_epi8(x, _mm_set1_epi8('0'))),
                              _mm_andnot_si128(digit, _mm_sub_epi8(folded, _mm_set1_epi8('a' - 10))));
     /* Each 16-bit lane holds two digits, first in the low byte: make it one byte and pack. */
-    __m128i pairs = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(v, _mm_set1_epi16(0x00ff)), 4),
-                                 _mm_srli_epi16(v, 8));
+    __m128i pairs =
+        _mm_or_si128(_mm_slli_epi16(_mm_and_si128(v, _mm_set1_epi16(0x00ff)), 4), _mm_srli_epi16(v, 8));
     _mm_storel_epi64((__m128i *)(void *)out, _mm_packus_epi16(pairs, _mm_setzero_si128()));
     return true;
 }
@@ -115,8 +114,7 @@ static inline void hex8_encode(const uint8_t *in, char *out)
     __m128i mask = _mm_set1_epi8(0x0f);
     __m128i n = _mm_unpacklo_epi8(_mm_and_si128(_mm_srli_epi16(x, 4), mask), _mm_and_si128(x, mask));
     __m128i c = _mm_add_epi8(n, _mm_set1_epi8('0'));
-    c = _mm_add_epi8(c, _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)),
-                                      _mm_set1_epi8('a' - '0' - 10)));
+    c = _mm_add_epi8(c, _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8('a' - '0' - 10)));
     _mm_storeu_si128((__m128i *)(void *)out, c);
 }
 #endif
@@ -273,8 +271,7 @@ static int next_decoded(otel_str in, size_t *pos, bool plus_is_space)
     return c;
 }
 
-size_t otel__prop_percent_decode(otel_str in, char *out, size_t cap, bool plus_is_space,
-                                 bool utf8_replace)
+size_t otel__prop_percent_decode(otel_str in, char *out, size_t cap, bool plus_is_space, bool utf8_replace)
 {
     static const char replacement[3] = { (char)0xef, (char)0xbf, (char)0xbd };
     size_t i = 0;
@@ -377,14 +374,14 @@ bool otel__prop_is_debug(const otel_context *ctx, const uint8_t trace_id[OTEL_TR
     return marked && memcmp(marked, trace_id, OTEL_TRACE_ID_SIZE) == 0;
 }
 
-otel_context *otel__prop_attach(const otel_context *ctx, otel_span_context sc,
-                                const otel_trace_state *ts, bool debug)
+otel_context *otel__prop_attach(const otel_context *ctx, otel_span_context sc, const otel_trace_state *ts,
+                                bool debug)
 {
     return otel__prop_attach_owned(ctx, sc, otel_trace_state_retain(ts), debug);
 }
 
-otel_context *otel__prop_attach_owned(const otel_context *ctx, otel_span_context sc,
-                                      otel_trace_state *ts, bool debug)
+otel_context *otel__prop_attach_owned(const otel_context *ctx, otel_span_context sc, otel_trace_state *ts,
+                                      bool debug)
 {
     sc.is_remote = true;
     otel_context *base = otel_context_retain(ctx);
@@ -393,8 +390,8 @@ otel_context *otel__prop_attach_owned(const otel_context *ctx, otel_span_context
         otel_context *with_marker = NULL;
         if (marker) {
             memcpy(marker, sc.trace_id, OTEL_TRACE_ID_SIZE);
-            if (otel_context_with_value(base, &otel__prop_debug_key, marker, otel__free,
-                                        &with_marker) != OTEL_OK) {
+            if (otel_context_with_value(base, &otel__prop_debug_key, marker, otel__free, &with_marker) !=
+                OTEL_OK) {
                 otel__free(marker);
                 with_marker = NULL;
             }

@@ -80,9 +80,9 @@ static size_t normalize_props(otel_str props, char *out, size_t cap)
 
 /* State of one extraction: the baggage being built and the budget left. */
 struct bg_extract {
-    otel_baggage *bg;     /* owned reference */
-    size_t members_seen;  /* list members looked at (valid or not) */
-    size_t bytes_seen;    /* bytes of list looked at */
+    otel_baggage *bg;    /* owned reference */
+    size_t members_seen; /* list members looked at (valid or not) */
+    size_t bytes_seen;   /* bytes of list looked at */
     bool truncated;
 };
 
@@ -102,8 +102,8 @@ static void add_member(struct bg_extract *x, otel_str raw)
         return;
     }
     otel_status st;
-    if (!otel__prop_baggage_add(&x->bg, m.key, (otel_str){ value, value_len },
-                                (otel_str){ meta, meta_len }, &st)) {
+    if (!otel__prop_baggage_add(&x->bg, m.key, (otel_str){ value, value_len }, (otel_str){ meta, meta_len },
+                                &st)) {
         if (st == OTEL_ERR_NOMEM)
             OTEL__LOG(OTEL_LOG_WARN, "baggage: out of memory; list member dropped");
         else
@@ -123,8 +123,7 @@ static void extract_line(struct bg_extract *x, otel_str line)
         otel_str raw = otel__prop_trim((otel_str){ start, len });
         if (raw.len == 0)
             continue;
-        if (x->members_seen == OTEL_BAGGAGE_MAX_MEMBERS ||
-            raw.len > OTEL_BAGGAGE_MAX_BYTES - x->bytes_seen) {
+        if (x->members_seen == OTEL_BAGGAGE_MAX_MEMBERS || raw.len > OTEL_BAGGAGE_MAX_BYTES - x->bytes_seen) {
             x->truncated = true;
             return;
         }
@@ -134,8 +133,7 @@ static void extract_line(struct bg_extract *x, otel_str line)
     }
 }
 
-static otel_context *bg_extract(void *user_data, const otel_context *ctx,
-                                const otel_carrier_reader *r)
+static otel_context *bg_extract(void *user_data, const otel_context *ctx, const otel_carrier_reader *r)
 {
     (void)user_data;
     otel_str lines[OTEL_PROPAGATORS_BAGGAGE_MAX_LINES];
@@ -162,8 +160,7 @@ static otel_context *bg_extract(void *user_data, const otel_context *ctx,
 /* Metadata goes on the wire as stored: it must not break the list. */
 static bool metadata_is_safe(otel_str meta)
 {
-    return otel__prop_all_in(meta, OTEL__CC_PRINT, false) &&
-           !(meta.len && memchr(meta.data, ',', meta.len));
+    return otel__prop_all_in(meta, OTEL__CC_PRINT, false) && !(meta.len && memchr(meta.data, ',', meta.len));
 }
 
 static void bg_inject(void *user_data, const otel_context *ctx, const otel_carrier_writer *w)

@@ -15,8 +15,7 @@ static void test_set_and_get_an_entry_with_metadata(void **state)
 {
     (void)state;
     otel_baggage *b = NULL;
-    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("user"), OTEL_STR("alice"),
-                                      OTEL_STR("ttl=60"), &b),
+    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("user"), OTEL_STR("alice"), OTEL_STR("ttl=60"), &b),
                      OTEL_OK);
     assert_int_equal(otel_baggage_count(b), 1);
     otel_str v, m;
@@ -59,8 +58,7 @@ static void test_set_replaces_an_existing_entry_in_place(void **state)
     otel_str none = { NULL, 0 };
     assert_int_equal(otel_baggage_set(NULL, OTEL_STR("a"), OTEL_STR("1"), none, &b), OTEL_OK);
     assert_int_equal(otel_baggage_set(b, OTEL_STR("b"), OTEL_STR("2"), none, &b2), OTEL_OK);
-    assert_int_equal(otel_baggage_set(b2, OTEL_STR("a"), OTEL_STR("9"), OTEL_STR("p"), &b3),
-                     OTEL_OK);
+    assert_int_equal(otel_baggage_set(b2, OTEL_STR("a"), OTEL_STR("9"), OTEL_STR("p"), &b3), OTEL_OK);
     assert_int_equal(otel_baggage_count(b3), 2);
     otel_str n, v, m;
     assert_true(otel_baggage_entry(b3, 0, &n, &v, &m));
@@ -79,9 +77,9 @@ static void test_values_are_arbitrary_bytes(void **state)
     (void)state;
     const char raw[] = { 'x', '\0', ',', ';', '=', '\xff' };
     otel_baggage *b = NULL;
-    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("k k"), (otel_str){ raw, sizeof(raw) },
-                                      (otel_str){ NULL, 0 }, &b),
-                     OTEL_OK);
+    assert_int_equal(
+        otel_baggage_set(NULL, OTEL_STR("k k"), (otel_str){ raw, sizeof(raw) }, (otel_str){ NULL, 0 }, &b),
+        OTEL_OK);
     otel_str v;
     assert_true(otel_baggage_get(b, OTEL_STR("k k"), &v, NULL));
     assert_int_equal(v.len, sizeof(raw));
@@ -93,8 +91,7 @@ static void test_empty_name_is_rejected(void **state)
 {
     (void)state;
     otel_baggage *b = (otel_baggage *)1;
-    assert_int_equal(otel_baggage_set(NULL, (otel_str){ NULL, 0 }, OTEL_STR("v"),
-                                      (otel_str){ NULL, 0 }, &b),
+    assert_int_equal(otel_baggage_set(NULL, (otel_str){ NULL, 0 }, OTEL_STR("v"), (otel_str){ NULL, 0 }, &b),
                      OTEL_ERR_INVALID_ARG);
     assert_ptr_equal(b, (otel_baggage *)1);
 }
@@ -134,20 +131,18 @@ static void test_more_than_64_entries_is_a_limit_error(void **state)
         char name[8];
         snprintf(name, sizeof(name), "k%d", i);
         otel_baggage *next = NULL;
-        assert_int_equal(otel_baggage_set(b, otel_str_from_cstr(name), OTEL_STR("v"),
-                                          (otel_str){ NULL, 0 }, &next),
-                         OTEL_OK);
+        assert_int_equal(
+            otel_baggage_set(b, otel_str_from_cstr(name), OTEL_STR("v"), (otel_str){ NULL, 0 }, &next),
+            OTEL_OK);
         otel_baggage_release(b);
         b = next;
     }
     otel_baggage *out = (otel_baggage *)1;
-    assert_int_equal(otel_baggage_set(b, OTEL_STR("one-more"), OTEL_STR("v"),
-                                      (otel_str){ NULL, 0 }, &out),
+    assert_int_equal(otel_baggage_set(b, OTEL_STR("one-more"), OTEL_STR("v"), (otel_str){ NULL, 0 }, &out),
                      OTEL_ERR_LIMIT);
     assert_ptr_equal(out, (otel_baggage *)1);
     /* Replacing an existing entry is still fine at the limit. */
-    assert_int_equal(otel_baggage_set(b, OTEL_STR("k3"), OTEL_STR("w"), (otel_str){ NULL, 0 },
-                                      &out),
+    assert_int_equal(otel_baggage_set(b, OTEL_STR("k3"), OTEL_STR("w"), (otel_str){ NULL, 0 }, &out),
                      OTEL_OK);
     assert_int_equal(otel_baggage_count(out), OTEL_BAGGAGE_MAX_MEMBERS);
     otel_baggage_release(out);
@@ -162,29 +157,24 @@ static void test_more_than_8192_bytes_is_a_limit_error(void **state)
     otel_baggage *b = NULL;
     otel_str none = { NULL, 0 };
     /* "k=" + value: exactly 8192 bytes fits. */
-    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("k"), (otel_str){ big, 8190 }, none, &b),
-                     OTEL_OK);
+    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("k"), (otel_str){ big, 8190 }, none, &b), OTEL_OK);
     otel_baggage_release(b);
     b = (otel_baggage *)1;
     assert_int_equal(otel_baggage_set(NULL, OTEL_STR("k"), (otel_str){ big, 8191 }, none, &b),
                      OTEL_ERR_LIMIT);
     assert_ptr_equal(b, (otel_baggage *)1);
     /* Metadata counts too (";" + metadata). */
-    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("k"), (otel_str){ big, 8000 },
-                                      (otel_str){ big, 190 }, &b),
-                     OTEL_ERR_LIMIT);
+    assert_int_equal(
+        otel_baggage_set(NULL, OTEL_STR("k"), (otel_str){ big, 8000 }, (otel_str){ big, 190 }, &b),
+        OTEL_ERR_LIMIT);
     /* Separators between entries count: a=<4094>,b=<4093> is 4096 + 1 + 4095 = 8192. */
     otel_baggage *a = NULL, *ab = NULL;
-    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("a"), (otel_str){ big, 4094 }, none, &a),
-                     OTEL_OK);
-    assert_int_equal(otel_baggage_set(a, OTEL_STR("b"), (otel_str){ big, 4093 }, none, &ab),
-                     OTEL_OK);
+    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("a"), (otel_str){ big, 4094 }, none, &a), OTEL_OK);
+    assert_int_equal(otel_baggage_set(a, OTEL_STR("b"), (otel_str){ big, 4093 }, none, &ab), OTEL_OK);
     otel_baggage_release(ab);
-    assert_int_equal(otel_baggage_set(a, OTEL_STR("b"), (otel_str){ big, 4094 }, none, &ab),
-                     OTEL_ERR_LIMIT);
+    assert_int_equal(otel_baggage_set(a, OTEL_STR("b"), (otel_str){ big, 4094 }, none, &ab), OTEL_ERR_LIMIT);
     /* A replacement is measured without the entry it replaces. */
-    assert_int_equal(otel_baggage_set(a, OTEL_STR("a"), (otel_str){ big, 8190 }, none, &ab),
-                     OTEL_OK);
+    assert_int_equal(otel_baggage_set(a, OTEL_STR("a"), (otel_str){ big, 8190 }, none, &ab), OTEL_OK);
     otel_baggage_release(ab);
     otel_baggage_release(a);
 }
@@ -198,8 +188,7 @@ static void test_retain_release_and_null_baggage(void **state)
     assert_null(otel_baggage_retain(NULL));
     otel_baggage_release(NULL);
     otel_baggage *b = NULL;
-    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("a"), OTEL_STR("1"), (otel_str){ NULL, 0 },
-                                      &b),
+    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("a"), OTEL_STR("1"), (otel_str){ NULL, 0 }, &b),
                      OTEL_OK);
     assert_ptr_equal(otel_baggage_retain(b), b);
     otel_baggage_release(b);

@@ -113,8 +113,7 @@ static void test_destroy_is_called_once_when_the_last_holder_goes(void **state)
     (void)state;
     g_destroyed = 0;
     otel_context *c1 = NULL, *c2 = NULL;
-    assert_int_equal(otel_context_with_value(NULL, &key_a, &g_destroyed, count_destroy, &c1),
-                     OTEL_OK);
+    assert_int_equal(otel_context_with_value(NULL, &key_a, &g_destroyed, count_destroy, &c1), OTEL_OK);
     assert_int_equal(otel_context_with_value(c1, &key_b, NULL, NULL, &c2), OTEL_OK);
     assert_ptr_equal(otel_context_retain(c1), c1);
     otel_context_release(c1);
@@ -130,8 +129,7 @@ static void test_with_value_rejects_null_key_and_out(void **state)
     otel_context *c = (otel_context *)1;
     assert_int_equal(otel_context_with_value(NULL, NULL, NULL, NULL, &c), OTEL_ERR_INVALID_ARG);
     assert_ptr_equal(c, (otel_context *)1);
-    assert_int_equal(otel_context_with_value(NULL, &key_a, NULL, NULL, NULL),
-                     OTEL_ERR_INVALID_ARG);
+    assert_int_equal(otel_context_with_value(NULL, &key_a, NULL, NULL, NULL), OTEL_ERR_INVALID_ARG);
     otel_context_release(NULL);
     assert_null(otel_context_retain(NULL));
 }
@@ -234,8 +232,7 @@ static void test_span_and_baggage_slots_are_inherited_and_shadowed(void **state)
 {
     (void)state;
     otel_baggage *bg = NULL;
-    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("u"), OTEL_STR("1"), (otel_str){ NULL, 0 },
-                                      &bg),
+    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("u"), OTEL_STR("1"), (otel_str){ NULL, 0 }, &bg),
                      OTEL_OK);
     otel_span_context sc1 = make_sc(4), sc2 = make_sc(5);
     otel_context *c1 = NULL, *c2 = NULL, *c3 = NULL, *c4 = NULL, *c5 = NULL;
@@ -438,8 +435,7 @@ static void test_context_current_materializes_span_frames_once(void **state)
     (void)state;
     int a = 7;
     otel_baggage *bg = NULL;
-    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("u"), OTEL_STR("1"), (otel_str){ NULL, 0 },
-                                      &bg),
+    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("u"), OTEL_STR("1"), (otel_str){ NULL, 0 }, &bg),
                      OTEL_OK);
     otel_context *base = NULL, *base2 = NULL;
     assert_int_equal(otel_context_with_value(NULL, &key_a, &a, NULL, &base), OTEL_OK);

@@ -54,8 +54,7 @@ static void call_every_span_op(otel_span s)
 static void test_without_sdk_a_root_span_is_none(void **state)
 {
     (void)state;
-    otel_tracer *t = otel_tracer_provider_get_tracer(otel_global_tracer_provider(),
-                                                     OTEL_STR("lib"), NULL);
+    otel_tracer *t = otel_tracer_provider_get_tracer(otel_global_tracer_provider(), OTEL_STR("lib"), NULL);
     assert_non_null(t);
     assert_false(otel_tracer_enabled(t));
     otel_span s = otel_tracer_start_span(t, OTEL_STR("root"), NULL);
@@ -191,8 +190,8 @@ static void f_set_attrs(struct otel_span_impl *s, uint64_t gen, const otel_attr 
     memcpy(f->last_attrs, a, (n < 64 ? n : 64) * sizeof(*a));
 }
 
-static void f_add_event(struct otel_span_impl *s, uint64_t gen, otel_str name, int64_t t,
-                        const otel_attr *a, size_t n)
+static void f_add_event(struct otel_span_impl *s, uint64_t gen, otel_str name, int64_t t, const otel_attr *a,
+                        size_t n)
 {
     (void)t;
     struct fake_span *f = (struct fake_span *)s;
@@ -265,8 +264,7 @@ struct fake_provider {
     struct fake_tracer tracer;
 };
 
-static otel_tracer *fp_get_tracer(otel_tracer_provider *tp, otel_str name,
-                                  const otel_tracer_options *opts)
+static otel_tracer *fp_get_tracer(otel_tracer_provider *tp, otel_str name, const otel_tracer_options *opts)
 {
     struct fake_provider *f = (struct fake_provider *)tp;
     f->get_tracer_calls++;
@@ -280,13 +278,13 @@ static otel_tracer *fp_get_tracer(otel_tracer_provider *tp, otel_str name,
     f->last_attr_count = opts->attr_count;
     if (opts->attr_count == 3) {
         const otel_attr *a = opts->attrs;
-        snprintf(f->last_attr0_str, sizeof(f->last_attr0_str), "%.*s=%.*s", (int)a[0].key.len,
-                 a[0].key.data, (int)a[0].value.as.s.len, a[0].value.as.s.data);
+        snprintf(f->last_attr0_str, sizeof(f->last_attr0_str), "%.*s=%.*s", (int)a[0].key.len, a[0].key.data,
+                 (int)a[0].value.as.s.len, a[0].value.as.s.data);
         memcpy(f->last_attr1_ints, a[1].value.as.array.items, sizeof(f->last_attr1_ints));
         const otel_str *items = a[2].value.as.array.items;
         for (int i = 0; i < 2; i++)
-            snprintf(f->last_attr2_items[i], sizeof(f->last_attr2_items[i]), "%.*s",
-                     (int)items[i].len, items[i].data);
+            snprintf(f->last_attr2_items[i], sizeof(f->last_attr2_items[i]), "%.*s", (int)items[i].len,
+                     items[i].data);
     }
     return &f->tracer.hdr;
 }
@@ -359,8 +357,9 @@ static void test_global_proxy_copies_scope_attributes(void **state)
         { OTEL_STR("ints"), otel_value_array(OTEL_VALUE_INT, ints, 3) },
         { OTEL_STR("strs"), otel_value_array(OTEL_VALUE_STR, strs, 2) },
     };
-    otel_tracer_options opts = { .version = OTEL_STR("9"), .schema_url = otel_str_from_cstr(schema),
-                                 .attrs = attrs, .attr_count = 3 };
+    otel_tracer_options opts = {
+        .version = OTEL_STR("9"), .schema_url = otel_str_from_cstr(schema), .attrs = attrs, .attr_count = 3
+    };
     otel_tracer *proxy = otel_global_get_tracer(OTEL_STR("scoped"), &opts);
     /* Scribble over everything the caller passed. */
     memset(key, 'x', sizeof(key) - 1);
@@ -392,8 +391,9 @@ static void test_global_proxy_creation_survives_allocation_failure(void **state)
 {
     (void)state;
     otel_attr attrs[] = { OTEL_ATTR_STR_LIT("a", "b") };
-    otel_tracer_options opts = { .version = OTEL_STR("1"), .schema_url = OTEL_STR("s"),
-                                 .attrs = attrs, .attr_count = 1 };
+    otel_tracer_options opts = {
+        .version = OTEL_STR("1"), .schema_url = OTEL_STR("s"), .attrs = attrs, .attr_count = 1
+    };
     otel_log_set_level(OTEL_LOG_NONE); /* the out-of-memory diagnostics are expected */
     failalloc_install();
     otel_global_get_tracer(OTEL_STR("fa-0"), &opts);
@@ -490,8 +490,7 @@ static void test_record_exception_builds_the_exception_event(void **state)
     otel_span s = otel_tracer_start_span(&p.tracer.hdr, OTEL_STR("s"), NULL);
     struct fake_span *f = &p.tracer.span;
     otel_attr extra[] = { OTEL_ATTR_INT("retry", 3) };
-    otel_span_record_exception(s, OTEL_STR("IOError"), OTEL_STR(""), OTEL_STR("at main"), extra,
-                               1);
+    otel_span_record_exception(s, OTEL_STR("IOError"), OTEL_STR(""), OTEL_STR("at main"), extra, 1);
     assert_int_equal(f->events, 1);
     assert_true(otel_str_eq(f->last_event_name, OTEL_STR("exception")));
     assert_int_equal(f->last_attr_count, 3);

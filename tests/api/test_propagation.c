@@ -30,8 +30,7 @@ static void fp_inject(void *user_data, const otel_context *ctx, const otel_carri
     w->set(w->user_data, OTEL_STR("x-fake"), OTEL_STR("1"));
 }
 
-static otel_context *fp_extract(void *user_data, const otel_context *ctx,
-                                const otel_carrier_reader *r)
+static otel_context *fp_extract(void *user_data, const otel_context *ctx, const otel_carrier_reader *r)
 {
     struct fake_prop *f = user_data;
     f->extracts++;
@@ -149,9 +148,8 @@ static void test_inject_without_context_uses_the_current_one(void **state)
     assert_int_equal(f.injects, 1);
     assert_ptr_equal(f.last_inject_ctx, ctx);
     /* A span made current is materialized for the propagator, then released. */
-    otel_span s = otel_nonrecording_span_create(&(otel_span_context){ .trace_id = { 3 },
-                                                                      .span_id = { 4 } },
-                                                NULL);
+    otel_span s =
+        otel_nonrecording_span_create(&(otel_span_context){ .trace_id = { 3 }, .span_id = { 4 } }, NULL);
     otel_context_token ts = otel_span_make_current(s);
     otel_propagator_inject(&p, NULL, &w);
     assert_int_equal(f.last_inject_sc.trace_id[0], 3);

@@ -41,8 +41,8 @@ static void test_simple_keys_follow_the_w3c_grammar(void **state)
     assert_true(otel_trace_state_key_is_valid(S("rojo")));
     assert_true(otel_trace_state_key_is_valid(S("a0_-*/z")));
     assert_false(otel_trace_state_key_is_valid(S("")));
-    assert_true(otel_trace_state_key_is_valid(S("0abc")));    /* level 2: a digit may come first */
-    assert_false(otel_trace_state_key_is_valid(S("Abc")));    /* uppercase */
+    assert_true(otel_trace_state_key_is_valid(S("0abc"))); /* level 2: a digit may come first */
+    assert_false(otel_trace_state_key_is_valid(S("Abc"))); /* uppercase */
     assert_false(otel_trace_state_key_is_valid(S("a b")));
     assert_false(otel_trace_state_key_is_valid(S("a.b")));
     assert_false(otel_trace_state_key_is_valid(S("_abc")));
@@ -98,8 +98,7 @@ static void test_parse_keeps_member_order(void **state)
 {
     (void)state;
     otel_trace_state *ts = NULL;
-    assert_int_equal(otel_trace_state_parse(S("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"), &ts),
-                     OTEL_OK);
+    assert_int_equal(otel_trace_state_parse(S("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"), &ts), OTEL_OK);
     assert_int_equal(otel_trace_state_count(ts), 2);
     otel_str k, v;
     assert_true(otel_trace_state_entry(ts, 0, &k, &v));
@@ -224,12 +223,9 @@ static void test_set_rejects_invalid_key_or_value_without_output(void **state)
 {
     (void)state;
     otel_trace_state *ts = (otel_trace_state *)1;
-    assert_int_equal(otel_trace_state_set(NULL, OTEL_STR("Bad"), OTEL_STR("v"), &ts),
-                     OTEL_ERR_INVALID_ARG);
-    assert_int_equal(otel_trace_state_set(NULL, OTEL_STR("k"), OTEL_STR("v,"), &ts),
-                     OTEL_ERR_INVALID_ARG);
-    assert_int_equal(otel_trace_state_set(NULL, OTEL_STR("k"), OTEL_STR(""), &ts),
-                     OTEL_ERR_INVALID_ARG);
+    assert_int_equal(otel_trace_state_set(NULL, OTEL_STR("Bad"), OTEL_STR("v"), &ts), OTEL_ERR_INVALID_ARG);
+    assert_int_equal(otel_trace_state_set(NULL, OTEL_STR("k"), OTEL_STR("v,"), &ts), OTEL_ERR_INVALID_ARG);
+    assert_int_equal(otel_trace_state_set(NULL, OTEL_STR("k"), OTEL_STR(""), &ts), OTEL_ERR_INVALID_ARG);
     assert_ptr_equal(ts, (otel_trace_state *)1);
 }
 
@@ -300,8 +296,7 @@ static void test_serialize_reports_needed_length_and_truncates(void **state)
 {
     (void)state;
     otel_trace_state *ts = NULL;
-    assert_int_equal(otel_trace_state_parse(S("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"), &ts),
-                     OTEL_OK);
+    assert_int_equal(otel_trace_state_parse(S("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"), &ts), OTEL_OK);
     size_t need = otel_trace_state_serialize(ts, NULL, 0);
     assert_int_equal(need, strlen("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"));
     char small[8];

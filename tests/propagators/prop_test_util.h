@@ -9,7 +9,10 @@
 #include "otel/baggage.h"
 #include "otel/propagators.h"
 
-#define H(n, v) { OTEL_STR(n), OTEL_STR(v) }
+#define H(n, v)                  \
+    {                            \
+        OTEL_STR(n), OTEL_STR(v) \
+    }
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Extracts with |p| from |n| headers on top of the empty context. */

@@ -126,9 +126,8 @@ static void test_multi_sampled_values_and_debug(void **state)
         const char *flags;
         uint8_t want;
     } cases[] = {
-        { "1", NULL, 1 },    { "0", NULL, 0 }, { "true", NULL, 1 }, { "false", NULL, 0 },
-        { "yes", NULL, 0 },  { NULL, NULL, 0 }, { NULL, "1", 1 },     { "0", "1", 1 },
-        { "1", "0", 1 },     { "0", "0", 0 },
+        { "1", NULL, 1 },  { "0", NULL, 0 }, { "true", NULL, 1 }, { "false", NULL, 0 }, { "yes", NULL, 0 },
+        { NULL, NULL, 0 }, { NULL, "1", 1 }, { "0", "1", 1 },     { "1", "0", 1 },      { "0", "0", 0 },
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         otel_header h[4] = { H("x-b3-traceid", "64fe8b2a57d3eff7"), H("x-b3-spanid", "e457b5a2e4d86bd1") };
@@ -150,8 +149,10 @@ static void test_multi_first_value_wins(void **state)
 {
     (void)state;
     otel_header h[] = {
-        H("x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124"), H("x-b3-spanid", "a2fb4a1d1a96d312"),
-        H("x-b3-traceid", "11111111111111111111111111111111"), H("x-b3-sampled", "1"),
+        H("x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124"),
+        H("x-b3-spanid", "a2fb4a1d1a96d312"),
+        H("x-b3-traceid", "11111111111111111111111111111111"),
+        H("x-b3-sampled", "1"),
         H("x-b3-sampled", "0"),
     };
     otel_context *c = extract_list(&g_multi, h, COUNT(h));
@@ -165,7 +166,8 @@ static void test_invalid_multi_headers_are_ignored(void **state)
 {
     (void)state;
     otel_header a[] = { H("x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124") };
-    otel_header b[] = { H("x-b3-traceid", "463AC35C9F6413AD48485A3953BB6124"), H("x-b3-spanid", "a2fb4a1d1a96d312") };
+    otel_header b[] = { H("x-b3-traceid", "463AC35C9F6413AD48485A3953BB6124"),
+                        H("x-b3-spanid", "a2fb4a1d1a96d312") };
     otel_header c[] = { H("x-b3-traceid", "463ac35c9f6413ad"), H("x-b3-spanid", "a2fb4a1d1a96d31") };
     otel_header d[] = { H("x-b3-traceid", ""), H("x-b3-spanid", "a2fb4a1d1a96d312") };
     assert_null(extract_list(&g_multi, a, COUNT(a)));
@@ -178,7 +180,8 @@ static void test_single_header_takes_precedence_and_invalid_single_falls_back(vo
 {
     (void)state;
     otel_header h[] = {
-        H("x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124"), H("x-b3-spanid", "a2fb4a1d1a96d312"),
+        H("x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124"),
+        H("x-b3-spanid", "a2fb4a1d1a96d312"),
         H("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"),
     };
     /* Both propagators extract both forms. */
@@ -261,7 +264,8 @@ static void test_round_trips(void **state)
     const uint8_t flags[] = { 0, 1 };
     for (size_t p = 0; p < 2; p++) {
         for (size_t f = 0; f < 2; f++) {
-            otel_context *c1 = ctx_with(make_sc("463ac35c9f6413ad48485a3953bb6124", "a2fb4a1d1a96d312", flags[f]), NULL);
+            otel_context *c1 =
+                ctx_with(make_sc("463ac35c9f6413ad48485a3953bb6124", "a2fb4a1d1a96d312", flags[f]), NULL);
             test_out o;
             inject_into(props[p], c1, &o);
             otel_context *c2 = extract_out(props[p], &o);

@@ -364,7 +364,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_valid_span_context_wins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_same_context_from_two_formats_keeps_first_trace_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_context_from_two_formats_keeps_first_trace_state, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_baggage_merges_across_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inject_runs_every_member, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fields_are_the_union_in_order, setup, teardown),
@@ -372,7 +373,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_composite_owns_members, setup, teardown),
         cmocka_unit_test_setup_teardown(test_global_propagator_with_composite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_is_tracecontext_and_baggage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_names_are_case_insensitive_trimmed_and_deduplicated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names_are_case_insensitive_trimmed_and_deduplicated, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_single_name_gives_that_propagator, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_names_are_reported_once_and_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_none_disables_propagation, setup, teardown),

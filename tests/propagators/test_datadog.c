@@ -62,14 +62,14 @@ static void test_priority_decides_sampled_flag(void **state)
         const char *prio;
         uint8_t flags;
         const char *member;
-    } cases[] = { { "-1", 0, "s:-1" }, { "0", 0, "s:0" }, { "1", 1, "s:1" }, { "2", 1, "s:2" },
-                  { "x", 0, "" },      { NULL, 0, "" } };
+    } cases[] = { { "-1", 0, "s:-1" }, { "0", 0, "s:0" }, { "1", 1, "s:1" },
+                  { "2", 1, "s:2" },   { "x", 0, "" },    { NULL, 0, "" } };
     for (size_t i = 0; i < COUNT(cases); i++) {
         otel_header h[3] = { H("x-datadog-trace-id", "1"), H("x-datadog-parent-id", "2") };
         size_t n = 2;
         if (cases[i].prio)
-            h[n++] = (otel_header){ OTEL_STR("x-datadog-sampling-priority"),
-                                    otel_str_from_cstr(cases[i].prio) };
+            h[n++] =
+                (otel_header){ OTEL_STR("x-datadog-sampling-priority"), otel_str_from_cstr(cases[i].prio) };
         otel_context *c = extract_list(&g_dd, h, n);
         assert_true(ctx_valid(c));
         assert_int_equal(ctx_flags(c), cases[i].flags);
@@ -83,8 +83,8 @@ static void test_missing_or_invalid_ids_give_nothing(void **state)
 {
     (void)state;
     const char *ids[][2] = {
-        { "0", "1" }, { "1", "0" }, { "-1", "1" }, { "1", "x" }, { "18446744073709551616", "1" },
-        { "", "1" }, { "1 2", "1" }, { "0x10", "1" },
+        { "0", "1" }, { "1", "0" },   { "-1", "1" },   { "1", "x" }, { "18446744073709551616", "1" },
+        { "", "1" },  { "1 2", "1" }, { "0x10", "1" },
     };
     for (size_t i = 0; i < COUNT(ids); i++) {
         otel_header h[] = { { OTEL_STR("x-datadog-trace-id"), otel_str_from_cstr(ids[i][0]) },
@@ -103,10 +103,11 @@ static void test_missing_or_invalid_ids_give_nothing(void **state)
 static void test_malformed_tags_are_ignored_as_a_whole(void **state)
 {
     (void)state;
-    const char *bad[] = { "_dd.p.dm", "_dd.p.dm=-4,", ",_dd.p.dm=-4", "_dd.p.dm=-4,,x=1", "=1",
-                          "_dd.p.dm=", "_dd.p.d m=1", "_dd.p.dm=\x01" };
+    const char *bad[] = { "_dd.p.dm", "_dd.p.dm=-4,", ",_dd.p.dm=-4", "_dd.p.dm=-4,,x=1",
+                          "=1",       "_dd.p.dm=",    "_dd.p.d m=1",  "_dd.p.dm=\x01" };
     for (size_t i = 0; i < COUNT(bad); i++) {
-        otel_header h[] = { H("x-datadog-trace-id", "1"), H("x-datadog-parent-id", "2"),
+        otel_header h[] = { H("x-datadog-trace-id", "1"),
+                            H("x-datadog-parent-id", "2"),
                             { OTEL_STR("x-datadog-tags"), otel_str_from_cstr(bad[i]) } };
         otel_context *c = extract_list(&g_dd, h, 3);
         assert_true(ctx_valid(c));
@@ -123,7 +124,8 @@ static void test_malformed_tid_loses_only_the_high_bits(void **state)
     for (size_t i = 0; i < COUNT(tids); i++) {
         char tags[64];
         snprintf(tags, sizeof(tags), "_dd.p.tid=%s,_dd.p.dm=-1", tids[i]);
-        otel_header h[] = { H("x-datadog-trace-id", "1"), H("x-datadog-parent-id", "2"),
+        otel_header h[] = { H("x-datadog-trace-id", "1"),
+                            H("x-datadog-parent-id", "2"),
                             { OTEL_STR("x-datadog-tags"), otel_str_from_cstr(tags) } };
         otel_context *c = extract_list(&g_dd, h, 3);
         char t[33], m[64];
@@ -141,7 +143,8 @@ static void test_tags_over_the_limit_are_ignored(void **state)
     size_t len = strlen(tags);
     memset(tags + len, 'a', 512 - len);
     tags[512] = '\0';
-    otel_header h[] = { H("x-datadog-trace-id", "1"), H("x-datadog-parent-id", "2"),
+    otel_header h[] = { H("x-datadog-trace-id", "1"),
+                        H("x-datadog-parent-id", "2"),
                         { OTEL_STR("x-datadog-tags"), otel_str_from_cstr(tags) } };
     otel_context *c = extract_list(&g_dd, h, 3);
     char m[400];
@@ -219,13 +222,16 @@ static void test_inject_priority_from_dd_member(void **state)
         const char *ts;
         uint8_t flags;
         const char *want;
-    } cases[] = { { "dd=s:2", 1, "2" }, { "dd=s:2", 0, "0" }, { "dd=s:-1", 0, "-1" },
-                  { "dd=s:-1", 1, "1" }, { "dd=o:x", 1, "1" } };
+    } cases[] = { { "dd=s:2", 1, "2" },
+                  { "dd=s:2", 0, "0" },
+                  { "dd=s:-1", 0, "-1" },
+                  { "dd=s:-1", 1, "1" },
+                  { "dd=o:x", 1, "1" } };
     for (size_t i = 0; i < COUNT(cases); i++) {
         otel_trace_state *ts = NULL;
         assert_int_equal(otel_trace_state_parse(otel_str_from_cstr(cases[i].ts), &ts), OTEL_OK);
-        otel_context *c = ctx_with(make_sc("000000000000000064fe8b2a57d3eff7", "4848fb6fb3c5b724",
-                                           cases[i].flags), ts);
+        otel_context *c =
+            ctx_with(make_sc("000000000000000064fe8b2a57d3eff7", "4848fb6fb3c5b724", cases[i].flags), ts);
         test_out o;
         inject_into(&g_dd, c, &o);
         assert_true(out_is(&o, "x-datadog-sampling-priority", cases[i].want));
@@ -282,8 +288,10 @@ static void test_round_trip_with_tags(void **state)
 {
     (void)state;
     otel_header h[] = {
-        H("x-datadog-trace-id", "7277407061855694839"), H("x-datadog-parent-id", "5208689426229999396"),
-        H("x-datadog-sampling-priority", "-1"), H("x-datadog-origin", "synthetics"),
+        H("x-datadog-trace-id", "7277407061855694839"),
+        H("x-datadog-parent-id", "5208689426229999396"),
+        H("x-datadog-sampling-priority", "-1"),
+        H("x-datadog-origin", "synthetics"),
         H("x-datadog-tags", "_dd.p.tid=640cfd8d00000000,_dd.p.dm=-4"),
     };
     otel_context *c1 = extract_list(&g_dd, h, COUNT(h));
@@ -307,8 +315,10 @@ static void test_dd_member_reaches_w3c_through_tracecontext(void **state)
 {
     (void)state;
     otel_header h[] = {
-        H("x-datadog-trace-id", "7277407061855694839"), H("x-datadog-parent-id", "5208689426229999396"),
-        H("x-datadog-sampling-priority", "2"), H("x-datadog-origin", "rum"),
+        H("x-datadog-trace-id", "7277407061855694839"),
+        H("x-datadog-parent-id", "5208689426229999396"),
+        H("x-datadog-sampling-priority", "2"),
+        H("x-datadog-origin", "rum"),
         H("x-datadog-tags", "_dd.p.dm=-4"),
     };
     otel_context *c = extract_list(&g_dd, h, COUNT(h));

@@ -44,22 +44,25 @@ static void test_percent_decode(void **state)
     assert_int_equal(decode("%E0%80%80", out, sizeof(out), false, true), 9);
     assert_int_equal(decode("%F4%90%80%80", out, sizeof(out), false, true), 12);
     assert_int_equal(decode("%80a", out, sizeof(out), false, true), 4);
-    assert_memory_equal(out, "\xef\xbf\xbd" "a", 4);
+    assert_memory_equal(out,
+                        "\xef\xbf\xbd"
+                        "a",
+                        4);
     assert_int_equal(decode("%F0%9F%98a", out, sizeof(out), false, true), 4);
-    assert_memory_equal(out, "\xef\xbf\xbd" "a", 4);
+    assert_memory_equal(out,
+                        "\xef\xbf\xbd"
+                        "a",
+                        4);
 }
 
 static void test_percent_encode(void **state)
 {
     (void)state;
     char out[16];
-    assert_int_equal(otel__prop_percent_encode(OTEL_STR("a b%"), out, sizeof(out),
-                                               OTEL__CC_BAGGAGE), 8);
+    assert_int_equal(otel__prop_percent_encode(OTEL_STR("a b%"), out, sizeof(out), OTEL__CC_BAGGAGE), 8);
     assert_memory_equal(out, "a%20b%25", 8);
-    assert_int_equal(otel__prop_percent_encode(OTEL_STR("   "), out, 8, OTEL__CC_BAGGAGE),
-                     SIZE_MAX);
-    assert_int_equal(otel__prop_percent_encode(OTEL_STR("abc"), out, 2, OTEL__CC_BAGGAGE),
-                     SIZE_MAX);
+    assert_int_equal(otel__prop_percent_encode(OTEL_STR("   "), out, 8, OTEL__CC_BAGGAGE), SIZE_MAX);
+    assert_int_equal(otel__prop_percent_encode(OTEL_STR("abc"), out, 2, OTEL__CC_BAGGAGE), SIZE_MAX);
 }
 
 static void test_hex_helpers(void **state)
@@ -88,7 +91,9 @@ static void test_hex_decode_checks_every_position(void **state)
     assert_false(otel__prop_hex_decode(good, 16, out, true)); /* uppercase */
     assert_true(otel__prop_hex_decode(good, 16, out, false));
     assert_memory_equal(out, "\x01\x23\x45\x67\x89\xab\xcd\xef\x01\x23\x45\x67\x89\xab\xcd\xef", 16);
-    const unsigned char bad[] = { 0x00, 0x10, 0x19, '/', ':', '@', 'G', '`', 'g', 0x7f, 0x80, 0xb0, 0xe1, 0xff };
+    const unsigned char bad[] = {
+        0x00, 0x10, 0x19, '/', ':', '@', 'G', '`', 'g', 0x7f, 0x80, 0xb0, 0xe1, 0xff
+    };
     for (size_t pos = 0; pos < 32; pos++) {
         for (size_t k = 0; k < sizeof(bad); k++) {
             char s[33];
@@ -159,8 +164,7 @@ static int extract_scenario(void *arg)
     int rc = 0;
     char sid[17];
     if (!ctx_valid(c) || otel_baggage_count(otel_context_get_baggage(c)) != s->baggage ||
-        !otel_context_get_trace_state(c) != !s->trace_state ||
-        strcmp(span_hex(c, sid), s->span_hex) != 0 ||
+        !otel_context_get_trace_state(c) != !s->trace_state || strcmp(span_hex(c, sid), s->span_hex) != 0 ||
         !otel_context_get_value(c, &otel__prop_debug_key) != !s->debug)
         rc = 1;
     test_out o;
@@ -196,13 +200,17 @@ static void test_allocation_failures_leak_nothing(void **state)
     otel_header mix[] = { H("b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-d"),
                           H("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
                           H("tracestate", "a=1"), H("uberctx-k", "v"), H("baggage", "k2=v2") };
-    struct scenario c = { "b3,tracecontext,jaeger,baggage", mix, COUNT(mix), "e457b5a2e4d86bd1", 2,
-                          true, false, false };
+    struct scenario c = {
+        "b3,tracecontext,jaeger,baggage", mix, COUNT(mix), "e457b5a2e4d86bd1", 2, true, false, false
+    };
     run_scenario(&c);
 
-    otel_header dd[] = { H("x-datadog-trace-id", "1"), H("x-datadog-parent-id", "2"),
-                         H("x-datadog-sampling-priority", "1"), H("x-datadog-tags", "_dd.p.dm=-1"),
-                         H("uberctx-a", "1"), H("uberctx-b", "2") };
+    otel_header dd[] = { H("x-datadog-trace-id", "1"),
+                         H("x-datadog-parent-id", "2"),
+                         H("x-datadog-sampling-priority", "1"),
+                         H("x-datadog-tags", "_dd.p.dm=-1"),
+                         H("uberctx-a", "1"),
+                         H("uberctx-b", "2") };
     struct scenario d = { "datadog,jaeger", dd, COUNT(dd), "0000000000000002", 2, false, true, true };
     run_scenario(&d);
 }
@@ -212,12 +220,9 @@ int main(void)
     /* The out-of-memory warnings are expected here. */
     otel_log_set_level(OTEL_LOG_ERROR);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_percent_decode),
-        cmocka_unit_test(test_percent_encode),
-        cmocka_unit_test(test_hex_helpers),
-        cmocka_unit_test(test_hex_decode_checks_every_position),
-        cmocka_unit_test(test_decimal_helpers),
-        cmocka_unit_test(test_allocation_failures_leak_nothing),
+        cmocka_unit_test(test_percent_decode),  cmocka_unit_test(test_percent_encode),
+        cmocka_unit_test(test_hex_helpers),     cmocka_unit_test(test_hex_decode_checks_every_position),
+        cmocka_unit_test(test_decimal_helpers), cmocka_unit_test(test_allocation_failures_leak_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,8 +112,10 @@ static void test_higher_version_accepts_trailing_dash_fields(void **state)
 {
     (void)state;
     assert_true(tp_ok("cc-12345678901234567890123456789012-1234567890123456-01"));
-    assert_true(tp_ok("cc-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like"));
-    assert_false(tp_ok("cc-12345678901234567890123456789012-1234567890123456-01.what-the-future-will-be-like"));
+    assert_true(
+        tp_ok("cc-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like"));
+    assert_false(
+        tp_ok("cc-12345678901234567890123456789012-1234567890123456-01.what-the-future-will-be-like"));
     /* Shorter than 55 characters: never parsed, whatever the version. */
     assert_false(tp_ok("cc-12345678901234567890123456789012-1234567890123456-0"));
 }
@@ -324,7 +326,7 @@ static void test_tracestate_ows_is_ignored(void **state)
     const char *b[] = { "foo=1\t \t,\t \tbar=2,\t \tbaz=3" };
     assert_string_equal(ts_of(b, 1, buf, sizeof(buf)), "foo=1,bar=2,baz=3");
     const char *c[] = { " foo=1" }, *d[] = { "\tfoo=1" }, *e[] = { "foo=1 " }, *f[] = { "foo=1\t" },
-                *g[] = { "\t foo=1 \t" };
+               *g[] = { "\t foo=1 \t" };
     const char *const *all[] = { c, d, e, f, g };
     for (size_t i = 0; i < COUNT(all); i++)
         assert_string_equal(ts_of(all[i], 1, buf, sizeof(buf)), "foo=1");
@@ -334,8 +336,8 @@ static void test_invalid_tracestate_member_discards_tracestate_only(void **state
 {
     (void)state;
     char buf[512];
-    const char *bad[] = { "foo =1", "FOO=1", "foo.bar=1", "foo=bar=baz", "foo=,bar=3", "=1",
-                          "foo", "foo=1,@bar=2", "foo=\x01" };
+    const char *bad[] = { "foo =1", "FOO=1", "foo.bar=1",    "foo=bar=baz", "foo=,bar=3",
+                          "=1",     "foo",   "foo=1,@bar=2", "foo=\x01" };
     for (size_t i = 0; i < COUNT(bad); i++) {
         const char *l[] = { bad[i] };
         assert_string_equal(ts_of(l, 1, buf, sizeof(buf)), "");
@@ -354,7 +356,8 @@ static void test_tracestate_duplicates_and_level2_keys(void **state)
     ts_of(dup3, 2, buf, sizeof(buf));
     assert_true(strstr(buf, "foo=1") || strstr(buf, "foo=2"));
     /* Key grammar: '@' is a key character anywhere but first. */
-    const char *at[] = { "foo@=1,bar=2" }, *atat[] = { "foo@@bar=1,bar=2" }, *two[] = { "foo@bar@baz=1,bar=2" };
+    const char *at[] = { "foo@=1,bar=2" }, *atat[] = { "foo@@bar=1,bar=2" },
+               *two[] = { "foo@bar@baz=1,bar=2" };
     assert_string_equal(ts_of(at, 1, buf, sizeof(buf)), "foo@=1,bar=2");
     assert_string_equal(ts_of(atat, 1, buf, sizeof(buf)), "foo@@bar=1,bar=2");
     assert_string_equal(ts_of(two, 1, buf, sizeof(buf)), "foo@bar@baz=1,bar=2");

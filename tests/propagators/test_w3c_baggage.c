@@ -148,8 +148,7 @@ static void test_extract_merges_into_existing_baggage(void **state)
 {
     (void)state;
     otel_baggage *mine = NULL;
-    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("local"), OTEL_STR("x"), OTEL_STR(""), &mine),
-                     OTEL_OK);
+    assert_int_equal(otel_baggage_set(NULL, OTEL_STR("local"), OTEL_STR("x"), OTEL_STR(""), &mine), OTEL_OK);
     otel_baggage *mine2 = NULL;
     assert_int_equal(otel_baggage_set(mine, OTEL_STR("shared"), OTEL_STR("old"), OTEL_STR(""), &mine2),
                      OTEL_OK);
@@ -239,15 +238,14 @@ static void test_inject_percent_encodes_values(void **state)
 {
     (void)state;
     const char *kvm[] = {
-        "userId", "Am\xc3\xa9lie", "",
-        "serverNode", "DF 28", "",
-        "k", "\t \"';=asdf!@#$%^&*(),\\", "p1;p2=v",
+        "userId", "Am\xc3\xa9lie", "", "serverNode", "DF 28", "", "k", "\t \"';=asdf!@#$%^&*(),\\", "p1;p2=v",
     };
     otel_context *c = ctx_with_baggage(kvm, 3);
     test_out o;
     inject_into(&g_bg, c, &o);
-    assert_true(out_is(&o, "baggage", "userId=Am%C3%A9lie,serverNode=DF%2028,"
-                                      "k=%09%20%22'%3B=asdf!@#$%25^&*()%2C%5C;p1;p2=v"));
+    assert_true(out_is(&o, "baggage",
+                       "userId=Am%C3%A9lie,serverNode=DF%2028,"
+                       "k=%09%20%22'%3B=asdf!@#$%25^&*()%2C%5C;p1;p2=v"));
     otel_context_release(c);
 }
 
@@ -255,10 +253,7 @@ static void test_inject_skips_entries_that_cannot_be_sent(void **state)
 {
     (void)state;
     const char *kvm[] = {
-        "bad name", "1", "",
-        "ok", "1", "",
-        "badmeta", "1", "a,b",
-        "ok2", "2", "",
+        "bad name", "1", "", "ok", "1", "", "badmeta", "1", "a,b", "ok2", "2", "",
     };
     otel_context *c = ctx_with_baggage(kvm, 4);
     test_out o;
@@ -293,10 +288,8 @@ static void test_round_trip_keeps_entries(void **state)
 {
     (void)state;
     const char *kvm[] = {
-        "k1", "plain", "",
-        "k2", "with space,comma;semi%percent", "prop;x=1",
-        "k3", "\xe2\x82\xac uro", "",
-        "k4", "", "",
+        "k1", "plain", "", "k2", "with space,comma;semi%percent", "prop;x=1", "k3", "\xe2\x82\xac uro",
+        "",   "k4",    "", "",
     };
     otel_context *c1 = ctx_with_baggage(kvm, 4);
     test_out o;

@@ -29,11 +29,11 @@ extern "C" {
  * diagnostic); so are more repeated header lines than the carrier array below holds.
  * ------------------------------------------------------------------------------------------- */
 
-#define OTEL_PROPAGATORS_TRACEPARENT_MAX_BYTES 512 /* one traceparent value (future versions) */
-#define OTEL_PROPAGATORS_TRACESTATE_MAX_BYTES 8192 /* all tracestate lines, joined with ',' */
-#define OTEL_PROPAGATORS_TRACESTATE_MAX_LINES 32   /* repeated tracestate header lines */
-#define OTEL_PROPAGATORS_BAGGAGE_MAX_LINES 64      /* repeated baggage header lines */
-#define OTEL_PROPAGATORS_ID_HEADER_MAX_BYTES 256   /* b3, x-b3-*, uber-trace-id, x-datadog-* ids */
+#define OTEL_PROPAGATORS_TRACEPARENT_MAX_BYTES 512  /* one traceparent value (future versions) */
+#define OTEL_PROPAGATORS_TRACESTATE_MAX_BYTES 8192  /* all tracestate lines, joined with ',' */
+#define OTEL_PROPAGATORS_TRACESTATE_MAX_LINES 32    /* repeated tracestate header lines */
+#define OTEL_PROPAGATORS_BAGGAGE_MAX_LINES 64       /* repeated baggage header lines */
+#define OTEL_PROPAGATORS_ID_HEADER_MAX_BYTES 256    /* b3, x-b3-*, uber-trace-id, x-datadog-* ids */
 #define OTEL_PROPAGATORS_DATADOG_TAGS_MAX_BYTES 512 /* default x-datadog-tags limit */
 
 /* The OTEL_PROPAGATORS value used when the variable is unset or empty. */
@@ -202,8 +202,7 @@ OTEL_API otel_status otel_propagator_datadog(const otel_datadog_propagator_optio
  * A NULL |list| with |n| 0 gives a propagator that does nothing.
  * Errors: OTEL_ERR_INVALID_ARG (NULL out, NULL list with n > 0), OTEL_ERR_NOMEM.
  * Thread-safety: safe. */
-OTEL_API otel_status otel_propagator_composite(const otel_propagator *list, size_t n,
-                                               otel_propagator *out);
+OTEL_API otel_status otel_propagator_composite(const otel_propagator *list, size_t n, otel_propagator *out);
 
 /* The propagators named by |names|, an OTEL_PROPAGATORS value: a comma-separated list of
  * "tracecontext", "baggage", "b3" (single header), "b3multi", "jaeger", "datadog" and "none".
@@ -241,17 +240,17 @@ OTEL_API void otel_propagator_destroy(otel_propagator *p);
 typedef struct otel_header_buffer {
     otel_header *headers; /* caller's array of |cap| entries */
     size_t cap;
-    size_t count;         /* headers in use */
-    char *bytes;          /* caller's storage for names and values */
+    size_t count; /* headers in use */
+    char *bytes;  /* caller's storage for names and values */
     size_t bytes_cap;
     size_t bytes_used;
-    size_t dropped;       /* set() calls refused because a header or its bytes did not fit */
+    size_t dropped; /* set() calls refused because a header or its bytes did not fit */
 } otel_header_buffer;
 
 /* Prepares |b| over |headers| (|cap| entries) and |bytes| (|bytes_cap| bytes), both borrowed
  * for the life of |b|. Thread-safety: one buffer per thread. */
-OTEL_API void otel_header_buffer_init(otel_header_buffer *b, otel_header *headers, size_t cap,
-                                      char *bytes, size_t bytes_cap);
+OTEL_API void otel_header_buffer_init(otel_header_buffer *b, otel_header *headers, size_t cap, char *bytes,
+                                      size_t bytes_cap);
 
 /* Empties |b| (count, bytes_used and dropped back to 0) for reuse. Thread-safety: as above. */
 OTEL_API void otel_header_buffer_reset(otel_header_buffer *b);
