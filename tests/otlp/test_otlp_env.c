@@ -13,6 +13,7 @@
 #include "log_internal.h"
 #include "otel/exporters/otlp.h"
 #include "otlp_internal.h"
+#include "log_capture.h"
 
 /* An environment made of "NAME=value" strings. */
 struct table {
@@ -27,32 +28,6 @@ static const char *table_get(void *user_data, const char *name)
         if (strncmp(*v, name, n) == 0 && (*v)[n] == '=')
             return *v + n + 1;
     return NULL;
-}
-
-static char logged[8192];
-
-static void capture(void *user_data, otel_log_level level, const char *message)
-{
-    (void)user_data;
-    (void)level;
-    size_t used = strlen(logged);
-    snprintf(logged + used, sizeof(logged) - used, "%s\n", message);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    otel__log_set_rate_limit_ns(0);
-    logged[0] = '\0';
-    otel_log_set_handler(capture, NULL, OTEL_LOG_DEBUG);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
-    return 0;
 }
 
 static otel_otlp_options from_env(const char *const *vars)
@@ -380,29 +355,43 @@ static void test_url_redact_hides_credentials_and_query(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_env_unset_leaves_defaults, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_generic_endpoint_gets_v1_traces_for_http, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_traces_endpoint_used_as_is_and_wins, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_grpc_endpoint_is_not_extended, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_invalid_endpoint_is_reported_without_its_value, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_env_invalid_traces_endpoint_falls_back_to_generic, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_env_protocol_traces_wins_and_is_case_insensitive, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_env_unknown_protocol_warns_and_keeps_default, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_headers_are_percent_decoded_and_trimmed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_traces_headers_replace_generic_ones, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_bad_header_entries_are_skipped_without_values_in_logs, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_env_timeout_zero_means_no_limit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_compression_and_insecure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_certificate_paths, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_reads_on_top_of_existing_options, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_env_survives_every_allocation_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_accepts_defaults_and_valid_endpoints, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_rejects_bad_options, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_url_redact_hides_credentials_and_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_env_unset_leaves_defaults, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_generic_endpoint_gets_v1_traces_for_http, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_traces_endpoint_used_as_is_and_wins, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_grpc_endpoint_is_not_extended, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_invalid_endpoint_is_reported_without_its_value,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_invalid_traces_endpoint_falls_back_to_generic,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_protocol_traces_wins_and_is_case_insensitive,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_unknown_protocol_warns_and_keeps_default, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_headers_are_percent_decoded_and_trimmed, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_traces_headers_replace_generic_ones, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_bad_header_entries_are_skipped_without_values_in_logs,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_timeout_zero_means_no_limit, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_compression_and_insecure, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_certificate_paths, log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_reads_on_top_of_existing_options, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_env_survives_every_allocation_failure, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_create_accepts_defaults_and_valid_endpoints, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_create_rejects_bad_options, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_url_redact_hides_credentials_and_query, log_capture_setup,
+                                        log_capture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

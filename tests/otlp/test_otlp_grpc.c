@@ -16,35 +16,7 @@
 #include "otel/exporters/otlp.h"
 #include "otlp_internal.h"
 #include "otlp_testlib.h"
-
-static char logged[16384];
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void capture(void *user_data, otel_log_level level, const char *message)
-{
-    (void)user_data;
-    (void)level;
-    pthread_mutex_lock(&log_lock);
-    size_t used = strlen(logged);
-    snprintf(logged + used, sizeof(logged) - used, "%s\n", message);
-    pthread_mutex_unlock(&log_lock);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    otel__log_set_rate_limit_ns(0);
-    logged[0] = '\0';
-    otel_log_set_handler(capture, NULL, OTEL_LOG_DEBUG);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
-    return 0;
-}
+#include "log_capture.h"
 
 struct fixture {
     struct full_span span;
@@ -642,35 +614,51 @@ static void test_grpc_export_survives_every_allocation_failure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_grpc_plaintext_call_carries_the_batch, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_keeps_one_connection_for_many_calls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_gzip_sets_encoding_and_flag, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_unavailable_is_retried_and_delivered_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_resource_exhausted_without_retry_info_is_dropped, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_resource_exhausted_with_retry_info_waits_the_delay, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_invalid_argument_is_dropped_with_message, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_partial_success_is_logged, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_goaway_makes_the_next_call_reconnect, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_connection_dropped_mid_call_is_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_slow_server_is_cut_at_the_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_http_503_without_grpc_status_is_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_connection_refused_gives_up_at_the_deadline, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_server_coming_up_during_retries_gets_the_batch_once, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_tls_with_ca_file_verifies_and_negotiates_h2, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_tls_unknown_ca_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_tls_wrong_host_name_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_no_scheme_uses_tls_unless_insecure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_create_rejects_bad_tls_files, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_export_after_shutdown_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_retry_info_parser, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_grpc_export_survives_every_allocation_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_plaintext_call_carries_the_batch, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_keeps_one_connection_for_many_calls, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_gzip_sets_encoding_and_flag, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_unavailable_is_retried_and_delivered_once,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_resource_exhausted_without_retry_info_is_dropped,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_resource_exhausted_with_retry_info_waits_the_delay,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_invalid_argument_is_dropped_with_message, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_partial_success_is_logged, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_goaway_makes_the_next_call_reconnect, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_connection_dropped_mid_call_is_retried, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_slow_server_is_cut_at_the_timeout, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_http_503_without_grpc_status_is_retried, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_connection_refused_gives_up_at_the_deadline,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_server_coming_up_during_retries_gets_the_batch_once,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_tls_with_ca_file_verifies_and_negotiates_h2,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_tls_unknown_ca_is_refused, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_tls_wrong_host_name_is_refused, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_no_scheme_uses_tls_unless_insecure, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_create_rejects_bad_tls_files, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_export_after_shutdown_fails, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_retry_info_parser, log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_grpc_export_survives_every_allocation_failure, log_capture_setup,
+                                        log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_grpc_batch_processor_span_end_never_waits_for_a_stalled_server,
-                                        setup, teardown),
+                                        log_capture_setup, log_capture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

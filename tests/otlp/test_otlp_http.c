@@ -15,35 +15,7 @@
 #include "log_internal.h"
 #include "otel/exporters/otlp.h"
 #include "otlp_testlib.h"
-
-static char logged[16384];
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void capture(void *user_data, otel_log_level level, const char *message)
-{
-    (void)user_data;
-    (void)level;
-    pthread_mutex_lock(&log_lock);
-    size_t used = strlen(logged);
-    snprintf(logged + used, sizeof(logged) - used, "%s\n", message);
-    pthread_mutex_unlock(&log_lock);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    otel__log_set_rate_limit_ns(0);
-    logged[0] = '\0';
-    otel_log_set_handler(capture, NULL, OTEL_LOG_DEBUG);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
-    return 0;
-}
+#include "log_capture.h"
 
 struct fixture {
     struct full_span span;
@@ -588,29 +560,43 @@ static void test_http_export_survives_every_allocation_failure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_http_sends_protobuf_the_receiver_decodes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_keeps_one_connection_across_exports, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_gzip_body_decodes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_json_body_and_json_partial_success, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_retries_503_then_delivers_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_429_waits_for_retry_after, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_retry_after_past_the_deadline_gives_up_at_once, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_http_400_is_dropped_without_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_slow_receiver_is_cut_at_the_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_caller_timeout_wins_when_shorter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_connection_refused_retries_then_gives_up, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_attempt_limit_is_honoured, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_reset_mid_request_is_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_partial_success_is_logged_and_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_sends_protobuf_the_receiver_decodes, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_keeps_one_connection_across_exports, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_gzip_body_decodes, log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_json_body_and_json_partial_success, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_retries_503_then_delivers_once, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_429_waits_for_retry_after, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_retry_after_past_the_deadline_gives_up_at_once,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_400_is_dropped_without_retry, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_slow_receiver_is_cut_at_the_timeout, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_caller_timeout_wins_when_shorter, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_connection_refused_retries_then_gives_up, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_attempt_limit_is_honoured, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_reset_mid_request_is_retried, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_partial_success_is_logged_and_counted, log_capture_setup,
+                                        log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_http_receiver_coming_up_during_retries_gets_the_batch_once,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_export_after_shutdown_fails_without_sending, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_http_through_simple_processor_and_provider, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_export_survives_every_allocation_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_http_batch_processor_delivers_each_span_once_through_503s, setup,
-                                        teardown),
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_export_after_shutdown_fails_without_sending,
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_through_simple_processor_and_provider, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_export_survives_every_allocation_failure, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_http_batch_processor_delivers_each_span_once_through_503s,
+                                        log_capture_setup, log_capture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
