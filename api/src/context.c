@@ -207,15 +207,9 @@ otel_status otel_context_with_span(const otel_context *parent, otel_span span, o
 {
     if (!out)
         return OTEL_ERR_INVALID_ARG;
-    otel_span_context sc = { 0 };
-    otel_trace_state *ts = NULL;
-    if (span.impl) {
-        const struct otel_span_ops *ops = span.impl->ops;
-        if (ops->get_context && !ops->get_context(span.impl, span.gen, &sc))
-            memset(&sc, 0, sizeof(sc));
-        if (ops->get_trace_state)
-            ts = ops->get_trace_state(span.impl, span.gen);
-    }
+    otel_span_context sc;
+    otel_trace_state *ts;
+    otel__span_snapshot(span, &sc, &ts);
     otel_context *n = node_new_span(parent, span, &sc, ts);
     if (!n) {
         otel_trace_state_release(ts);
@@ -311,16 +305,23 @@ void otel__context_parent_from(const otel_context *ctx, otel_parent *out)
  * never matches a frame of this one.
  * ------------------------------------------------------------------------------------------- */
 
+/* A span frame keeps what a child span needs as an otel_parent, so starting a span under it
+ * passes a pointer to the frame (otel__context_current_parent_ref) instead of a copy. In a span
+ * frame, p.span and p.span_context are the span and its context when it was made current,
+ * p.trace_state is an owned reference, and p.context is the context object built on demand
+ * (owned; NULL until something asks for it). */
 struct frame {
+    otel_parent p;               /* span frame */
     otel_context *ctx;           /* context frame: the attached context (owned; NULL: empty) */
-    otel_context *materialized;  /* span frame: the context object, built on demand (owned) */
-    otel_span span;              /* span frame */
-    otel_span_context sc;        /* span frame: the span's context when it was made current */
-    otel_trace_state *ts;        /* span frame: owned reference */
     const otel_baggage *baggage; /* span frame: the frame below's baggage (borrowed) */
     uint32_t serial;
     bool is_span;
 };
+
+/* The references a span frame owns, through the const members of otel_parent. */
+#define FRAME_TS(f) ((otel_trace_state *)(uintptr_t)(f)->p.trace_state)
+#define FRAME_CTX(f) ((otel_context *)(uintptr_t)(f)->p.context)
+#define FRAME_TS_SLOT(f) ((otel_trace_state **)(uintptr_t) & (f)->p.trace_state)
 
 struct tls_stack {
     struct frame *frames;
@@ -339,20 +340,20 @@ static pthread_once_t g_stack_key_once = PTHREAD_ONCE_INIT;
 static bool g_stack_key_ok;
 static _Atomic uint32_t g_thread_seq;
 
-/* Releases what one popped frame held. */
-static void frame_release(struct frame *f)
-{
-    otel_context_release(f->ctx);
-    otel_context_release(f->materialized);
-    otel_trace_state_release(f->ts);
-}
-
 /* Pops the top frame. The frame leaves the stack before its references are released, because
  * releasing may run user destroy callbacks that use the stack. */
-static void pop_top(struct tls_stack *s)
+static inline void pop_top(struct tls_stack *s)
 {
-    struct frame f = s->frames[--s->depth];
-    frame_release(&f);
+    struct frame *f = &s->frames[--s->depth];
+    otel_context *ctx = f->ctx;
+    otel_context *materialized = FRAME_CTX(f);
+    otel_trace_state *ts = FRAME_TS(f);
+    if (ctx)
+        otel_context_release(ctx);
+    if (materialized)
+        otel_context_release(materialized);
+    if (ts)
+        otel_trace_state_release(ts);
 }
 
 static void stack_destroy(void *arg)
@@ -399,16 +400,16 @@ static bool stack_reserve(struct tls_stack *s)
     return true;
 }
 
-/* Pushes a zeroed frame and returns it with its token, or NULL when out of memory. */
-static struct frame *push(struct tls_stack *s, otel_context_token *token)
+/* Pushes a frame and returns it with its token, or NULL when out of memory. Only the serial is
+ * set: the caller sets every other member. */
+static inline struct frame *push(struct tls_stack *s, otel_context_token *token)
 {
-    if (!stack_reserve(s))
+    if (__builtin_expect(s->depth >= s->cap, 0) && !stack_reserve(s))
         return NULL;
     s->serial++;
-    if (s->serial == 0)
+    if (__builtin_expect(s->serial == 0, 0))
         s->serial = 1;
     struct frame *f = &s->frames[s->depth++];
-    memset(f, 0, sizeof(*f));
     f->serial = s->serial;
     *token = ((uint64_t)s->depth << 32) | f->serial;
     return f;
@@ -437,35 +438,30 @@ otel_context_token otel_context_attach(const otel_context *ctx)
         OTEL__LOG(OTEL_LOG_ERROR, "otel_context_attach: out of memory; context not attached");
         return 0;
     }
+    f->p = otel__no_parent;
     f->ctx = otel_context_retain(ctx);
+    f->baggage = NULL;
+    f->is_span = false;
     return token;
 }
 
 otel_context_token otel_span_make_current(otel_span span)
 {
     struct tls_stack *s = &t_stack;
-    otel_span_context sc = { 0 };
-    otel_trace_state *ts = NULL;
-    if (span.impl) {
-        const struct otel_span_ops *ops = span.impl->ops;
-        if (ops->get_context && !ops->get_context(span.impl, span.gen, &sc))
-            memset(&sc, 0, sizeof(sc));
-        if (ops->get_trace_state)
-            ts = ops->get_trace_state(span.impl, span.gen);
-    }
     const otel_baggage *baggage = top_baggage(s);
     otel_context_token token;
     struct frame *f = push(s, &token);
     if (!f) {
-        otel_trace_state_release(ts);
         OTEL__LOG(OTEL_LOG_ERROR, "otel_span_make_current: out of memory; span not made current");
         return 0;
     }
     f->is_span = true;
-    f->span = span;
-    f->sc = sc;
-    f->ts = ts;
+    f->ctx = NULL;
     f->baggage = baggage;
+    f->p.span = span;
+    f->p.context = NULL;
+    f->p.trace_state = NULL;
+    otel__span_snapshot(span, &f->p.span_context, FRAME_TS_SLOT(f));
     return token;
 }
 
@@ -499,20 +495,20 @@ otel_status otel_context_detach(otel_context_token token)
 static bool materialize(struct tls_stack *s, uint32_t i)
 {
     uint32_t j = i;
-    while (j > 0 && s->frames[j - 1].is_span && !s->frames[j - 1].materialized)
+    while (j > 0 && s->frames[j - 1].is_span && !s->frames[j - 1].p.context)
         j--;
     for (uint32_t k = j; k <= i; k++) {
         struct frame *f = &s->frames[k];
-        if (!f->is_span || f->materialized)
+        if (!f->is_span || f->p.context)
             continue;
         const otel_context *base = NULL;
         if (k > 0) {
             struct frame *below = &s->frames[k - 1];
-            base = below->is_span ? below->materialized : below->ctx;
+            base = below->is_span ? below->p.context : below->ctx;
         }
-        otel_trace_state *ts = otel_trace_state_retain(f->ts);
-        f->materialized = node_new_span(base, f->span, &f->sc, ts);
-        if (!f->materialized) {
+        otel_trace_state *ts = otel_trace_state_retain(f->p.trace_state);
+        f->p.context = node_new_span(base, f->p.span, &f->p.span_context, ts);
+        if (!f->p.context) {
             otel_trace_state_release(ts);
             return false;
         }
@@ -529,7 +525,7 @@ otel_context *otel_context_current(void)
     if (!f->is_span)
         return otel_context_retain(f->ctx);
     if (materialize(s, s->depth - 1))
-        return otel_context_retain(f->materialized);
+        return otel_context_retain(f->p.context);
     /* Out of memory: hand out the nearest context object below, without the span frames. */
     OTEL__LOG(OTEL_LOG_ERROR, "otel_context_current: out of memory; the active span is missing "
                               "from the returned context");
@@ -537,8 +533,8 @@ otel_context *otel_context_current(void)
         struct frame *b = &s->frames[k];
         if (!b->is_span)
             return otel_context_retain(b->ctx);
-        if (b->materialized)
-            return otel_context_retain(b->materialized);
+        if (b->p.context)
+            return otel_context_retain(b->p.context);
     }
     return NULL;
 }
@@ -548,7 +544,7 @@ otel_span otel_span_current(void)
     struct frame *f = top(&t_stack);
     if (!f)
         return OTEL_SPAN_NONE;
-    return f->is_span ? f->span : otel_context_get_span(f->ctx);
+    return f->is_span ? f->p.span : otel_context_get_span(f->ctx);
 }
 
 otel_span_context otel_span_current_context(void)
@@ -556,7 +552,7 @@ otel_span_context otel_span_current_context(void)
     struct frame *f = top(&t_stack);
     if (!f)
         return (otel_span_context){ 0 };
-    return f->is_span ? f->sc : otel_context_get_span_context(f->ctx);
+    return f->is_span ? f->p.span_context : otel_context_get_span_context(f->ctx);
 }
 
 const otel_baggage *otel__context_current_baggage(void)
@@ -564,17 +560,18 @@ const otel_baggage *otel__context_current_baggage(void)
     return top_baggage(&t_stack);
 }
 
-void otel__context_current_parent(otel_parent *out)
+const otel_parent otel__no_parent;
+
+const otel_parent *otel__context_current_parent_ref(otel_parent *scratch)
 {
-    struct frame *f = top(&t_stack);
-    if (!f || !f->is_span) {
-        otel__context_parent_from(f ? f->ctx : NULL, out);
-        return;
-    }
-    out->span_context = f->sc;
-    out->trace_state = f->ts;
-    out->span = f->span;
-    out->context = f->materialized;
+    struct tls_stack *s = &t_stack;
+    if (__builtin_expect(s->depth == 0, 0))
+        return &otel__no_parent;
+    struct frame *f = &s->frames[s->depth - 1];
+    if (__builtin_expect(f->is_span, 1))
+        return &f->p;
+    otel__context_parent_from(f->ctx, scratch);
+    return scratch;
 }
 
 size_t otel__context_stack_depth(void)

@@ -402,12 +402,17 @@ otel_span otel_tracer_start_span(otel_tracer *tracer, otel_str name, const otel_
 {
     if (!tracer)
         tracer = &g_noop_tracer;
-    otel_parent parent;
-    if (opts && (opts->flags & OTEL_SPAN_START_ROOT))
-        memset(&parent, 0, sizeof(parent));
-    else if (opts && opts->parent)
-        otel__context_parent_from(opts->parent, &parent);
-    else
-        otel__context_current_parent(&parent);
-    return tracer->ops->start_span(tracer, name, opts, &parent);
+    otel_parent scratch;
+    const otel_parent *parent;
+    if (__builtin_expect(!opts, 1)) {
+        parent = otel__context_current_parent_ref(&scratch);
+    } else if (opts->flags & OTEL_SPAN_START_ROOT) {
+        parent = &otel__no_parent;
+    } else if (opts->parent) {
+        otel__context_parent_from(opts->parent, &scratch);
+        parent = &scratch;
+    } else {
+        parent = otel__context_current_parent_ref(&scratch);
+    }
+    return tracer->ops->start_span(tracer, name, opts, parent);
 }

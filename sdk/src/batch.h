@@ -78,6 +78,9 @@ struct otel__batch {
     _Atomic int64_t credits;
     _Atomic uint32_t chunk;
     _Atomic bool wake_pending; /* a wake-up was signalled and not consumed yet */
+    /* Credits handed out at which a producer signals the consumer: batch_size, or the high-water
+     * mark while the worker polls on a timer (worker_main), so producers make no system call. */
+    _Atomic uint32_t wake_threshold;
     char pad1[OTEL__BATCH_CACHE_LINE];
     int efd;
     uint32_t lane_count; /* under lock */

@@ -11,6 +11,10 @@
  * compare-and-swap per chunk) and the consumer gives them back in bulk, so spans queued never
  * exceed max_queue_size. A producer wakes the consumer when the credits handed out reach a
  * batch, once per wake-up (a flag), through an eventfd the worker polls or the host watches.
+ * Under a sustained high span rate the worker stops asking for those wake-ups and sleeps on a
+ * timer sized to the arrival rate instead (worker_main): a wake-up is a system call, and on a
+ * virtual machine the inter-processor interrupt behind it costs the producing thread several
+ * microseconds, which would be paid by the application once per batch.
  *
  * The record travels with one reference: the provider's fast path hands it over (no count
  * traffic), other callers retain it. After the export the consumer does not touch the records it
@@ -32,6 +36,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +58,10 @@
 #define CHUNK_MAX 64u                     /* credits a lane takes at once, at most */
 #define RECHECK_NS (INT64_C(1) * 1000000) /* see worker_main */
 #define RECHECK_FOR_NS (INT64_C(100) * 1000000)
+#define POLL_ENTER_NS (INT64_C(5) * 1000000) /* signals closer than this: poll on a timer */
+#define POLL_MIN_NS (INT64_C(50) * 1000)     /* shortest timed sleep while polling */
+#define POLL_MAX_NS (INT64_C(5) * 1000000)   /* a batch further away than this: stop polling */
+#define TIMER_SLACK_NS 20000ul
 #define SEG_SLOTS OTEL__BATCH_SEG_SLOTS
 #define TLS_LANES OTEL__BATCH_TLS_LANES
 #define OWNED_RECORD OTEL__BATCH_OWNED
@@ -175,6 +184,7 @@ static void atfork_child(void)
             close(fd);
         }
         atomic_store_explicit(&b->wake_pending, false, memory_order_relaxed);
+        atomic_store_explicit(&b->wake_threshold, b->batch_size, memory_order_relaxed);
         for (struct otel__lane *l = atomic_load_explicit(&b->lanes, memory_order_relaxed); l; l = l->next) {
             l->owned = thread_owns_lane(b->serial, l);
             l->credits = 0;
@@ -307,10 +317,11 @@ static bool take_credits(struct otel__batch *b, struct otel__lane *l, bool *wake
         if (avail <= 0)
             return false;
         take = chunk < avail ? chunk : avail;
-    } while (!atomic_compare_exchange_weak_explicit(&b->credits, &avail, avail - take, memory_order_acq_rel,
+    } while (!atomic_compare_exchange_weak_explicit(&b->credits, &avail, avail - take, memory_order_seq_cst,
                                                     memory_order_relaxed));
     l->credits = (uint32_t)take;
-    *wake_after = (int64_t)b->max_queue - (avail - take) >= (int64_t)b->batch_size;
+    *wake_after = (int64_t)b->max_queue - (avail - take) >=
+                  (int64_t)atomic_load_explicit(&b->wake_threshold, memory_order_seq_cst);
     return true;
 }
 
@@ -687,10 +698,71 @@ static void wait_for_wake(struct otel__batch *b, int64_t until)
         drain_efd(b);
 }
 
+/* Spans producers have put into the lanes so far. */
+static uint64_t received_total(struct otel__batch *b)
+{
+    uint64_t n = 0;
+    for (struct otel__lane *l = atomic_load_explicit(&b->lanes, memory_order_acquire); l; l = l->next)
+        n += atomic_load_explicit(&l->received, memory_order_relaxed);
+    return n;
+}
+
+/* The worker's timed polling (see the comment at the top): entered when two producer signals
+ * come closer than POLL_ENTER_NS, left when the arrival rate would take more than POLL_MAX_NS to
+ * fill a batch. While polling, producers signal only at the high-water mark (three quarters of
+ * the queue), which still wakes the worker at once should the rate jump past the estimate. */
+struct poll_state {
+    bool on;
+    int64_t last_signal; /* time of the last producer signal */
+    int64_t rate_t;      /* the arrival rate is measured from (rate_t, rate_n) to now */
+    uint64_t rate_n;
+};
+
+/* While polling: how long to sleep before a batch is probably waiting; 0 to stop polling. */
+static int64_t poll_sleep(struct otel__batch *b, struct poll_state *ps, int64_t now, uint64_t pending)
+{
+    uint64_t recv = received_total(b);
+    int64_t dt = now - ps->rate_t;
+    uint64_t dn = recv - ps->rate_n;
+    ps->rate_t = now;
+    ps->rate_n = recv;
+    if (dn == 0 || dt <= 0)
+        return 0;
+    double fill = (double)dt * (double)(b->batch_size - pending) / (double)dn;
+    if (fill > (double)POLL_MAX_NS)
+        return 0;
+    return fill < (double)POLL_MIN_NS ? POLL_MIN_NS : (int64_t)fill;
+}
+
+static void poll_enter(struct otel__batch *b, struct poll_state *ps)
+{
+    uint32_t high = b->max_queue - b->max_queue / 4u;
+    if (high <= b->batch_size)
+        return; /* no room above a batch: keep the signals */
+    ps->on = true;
+    /* The rate since the previous signal: one batch in (now - last_signal). */
+    ps->rate_t = ps->last_signal;
+    ps->rate_n = received_total(b) - b->batch_size;
+    atomic_store_explicit(&b->wake_threshold, high, memory_order_seq_cst);
+}
+
+static void poll_leave(struct otel__batch *b, struct poll_state *ps)
+{
+    ps->on = false;
+    atomic_store_explicit(&b->wake_threshold, b->batch_size, memory_order_seq_cst);
+    /* The caller then clears wake_pending and looks at the queue again (seq_cst on both
+     * sides): a producer that passed the batch mark under the old threshold did not signal. */
+}
+
 static void *worker_main(void *arg)
 {
     struct otel__batch *b = arg;
+#ifdef PR_SET_TIMERSLACK
+    /* Timed sleeps while polling are tens of microseconds; the default slack is 50. */
+    prctl(PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0);
+#endif
     int64_t recheck_until = 0;
+    struct poll_state ps = { .on = false, .last_signal = INT64_MIN / 2 };
     for (;;) {
         pthread_mutex_lock(&b->lock);
         bool stop = b->stop_requested;
@@ -720,17 +792,39 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&b->export_lock);
         if (exported)
             continue;
+        int64_t until = atomic_load_explicit(&b->next_export, memory_order_relaxed);
+        if (ps.on) {
+            int64_t now = mono_now();
+            uint64_t pending = queued(b);
+            if (pending >= b->batch_size)
+                continue;
+            int64_t sleep_ns = poll_sleep(b, &ps, now, pending);
+            if (sleep_ns > 0) {
+                /* Signals still come through: the high-water mark, flush, shutdown. */
+                atomic_store_explicit(&b->wake_pending, false, memory_order_seq_cst);
+                wait_for_wake(b, now + sleep_ns < until ? now + sleep_ns : until);
+                continue;
+            }
+            poll_leave(b, &ps);
+        }
         /* Clear the flag, then look again: a producer that found it set did not signal. */
         bool signalled = atomic_exchange_explicit(&b->wake_pending, false, memory_order_seq_cst);
         if (queued(b) >= b->batch_size)
             continue;
-        int64_t until = atomic_load_explicit(&b->next_export, memory_order_relaxed);
         /* A producer signals when the credits handed out cover a batch, some of them not yet
          * used: the batch is probably a few spans away. Look again every RECHECK_NS while
          * that is so, for up to RECHECK_FOR_NS after the signal, rather than at the delay. */
         int64_t now = mono_now();
-        if (signalled)
+        if (signalled) {
             recheck_until = now + RECHECK_FOR_NS;
+            bool close = now - ps.last_signal < POLL_ENTER_NS;
+            ps.last_signal = now;
+            if (close && !b->no_thread) {
+                poll_enter(b, &ps);
+                if (ps.on)
+                    continue;
+            }
+        }
         if (now < recheck_until &&
             (int64_t)b->max_queue - atomic_load_explicit(&b->credits, memory_order_relaxed) >=
                 (int64_t)b->batch_size &&
@@ -1091,6 +1185,7 @@ otel_status otel_batch_processor_create(otel_span_exporter exporter, const otel_
     uint32_t chunk = b->batch_size / 4u < CHUNK_MAX ? b->batch_size / 4u : CHUNK_MAX;
     atomic_init(&b->chunk, chunk ? chunk : 1u);
     atomic_init(&b->wake_pending, false);
+    atomic_init(&b->wake_threshold, b->batch_size);
     atomic_init(&b->inflight, 0);
     atomic_init(&b->next_export, add_sat(mono_now(), b->delay_ns));
     atomic_init(&b->refs, 1u);

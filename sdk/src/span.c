@@ -635,6 +635,15 @@ static otel_trace_state *span_get_trace_state(struct otel_span_impl *impl, uint6
     return ts;
 }
 
+static bool span_snapshot(struct otel_span_impl *impl, uint64_t gen, otel_span_context *out,
+                          otel_trace_state **ts_out)
+{
+    if (!span_get_context(impl, gen, out))
+        return false;
+    *ts_out = span_get_trace_state(impl, gen);
+    return true;
+}
+
 /* End of a span the sampler dropped: exactly one end wins the generation, then the record goes
  * straight back to the pool (after waiting out a stale get_trace_state under the lock). */
 static __attribute__((noinline)) void nonrecording_end(struct otel__span_record *rec, uint64_t gen)
@@ -718,6 +727,7 @@ const struct otel_span_ops otel__span_ops = {
     .get_context = span_get_context,
     .get_trace_state = span_get_trace_state,
     .end = span_end,
+    .snapshot = span_snapshot,
 };
 
 /* ---------------------------------------------------------------------------------------------

@@ -183,6 +183,10 @@ static __attribute__((noinline)) otel_span start_general(struct otel__tracer *t,
         opts = &no_opts;
     if (!parent || (opts->flags & OTEL_SPAN_START_ROOT))
         parent = &no_parent;
+    /* |parent| may point into this thread's context stack, which the sampler or an on_start
+     * callback could change: work on a copy. */
+    otel_parent parent_copy = *parent;
+    parent = &parent_copy;
     const otel_span_context *psc = &parent->span_context;
     bool has_parent = otel__span_context_valid(psc);
 

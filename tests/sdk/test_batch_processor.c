@@ -276,6 +276,29 @@ static void test_batch_exports_a_full_batch_without_waiting_for_the_delay(void *
     fx_free(f);
 }
 
+/* Under a sustained high rate the worker stops asking producers for a signal per batch and
+ * polls on a timer sized to the rate; when the spans stop it goes back to signals. Both ways a
+ * full batch goes out without waiting for the (hour-long) schedule delay: the burst (20 batches
+ * in a queue big enough that producers never reach the high-water mark) is exported by the
+ * polling worker, the batch after the quiet spell by a producer's signal. */
+static void test_batch_exports_full_batches_while_polling_and_after(void **state)
+{
+    (void)state;
+    otel_batch_options bo = { .max_queue_size = 65536,
+                              .max_export_batch_size = 512,
+                              .schedule_delay_ns = HOUR };
+    struct fx *f = fx_new(&bo, NULL);
+    for (int round = 0; round < 20; round++)
+        end_spans(f, "burst", 512);
+    assert_true(WAIT_FOR(atomic_load(&f->g.c.exported_spans) == 20 * 512));
+    pause_ms(50); /* no arrivals: the worker's next look ends the polling */
+    end_spans(f, "after", 512);
+    assert_true(WAIT_FOR(atomic_load(&f->g.c.exported_spans) == 21 * 512));
+    otel_batch_processor_stats st = stats_of(f);
+    assert_int_equal(st.spans_dropped_full, 0);
+    fx_free(f);
+}
+
 /* With a larger batch each lane takes credits in chunks (16 here), so the producer that
  * signals holds credits it has not used yet: the batch must still go out without the delay. */
 static void test_batch_exports_a_full_batch_taken_in_credit_chunks(void **state)
@@ -733,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_batch_create_and_destroy_without_a_provider),
         cmocka_unit_test(test_batch_stats_and_event_loop_calls_reject_other_processors),
         cmocka_unit_test(test_batch_exports_a_full_batch_without_waiting_for_the_delay),
+        cmocka_unit_test(test_batch_exports_full_batches_while_polling_and_after),
         cmocka_unit_test(test_batch_exports_a_full_batch_taken_in_credit_chunks),
         cmocka_unit_test(test_batch_exports_in_batches_of_at_most_the_batch_size),
         cmocka_unit_test(test_batch_exports_a_partial_batch_after_the_schedule_delay),

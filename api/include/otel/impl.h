@@ -32,6 +32,11 @@ struct otel_span_ops {
     /* |end_time_ns| is as the caller gave it: 0 means "now", read with the implementation's
      * own clock (which may be a monotonic delta from the start time). */
     void (*end)(struct otel_span_impl *span, uint64_t gen, int64_t end_time_ns);
+    /* Optional (NULL: the API calls get_context, then get_trace_state): both in one call, for
+     * otel_span_make_current. Stores the context and a new trace-state reference (NULL when the
+     * span has none) and returns true, or returns false for a stale handle. */
+    bool (*snapshot)(struct otel_span_impl *span, uint64_t gen, otel_span_context *out,
+                     otel_trace_state **trace_state_out);
 };
 
 /* The first member of every span record. */
@@ -49,6 +54,10 @@ typedef struct otel_parent {
 } otel_parent;
 
 struct otel_tracer_ops {
+    /* |parent| is never NULL. It and the pointers in it are borrowed for the call and may point
+     * into the calling thread's context stack: an implementation that calls out to user code
+     * (samplers, processors' on_start) which could attach or detach contexts copies the struct
+     * first. */
     otel_span (*start_span)(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
                             const otel_parent *parent);
     bool (*enabled)(otel_tracer *tracer);
