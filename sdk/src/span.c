@@ -578,7 +578,7 @@ static bool span_is_recording(struct otel_span_impl *impl, uint64_t gen)
 static __attribute__((noinline)) bool materialize_ids(struct otel__span_record *rec, uint64_t gen)
 {
     otel__spin_lock(&rec->lock);
-    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen) {
+    if (atomic_load_explicit(&rec->gen, memory_order_seq_cst) != gen) { /* see nonrecording_end */
         otel__spin_unlock(&rec->lock);
         return false;
     }
@@ -629,7 +629,7 @@ static otel_trace_state *span_get_trace_state(struct otel_span_impl *impl, uint6
         return NULL;
     otel__spin_lock(&rec->lock);
     otel_trace_state *ts = NULL;
-    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) == gen)
+    if (atomic_load_explicit(&rec->gen, memory_order_seq_cst) == gen) /* see nonrecording_end */
         ts = otel_trace_state_retain(rec->box.data.trace_state);
     otel__spin_unlock(&rec->lock);
     return ts;
@@ -649,17 +649,20 @@ static bool span_snapshot(struct otel_span_impl *impl, uint64_t gen, otel_span_c
 static __attribute__((noinline)) void nonrecording_end(struct otel__span_record *rec, uint64_t gen)
 {
     uint64_t expected = gen;
-    if (!atomic_compare_exchange_strong_explicit(&rec->gen, &expected, gen + 1, memory_order_acq_rel,
+    if (!atomic_compare_exchange_strong_explicit(&rec->gen, &expected, gen + 1, memory_order_seq_cst,
                                                  memory_order_relaxed))
         return;
-    /* Ids not drawn yet: a reader may be drawing them right now (materialize_ids, under the
-     * lock); wait it out before the record can serve another span. */
-    bool lazy = atomic_load_explicit(&rec->state, memory_order_acquire) == OTEL__REC_NONRECORDING_LAZY;
-    if (lazy || (rec->flags & OTEL__REC_HAS_REFS)) {
-        otel__spin_lock(&rec->lock);
+    /* A reader holding the lock (materialize_ids drawing the ids, get_trace_state taking a
+     * reference) took it before the generation changed and may still write or read the record:
+     * wait it out before the record can serve another span. No need to take the lock: a reader
+     * that takes it after the change sees the new generation and leaves (the compare-exchange
+     * above, the lock's exchange and the generation and lock loads are all sequentially
+     * consistent, so one side sees the other's write). */
+    while (atomic_load_explicit(&rec->lock, memory_order_seq_cst))
+        otel__cpu_relax();
+    if (rec->flags & OTEL__REC_HAS_REFS) {
         otel_trace_state *ts = (otel_trace_state *)rec->box.data.trace_state;
         __atomic_store_n(&rec->box.data.trace_state, NULL, __ATOMIC_RELAXED);
-        otel__spin_unlock(&rec->lock);
         otel_trace_state_release(ts);
     }
     atomic_store_explicit(&rec->state, OTEL__REC_FREE, memory_order_relaxed);

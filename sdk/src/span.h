@@ -259,19 +259,25 @@ static inline void otel__record_load_context(const struct otel__span_record *rec
 
 extern const struct otel_span_ops otel__span_ops;
 
+static inline void otel__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* Tiny spin lock: spans are locked for a few hundred nanoseconds at most and never across a
- * call into user code, so a futex-backed mutex would only add size. */
+ * call into user code, so a futex-backed mutex would only add size. Sequentially consistent (an
+ * xchg on x86 either way): nonrecording_end in span.c relies on it. */
 static inline void otel__spin_lock(_Atomic uint32_t *l)
 {
     for (;;) {
-        if (!atomic_exchange_explicit(l, 1u, memory_order_acquire))
+        if (!atomic_exchange_explicit(l, 1u, memory_order_seq_cst))
             return;
         while (atomic_load_explicit(l, memory_order_relaxed)) {
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#elif defined(__aarch64__)
-            __asm__ __volatile__("yield");
-#endif
+            otel__cpu_relax();
         }
     }
 }
