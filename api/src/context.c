@@ -305,35 +305,7 @@ void otel__context_parent_from(const otel_context *ctx, otel_parent *out)
  * never matches a frame of this one.
  * ------------------------------------------------------------------------------------------- */
 
-/* A span frame keeps what a child span needs as an otel_parent, so starting a span under it
- * passes a pointer to the frame (otel__context_current_parent_ref) instead of a copy. In a span
- * frame, p.span and p.span_context are the span and its context when it was made current,
- * p.trace_state is an owned reference, and p.context is the context object built on demand
- * (owned; NULL until something asks for it). */
-struct frame {
-    otel_parent p;               /* span frame */
-    otel_context *ctx;           /* context frame: the attached context (owned; NULL: empty) */
-    const otel_baggage *baggage; /* span frame: the frame below's baggage (borrowed) */
-    uint32_t serial;
-    bool is_span;
-};
-
-/* The references a span frame owns, through the const members of otel_parent. */
-#define FRAME_TS(f) ((otel_trace_state *)(uintptr_t)(f)->p.trace_state)
-#define FRAME_CTX(f) ((otel_context *)(uintptr_t)(f)->p.context)
-#define FRAME_TS_SLOT(f) ((otel_trace_state **)(uintptr_t) & (f)->p.trace_state)
-
-struct tls_stack {
-    struct frame *frames;
-    uint32_t depth;
-    uint32_t cap;
-    uint32_t serial;
-    bool registered; /* the pthread key destructor will run for this thread */
-};
-
-/* initial-exec: a TLS access is one instruction off the thread pointer, also in the shared
- * library (the struct is small enough for the static TLS surplus glibc keeps for dlopen). */
-static __thread struct tls_stack t_stack __attribute__((tls_model("initial-exec")));
+__thread struct otel__tls_stack otel__t_stack __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t g_stack_key;
 static pthread_once_t g_stack_key_once = PTHREAD_ONCE_INIT;
@@ -342,12 +314,12 @@ static _Atomic uint32_t g_thread_seq;
 
 /* Pops the top frame. The frame leaves the stack before its references are released, because
  * releasing may run user destroy callbacks that use the stack. */
-static inline void pop_top(struct tls_stack *s)
+static inline void pop_top(struct otel__tls_stack *s)
 {
-    struct frame *f = &s->frames[--s->depth];
+    struct otel__frame *f = &s->frames[--s->depth];
     otel_context *ctx = f->ctx;
-    otel_context *materialized = FRAME_CTX(f);
-    otel_trace_state *ts = FRAME_TS(f);
+    otel_context *materialized = f->is_span ? FRAME_CTX(f) : NULL;
+    otel_trace_state *ts = f->is_span ? FRAME_TS(f) : NULL;
     if (ctx)
         otel_context_release(ctx);
     if (materialized)
@@ -358,7 +330,7 @@ static inline void pop_top(struct tls_stack *s)
 
 static void stack_destroy(void *arg)
 {
-    struct tls_stack *s = arg;
+    struct otel__tls_stack *s = arg;
     while (s->depth > 0)
         pop_top(s);
     otel__free(s->frames);
@@ -373,7 +345,7 @@ static void make_stack_key(void)
 }
 
 /* Makes room for one more frame. Allocates only when the stack outgrows what it had. */
-static bool stack_reserve(struct tls_stack *s)
+static bool stack_reserve(struct otel__tls_stack *s)
 {
     if (s->depth < s->cap)
         return true;
@@ -392,7 +364,7 @@ static bool stack_reserve(struct tls_stack *s)
     if (s->cap >= UINT32_MAX / 2)
         return false;
     uint32_t cap = s->cap ? s->cap * 2 : 8;
-    struct frame *frames = otel__realloc(s->frames, cap * sizeof(*frames));
+    struct otel__frame *frames = otel__realloc(s->frames, cap * sizeof(*frames));
     if (!frames)
         return false;
     s->frames = frames;
@@ -402,28 +374,28 @@ static bool stack_reserve(struct tls_stack *s)
 
 /* Pushes a frame and returns it with its token, or NULL when out of memory. Only the serial is
  * set: the caller sets every other member. */
-static inline struct frame *push(struct tls_stack *s, otel_context_token *token)
+static inline struct otel__frame *push(struct otel__tls_stack *s, otel_context_token *token)
 {
     if (__builtin_expect(s->depth >= s->cap, 0) && !stack_reserve(s))
         return NULL;
     s->serial++;
     if (__builtin_expect(s->serial == 0, 0))
         s->serial = 1;
-    struct frame *f = &s->frames[s->depth++];
+    struct otel__frame *f = &s->frames[s->depth++];
     f->serial = s->serial;
     *token = ((uint64_t)s->depth << 32) | f->serial;
     return f;
 }
 
-static struct frame *top(struct tls_stack *s)
+static struct otel__frame *top(struct otel__tls_stack *s)
 {
     return s->depth ? &s->frames[s->depth - 1] : NULL;
 }
 
 /* The baggage a new frame on top of |s| sees. */
-static const otel_baggage *top_baggage(struct tls_stack *s)
+static const otel_baggage *top_baggage(struct otel__tls_stack *s)
 {
-    struct frame *f = top(s);
+    struct otel__frame *f = top(s);
     if (!f)
         return NULL;
     return f->is_span ? f->baggage : otel_context_get_baggage(f->ctx);
@@ -431,15 +403,15 @@ static const otel_baggage *top_baggage(struct tls_stack *s)
 
 otel_context_token otel_context_attach(const otel_context *ctx)
 {
-    struct tls_stack *s = &t_stack;
+    struct otel__tls_stack *s = &otel__t_stack;
     otel_context_token token;
-    struct frame *f = push(s, &token);
+    struct otel__frame *f = push(s, &token);
     if (!f) {
         OTEL__LOG(OTEL_LOG_ERROR, "otel_context_attach: out of memory; context not attached");
         return 0;
     }
-    f->p = otel__no_parent;
     f->ctx = otel_context_retain(ctx);
+    otel__context_parent_from(f->ctx, &f->p); /* borrowed from f->ctx */
     f->baggage = NULL;
     f->is_span = false;
     return token;
@@ -447,10 +419,10 @@ otel_context_token otel_context_attach(const otel_context *ctx)
 
 otel_context_token otel_span_make_current(otel_span span)
 {
-    struct tls_stack *s = &t_stack;
+    struct otel__tls_stack *s = &otel__t_stack;
     const otel_baggage *baggage = top_baggage(s);
     otel_context_token token;
-    struct frame *f = push(s, &token);
+    struct otel__frame *f = push(s, &token);
     if (!f) {
         OTEL__LOG(OTEL_LOG_ERROR, "otel_span_make_current: out of memory; span not made current");
         return 0;
@@ -467,7 +439,7 @@ otel_context_token otel_span_make_current(otel_span span)
 
 otel_status otel_context_detach(otel_context_token token)
 {
-    struct tls_stack *s = &t_stack;
+    struct otel__tls_stack *s = &otel__t_stack;
     uint32_t depth = (uint32_t)(token >> 32);
     uint32_t serial = (uint32_t)token;
     if (depth == 0 || depth > s->depth || s->frames[depth - 1].serial != serial) {
@@ -492,18 +464,18 @@ otel_status otel_context_detach(otel_context_token token)
 
 /* Builds the context objects of span frames up to and including frame |i|, bottom-up and
  * without recursion. Returns false when out of memory. */
-static bool materialize(struct tls_stack *s, uint32_t i)
+static bool materialize(struct otel__tls_stack *s, uint32_t i)
 {
     uint32_t j = i;
     while (j > 0 && s->frames[j - 1].is_span && !s->frames[j - 1].p.context)
         j--;
     for (uint32_t k = j; k <= i; k++) {
-        struct frame *f = &s->frames[k];
+        struct otel__frame *f = &s->frames[k];
         if (!f->is_span || f->p.context)
             continue;
         const otel_context *base = NULL;
         if (k > 0) {
-            struct frame *below = &s->frames[k - 1];
+            struct otel__frame *below = &s->frames[k - 1];
             base = below->is_span ? below->p.context : below->ctx;
         }
         otel_trace_state *ts = otel_trace_state_retain(f->p.trace_state);
@@ -518,8 +490,8 @@ static bool materialize(struct tls_stack *s, uint32_t i)
 
 otel_context *otel_context_current(void)
 {
-    struct tls_stack *s = &t_stack;
-    struct frame *f = top(s);
+    struct otel__tls_stack *s = &otel__t_stack;
+    struct otel__frame *f = top(s);
     if (!f)
         return NULL;
     if (!f->is_span)
@@ -530,7 +502,7 @@ otel_context *otel_context_current(void)
     OTEL__LOG(OTEL_LOG_ERROR, "otel_context_current: out of memory; the active span is missing "
                               "from the returned context");
     for (uint32_t k = s->depth; k-- > 0;) {
-        struct frame *b = &s->frames[k];
+        struct otel__frame *b = &s->frames[k];
         if (!b->is_span)
             return otel_context_retain(b->ctx);
         if (b->p.context)
@@ -541,7 +513,7 @@ otel_context *otel_context_current(void)
 
 otel_span otel_span_current(void)
 {
-    struct frame *f = top(&t_stack);
+    struct otel__frame *f = top(&otel__t_stack);
     if (!f)
         return OTEL_SPAN_NONE;
     return f->is_span ? f->p.span : otel_context_get_span(f->ctx);
@@ -549,7 +521,7 @@ otel_span otel_span_current(void)
 
 otel_span_context otel_span_current_context(void)
 {
-    struct frame *f = top(&t_stack);
+    struct otel__frame *f = top(&otel__t_stack);
     if (!f)
         return (otel_span_context){ 0 };
     return f->is_span ? f->p.span_context : otel_context_get_span_context(f->ctx);
@@ -557,24 +529,12 @@ otel_span_context otel_span_current_context(void)
 
 const otel_baggage *otel__context_current_baggage(void)
 {
-    return top_baggage(&t_stack);
+    return top_baggage(&otel__t_stack);
 }
 
 const otel_parent otel__no_parent;
 
-const otel_parent *otel__context_current_parent_ref(otel_parent *scratch)
-{
-    struct tls_stack *s = &t_stack;
-    if (__builtin_expect(s->depth == 0, 0))
-        return &otel__no_parent;
-    struct frame *f = &s->frames[s->depth - 1];
-    if (__builtin_expect(f->is_span, 1))
-        return &f->p;
-    otel__context_parent_from(f->ctx, scratch);
-    return scratch;
-}
-
 size_t otel__context_stack_depth(void)
 {
-    return t_stack.depth;
+    return otel__t_stack.depth;
 }

@@ -669,8 +669,8 @@ static __attribute__((noinline)) void nonrecording_end(struct otel__span_record 
     otel__pool_put(&rec->provider->pool, rec);
 }
 
-static __attribute__((noinline)) void recording_end(struct otel__span_record *rec, uint64_t gen,
-                                                    int64_t end_time_ns)
+static inline __attribute__((always_inline)) void recording_end(struct otel__span_record *rec, uint64_t gen,
+                                                                int64_t end_time_ns)
 {
     if (!lock_live(rec, gen))
         return;
