@@ -1,6 +1,8 @@
 /* Datadog agent payload encoders (msgpack /v0.4 and /v0.5): one 512-span batch per iteration
  * (64 traces of 8 spans: a server root and 7 client children), grouped into chunks and encoded
- * into the encoder's reused buffer; ns/op and allocs/op are per span. Target (issue 7): /v0.4
+ * into the encoder's reused buffer; ns/op and allocs/op are per span. The v04_trace1x1000_* and
+ * v04_traces100x10_* configs encode the issue's batch shapes instead, 1 trace of 1000 spans and
+ * 100 traces of 10, one 1000-span batch per iteration. Target (issue 7): /v0.4
  * with 4 attributes + 1 event <= 120 ns/span, no per-span allocation. For reference the issue
  * measured dd-trace-cpp at 976 ns/span (584 B/span) and dd-trace (Node) at 2.9 us/span.
  *
@@ -28,11 +30,13 @@
 
 #define BATCH 512
 #define SPANS_PER_TRACE 8
+#define MAX_SPANS 1000 /* the trace1x1000 shape */
 
 struct state {
-    otel_span_data spans[BATCH];
-    const otel_span_data *ptrs[BATCH];
-    otel_event_data events[BATCH];
+    size_t n; /* spans per batch */
+    otel_span_data spans[MAX_SPANS];
+    const otel_span_data *ptrs[MAX_SPANS];
+    otel_event_data events[MAX_SPANS];
     otel_resource *resource;
     otel_scope_data scope;
     otel_trace_state *ts;
@@ -53,9 +57,11 @@ static void put_be64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
-static void setup_common(struct bench *b, bool rich, int version)
+/* |n| spans in traces of |per_trace| spans: in each trace a server root and its client children. */
+static void setup_common(struct bench *b, bool rich, int version, size_t n, size_t per_trace)
 {
     struct state *s = calloc(1, sizeof(*s));
+    s->n = n;
     otel_attr rattrs[] = {
         OTEL_ATTR_STR_LIT("service.name", "checkout"),
         OTEL_ATTR_STR_LIT("telemetry.sdk.name", "otelc"),
@@ -65,15 +71,15 @@ static void setup_common(struct bench *b, bool rich, int version)
     otel_resource_create(rattrs, 4, (otel_str){ NULL, 0 }, &s->resource);
     otel_trace_state_parse(OTEL_STR("dd=s:1;t.dm:-1"), &s->ts);
     s->scope = (otel_scope_data){ OTEL_STR("io.otelc.bench"), OTEL_STR("1.0.0"), { NULL, 0 }, NULL, 0 };
-    for (int i = 0; i < BATCH; i++) {
+    for (size_t i = 0; i < n; i++) {
         otel_span_data *d = &s->spans[i];
-        uint64_t trace = (uint64_t)(i / SPANS_PER_TRACE) * UINT64_C(0x9e3779b97f4a7c15) + 1;
+        uint64_t trace = (uint64_t)(i / per_trace) * UINT64_C(0x9e3779b97f4a7c15) + 1;
         put_be64(d->context.trace_id, trace ^ UINT64_C(0x1234));
         put_be64(d->context.trace_id + 8, trace);
         put_be64(d->context.span_id, (uint64_t)i * UINT64_C(0xbf58476d1ce4e5b9) + 7);
-        bool root = i % SPANS_PER_TRACE == 0;
+        bool root = i % per_trace == 0;
         if (!root)
-            memcpy(d->parent_span_id, s->spans[i - i % SPANS_PER_TRACE].context.span_id, 8);
+            memcpy(d->parent_span_id, s->spans[i - i % per_trace].context.span_id, 8);
         d->context.trace_flags = OTEL_TRACE_FLAG_SAMPLED;
         d->kind = root ? OTEL_SPAN_KIND_SERVER : OTEL_SPAN_KIND_CLIENT;
         d->name = OTEL_STR("GET /api/v1/users/{id}");
@@ -100,17 +106,38 @@ static void setup_common(struct bench *b, bool rich, int version)
 
 static void setup_v04_rich(struct bench *b)
 {
-    setup_common(b, true, 4);
+    setup_common(b, true, 4, BATCH, SPANS_PER_TRACE);
 }
 
 static void setup_v04_plain(struct bench *b)
 {
-    setup_common(b, false, 4);
+    setup_common(b, false, 4, BATCH, SPANS_PER_TRACE);
 }
 
 static void setup_v05_rich(struct bench *b)
 {
-    setup_common(b, true, 5);
+    setup_common(b, true, 5, BATCH, SPANS_PER_TRACE);
+}
+
+/* The issue's batch shapes: 1 trace of 1000 spans, 100 traces of 10. */
+static void setup_v04_trace1x1000_plain(struct bench *b)
+{
+    setup_common(b, false, 4, 1000, 1000);
+}
+
+static void setup_v04_trace1x1000_rich(struct bench *b)
+{
+    setup_common(b, true, 4, 1000, 1000);
+}
+
+static void setup_v04_traces100x10_plain(struct bench *b)
+{
+    setup_common(b, false, 4, 1000, 10);
+}
+
+static void setup_v04_traces100x10_rich(struct bench *b)
+{
+    setup_common(b, true, 4, 1000, 10);
 }
 
 static void teardown(struct bench *b)
@@ -125,7 +152,8 @@ static void teardown(struct bench *b)
 static void teardown_report(struct bench *b)
 {
     struct state *s = b->state;
-    fprintf(stderr, "%s: %zu bytes per batch, %.1f B/span\n", b->config, s->bytes, (double)s->bytes / BATCH);
+    fprintf(stderr, "%s: %zu bytes per batch, %.1f B/span\n", b->config, s->bytes,
+            (double)s->bytes / (double)s->n);
     teardown(b);
 }
 
@@ -135,7 +163,7 @@ static void run_baseline(struct bench *b)
     struct state *s = b->state;
     for (size_t it = 0; it < b->iterations; it++) {
         int64_t sum = 0;
-        for (int i = 0; i < BATCH; i++)
+        for (size_t i = 0; i < s->n; i++)
             sum += s->ptrs[i]->end_time_ns - s->ptrs[i]->start_time_ns;
         BENCH_KEEP(sum);
     }
@@ -145,7 +173,7 @@ static void run_encode(struct bench *b)
 {
     struct state *s = b->state;
     for (size_t it = 0; it < b->iterations; it++) {
-        otel__dd_encode_all(&s->enc, s->ptrs, BATCH);
+        otel__dd_encode_all(&s->enc, s->ptrs, s->n);
         BENCH_KEEP(s->enc.payload);
         s->bytes = s->enc.payload_len;
     }
@@ -157,7 +185,7 @@ static void run_group(struct bench *b)
     struct state *s = b->state;
     for (size_t it = 0; it < b->iterations; it++) {
         otel_status st;
-        size_t n = otel__dd_encoder_group(&s->enc, s->ptrs, BATCH, &st);
+        size_t n = otel__dd_encoder_group(&s->enc, s->ptrs, s->n, &st);
         BENCH_KEEP(n);
     }
 }
@@ -168,6 +196,10 @@ static const struct bench_case cases[] = {
     { "v04_512_4attrs_1event", run_encode, setup_v04_rich, teardown_report, BATCH },
     { "v04_512_plain", run_encode, setup_v04_plain, teardown_report, BATCH },
     { "v05_512_4attrs_1event", run_encode, setup_v05_rich, teardown_report, BATCH },
+    { "v04_trace1x1000_plain", run_encode, setup_v04_trace1x1000_plain, teardown_report, 1000 },
+    { "v04_trace1x1000_4attrs_1event", run_encode, setup_v04_trace1x1000_rich, teardown_report, 1000 },
+    { "v04_traces100x10_plain", run_encode, setup_v04_traces100x10_plain, teardown_report, 1000 },
+    { "v04_traces100x10_4attrs_1event", run_encode, setup_v04_traces100x10_rich, teardown_report, 1000 },
 };
 
 int main(int argc, char **argv)

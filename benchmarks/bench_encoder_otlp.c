@@ -1,7 +1,9 @@
 /* OTLP encoder benchmarks: one 512-span batch per iteration, encoded into the encoder's reused
- * buffer; ns/op and allocs/op are per span. Targets (issue 6): <= 120 ns/span with 4 attributes
- * and 1 event, <= 40 ns/span for plain spans, no per-span allocation. The e2e_* cases export the
- * batches through the real exporter to a loopback receiver thread and print the exporting
+ * buffer; ns/op and allocs/op are per span. The proto_trace1x1000_* and proto_traces100x10_*
+ * configs encode the issue's batch shapes instead, 1 trace of 1000 spans and 100 traces of 10
+ * (a server root and its client children), one 1000-span batch per iteration. Targets (issue 6): <= 120
+ * ns/span with 4 attributes and 1 event, <= 40 ns/span for plain spans, no per-span allocation. The e2e_*
+ * cases export the batches through the real exporter to a loopback receiver thread and print the exporting
  * thread's CPU per delivered span (aim: <= 250 ns). Method and details: docs/PERFORMANCE.md.
  *
  * Latest results: 2 vCPU Xeon VM, gcc 12.2, Release, load average 8-10 from other benchmarks;
@@ -33,9 +35,11 @@
 #include "../tests/otlp/grpc_receiver.h"
 
 #define BATCH 512
+#define MAX_SPANS 1000 /* the trace1x1000 shape */
 
 struct state {
-    otel_span_data spans[BATCH];
+    size_t n; /* spans per batch */
+    otel_span_data spans[MAX_SPANS];
     /* End-to-end cases. */
     otel_span_exporter exporter;
     struct grpc_receiver *grpc_sink;
@@ -43,8 +47,8 @@ struct state {
     pthread_t http_thread;
     int64_t export_cpu_ns; /* this thread's CPU time inside export_spans */
     uint64_t exported_spans;
-    const otel_span_data *ptrs[BATCH];
-    otel_event_data events[BATCH];
+    const otel_span_data *ptrs[MAX_SPANS];
+    otel_event_data events[MAX_SPANS];
     otel_resource *resource;
     otel_scope_data scope;
     struct otel__otlp_encoder enc;
@@ -60,9 +64,10 @@ static const otel_attr span_attrs[4] = {
     { { "cache.hit", 9 }, { .type = OTEL_VALUE_BOOL, .as.b = true } },
 };
 
-static void setup_common(struct bench *b, bool rich)
+static void setup_common(struct bench *b, bool rich, size_t n)
 {
     struct state *s = calloc(1, sizeof(*s));
+    s->n = n;
     otel_attr rattrs[] = {
         OTEL_ATTR_STR_LIT("service.name", "checkout"),
         OTEL_ATTR_STR_LIT("telemetry.sdk.name", "otelc"),
@@ -71,7 +76,7 @@ static void setup_common(struct bench *b, bool rich)
     };
     otel_resource_create(rattrs, 4, (otel_str){ NULL, 0 }, &s->resource);
     s->scope = (otel_scope_data){ OTEL_STR("io.otelc.bench"), OTEL_STR("1.0.0"), { NULL, 0 }, NULL, 0 };
-    for (int i = 0; i < BATCH; i++) {
+    for (int i = 0; i < (int)n; i++) {
         otel_span_data *d = &s->spans[i];
         for (int k = 0; k < OTEL_TRACE_ID_SIZE; k++)
             d->context.trace_id[k] = (uint8_t)(i * 7 + k + 1);
@@ -102,12 +107,52 @@ static void setup_common(struct bench *b, bool rich)
 
 static void setup_rich(struct bench *b)
 {
-    setup_common(b, true);
+    setup_common(b, true, BATCH);
 }
 
 static void setup_plain(struct bench *b)
 {
-    setup_common(b, false);
+    setup_common(b, false, BATCH);
+}
+
+/* The issue's batch shapes: |traces| traces of |per_trace| spans each, one batch. In each trace
+ * the first span is a server root, the others its client children. */
+static void setup_traces(struct bench *b, bool rich, size_t traces, size_t per_trace)
+{
+    setup_common(b, rich, traces * per_trace);
+    struct state *s = b->state;
+    for (size_t i = 0; i < s->n; i++) {
+        otel_span_data *d = &s->spans[i];
+        size_t t = i / per_trace;
+        for (int k = 0; k < OTEL_TRACE_ID_SIZE; k++)
+            d->context.trace_id[k] = (uint8_t)(t * 7 + (size_t)k + 1);
+        bool root = i % per_trace == 0;
+        if (root)
+            memset(d->parent_span_id, 0, sizeof(d->parent_span_id));
+        else
+            memcpy(d->parent_span_id, s->spans[i - i % per_trace].context.span_id, OTEL_SPAN_ID_SIZE);
+        d->kind = root ? OTEL_SPAN_KIND_SERVER : OTEL_SPAN_KIND_CLIENT;
+    }
+}
+
+static void setup_trace1x1000_plain(struct bench *b)
+{
+    setup_traces(b, false, 1, 1000);
+}
+
+static void setup_trace1x1000_rich(struct bench *b)
+{
+    setup_traces(b, true, 1, 1000);
+}
+
+static void setup_traces100x10_plain(struct bench *b)
+{
+    setup_traces(b, false, 100, 10);
+}
+
+static void setup_traces100x10_rich(struct bench *b)
+{
+    setup_traces(b, true, 100, 10);
 }
 
 static void teardown(struct bench *b)
@@ -126,7 +171,7 @@ static void run_baseline(struct bench *b)
     struct state *s = b->state;
     for (size_t it = 0; it < b->iterations; it++) {
         int64_t sum = 0;
-        for (int i = 0; i < BATCH; i++)
+        for (size_t i = 0; i < s->n; i++)
             sum += s->ptrs[i]->end_time_ns - s->ptrs[i]->start_time_ns;
         BENCH_KEEP(sum);
     }
@@ -138,7 +183,7 @@ static void run_proto(struct bench *b)
     for (size_t it = 0; it < b->iterations; it++) {
         const uint8_t *data;
         size_t len;
-        otel__otlp_encode_proto(&s->enc, s->ptrs, BATCH, &data, &len);
+        otel__otlp_encode_proto(&s->enc, s->ptrs, s->n, &data, &len);
         BENCH_KEEP(data);
         s->bytes = len;
     }
@@ -150,7 +195,7 @@ static void run_json(struct bench *b)
     for (size_t it = 0; it < b->iterations; it++) {
         const uint8_t *data;
         size_t len;
-        otel__otlp_encode_json(&s->enc, s->ptrs, BATCH, &data, &len);
+        otel__otlp_encode_json(&s->enc, s->ptrs, s->n, &data, &len);
         BENCH_KEEP(data);
         s->bytes = len;
     }
@@ -162,7 +207,7 @@ static void run_proto_gzip(struct bench *b)
     for (size_t it = 0; it < b->iterations; it++) {
         const uint8_t *data;
         size_t len;
-        otel__otlp_encode_proto(&s->enc, s->ptrs, BATCH, &data, &len);
+        otel__otlp_encode_proto(&s->enc, s->ptrs, s->n, &data, &len);
         otel__gzip_compress(s->gzip, data, len, &s->gz_out);
         BENCH_KEEP(s->gz_out.data);
         s->bytes = s->gz_out.len;
@@ -172,7 +217,8 @@ static void run_proto_gzip(struct bench *b)
 static void teardown_report(struct bench *b)
 {
     struct state *s = b->state;
-    fprintf(stderr, "%s: %zu bytes per batch, %.1f B/span\n", b->config, s->bytes, (double)s->bytes / BATCH);
+    fprintf(stderr, "%s: %zu bytes per batch, %.1f B/span\n", b->config, s->bytes,
+            (double)s->bytes / (double)s->n);
     teardown(b);
 }
 
@@ -307,6 +353,10 @@ static const struct bench_case cases[] = {
     { "proto_512_plain", run_proto, setup_plain, teardown_report, BATCH },
     { "json_512_4attrs_1event", run_json, setup_rich, teardown_report, BATCH },
     { "proto_gzip_512_4attrs_1event", run_proto_gzip, setup_rich, teardown_report, BATCH },
+    { "proto_trace1x1000_plain", run_proto, setup_trace1x1000_plain, teardown_report, 1000 },
+    { "proto_trace1x1000_4attrs_1event", run_proto, setup_trace1x1000_rich, teardown_report, 1000 },
+    { "proto_traces100x10_plain", run_proto, setup_traces100x10_plain, teardown_report, 1000 },
+    { "proto_traces100x10_4attrs_1event", run_proto, setup_traces100x10_rich, teardown_report, 1000 },
     { "e2e_http_protobuf_512", run_e2e, setup_e2e_http, teardown_e2e, BATCH },
     { "e2e_http_protobuf_gzip_512", run_e2e, setup_e2e_http_gzip, teardown_e2e, BATCH },
     { "e2e_grpc_512", run_e2e, setup_e2e_grpc, teardown_e2e, BATCH },
