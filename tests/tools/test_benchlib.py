@@ -3,6 +3,7 @@ statistics and instruction arithmetic, the interleaved plan, verdicts, and the c
 
 import json
 import os
+import re
 import sys
 import tempfile
 import unittest
@@ -172,6 +173,35 @@ class RepositoryMappingTest(unittest.TestCase):
 
     def test_documentation_affects_nothing(self):
         self.assertEqual(self.m.affected(["README.md", "docs/ARCHITECTURE.md"]), [])
+
+    def test_gate_lists_name_configs_that_exist(self):
+        # A gate entry naming a config the program does not have would silently gate nothing.
+        for name, entry in self.m.scenarios.items():
+            gate = entry.get("gate")
+            if not isinstance(gate, list):
+                continue
+            with open(os.path.join(REPO, "benchmarks", entry["program"] + ".c")) as f:
+                configs = set(re.findall(r'\{\s*"([a-z0-9_]+)",', f.read()))
+            for pattern in gate:
+                self.assertTrue(any(benchlib.config_matches(pattern, c) for c in configs),
+                                f"{name}: {pattern}")
+
+    def test_gated_configs_of_the_benchmark_suite(self):
+        m = self.m
+        # Ends spans into the batch processor: not deterministic, so not gated.
+        self.assertFalse(m.is_gated("span", "start_finish_128bit_ids"))
+        self.assertFalse(m.is_gated("span", "start_end"))
+        self.assertTrue(m.is_gated("span", "start"))
+        for config in ("tracecontext_extract_invalid_uppercase", "tracecontext_extract_invalid_length",
+                       "tracecontext_extract_invalid_version_ff", "baggage_extract_invalid",
+                       "b3_extract_invalid", "b3multi_extract_invalid", "jaeger_extract_invalid",
+                       "datadog_extract_invalid", "default_inject_no_baggage",
+                       "default_extract_no_baggage", "tracecontext_inject_no_tracestate"):
+            self.assertTrue(m.is_gated("propagation", config), config)
+        for shape in ("trace1x1000", "traces100x10"):
+            for kind in ("plain", "4attrs_1event"):
+                self.assertTrue(m.is_gated("encoder_otlp", f"proto_{shape}_{kind}"))
+                self.assertTrue(m.is_gated("encoder_msgpack", f"v04_{shape}_{kind}"))
 
     def test_unmapped_program_is_reported(self):
         with tempfile.TemporaryDirectory() as d:
