@@ -13,6 +13,8 @@
  *   proto_512_plain                    23   - 31  ns/span      261 instr    90 B/span
  *   json_512_4attrs_1event            357   - 511 ns/span     3971 instr   567 B/span
  *   proto_gzip_512_4attrs_1event      956   - 1327 ns/span    7978 instr    26 B/span
+ *   proto_trace1x1000_plain / proto_traces100x10_plain                260 / 259 instr
+ *   proto_trace1x1000_4attrs_1event / proto_traces100x10_4attrs_1event 911 / 910 instr
  *   e2e_http_protobuf_512   exporter-thread CPU 102 - 108 ns/span, 0 allocs
  *   e2e_grpc_512            exporter-thread CPU  97 - 129 ns/span, 4 allocs per batch
  *
