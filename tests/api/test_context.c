@@ -12,6 +12,7 @@
 
 #include "api_internal.h"
 #include "failalloc.h"
+#include "log_capture.h"
 #include "log_internal.h"
 #include "otel/baggage.h"
 #include "otel/context.h"
@@ -21,36 +22,15 @@ static const otel_context_key key_a = { "test.a" };
 static const otel_context_key key_b = { "test.b" };
 static const otel_context_key key_same_name = { "test.a" };
 
-/* Counts diagnostics by level. */
-static int g_warnings;
-static int g_errors;
-
-static void counting_handler(void *user_data, otel_log_level level, const char *message)
-{
-    (void)user_data, (void)message;
-    if (level == OTEL_LOG_WARN)
-        g_warnings++;
-    else if (level == OTEL_LOG_ERROR)
-        g_errors++;
-}
-
 static int setup(void **state)
 {
-    (void)state;
-    g_warnings = 0;
-    g_errors = 0;
-    otel_log_set_handler(counting_handler, NULL, OTEL_LOG_DEBUG);
-    otel__log_set_rate_limit_ns(0);
-    return 0;
+    return log_capture_setup(state);
 }
 
 static int teardown(void **state)
 {
-    (void)state;
     assert_int_equal(otel__context_stack_depth(), 0);
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
-    otel__log_set_rate_limit_ns(1000000000);
-    return 0;
+    return log_capture_teardown(state);
 }
 
 static otel_span_context make_sc(uint8_t seed)
@@ -286,7 +266,7 @@ static void test_attach_and_detach_in_order_restore_the_previous_context(void **
     otel_context_release(cur);
     assert_int_equal(otel_context_detach(t1), OTEL_OK);
     assert_null(otel_context_current());
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_count_at(OTEL_LOG_WARN), 0);
     otel_context_release(c1);
     otel_context_release(c2);
 }
@@ -333,17 +313,17 @@ static void test_out_of_order_detach_unwinds_and_is_reported(void **state)
     otel_context_token t2 = otel_context_attach(c2);
     otel_context_token t3 = otel_context_attach(c3);
     assert_int_equal(otel_context_detach(t2), OTEL_ERR_INVALID_ARG);
-    assert_int_equal(g_warnings, 1);
+    assert_int_equal(log_capture_count_at(OTEL_LOG_WARN), 1);
     assert_int_equal(otel__context_stack_depth(), 1);
     otel_context *cur = otel_context_current();
     assert_ptr_equal(cur, c1);
     otel_context_release(cur);
     /* t3 went with t2: detaching it now is an unknown token and changes nothing. */
     assert_int_equal(otel_context_detach(t3), OTEL_ERR_INVALID_ARG);
-    assert_int_equal(g_warnings, 2);
+    assert_int_equal(log_capture_count_at(OTEL_LOG_WARN), 2);
     assert_int_equal(otel__context_stack_depth(), 1);
     assert_int_equal(otel_context_detach(t1), OTEL_OK);
-    assert_int_equal(g_warnings, 2);
+    assert_int_equal(log_capture_count_at(OTEL_LOG_WARN), 2);
     otel_context_release(c1);
     otel_context_release(c2);
     otel_context_release(c3);
@@ -360,7 +340,7 @@ static void test_detach_of_a_stale_token_at_a_reused_depth_is_rejected(void **st
     assert_int_equal(otel__context_stack_depth(), 1);
     assert_int_equal(otel_context_detach(t2), OTEL_OK);
     assert_int_equal(otel_context_detach(0), OTEL_ERR_INVALID_ARG);
-    assert_int_equal(g_warnings, 2);
+    assert_int_equal(log_capture_count_at(OTEL_LOG_WARN), 2);
 }
 
 static void *attach_on_other_thread(void *arg)
@@ -387,7 +367,7 @@ static void test_a_token_from_another_thread_changes_nothing(void **state)
     assert_int_equal(otel__context_stack_depth(), 2);
     assert_int_equal(otel_context_detach(mine2), OTEL_OK);
     assert_int_equal(otel_context_detach(mine1), OTEL_OK);
-    assert_int_equal(g_warnings, 2);
+    assert_int_equal(log_capture_count_at(OTEL_LOG_WARN), 2);
 }
 
 static void test_make_current_nests_spans_without_contexts(void **state)
@@ -652,7 +632,7 @@ static void test_attach_returns_zero_when_the_stack_cannot_grow(void **state)
     assert_int_equal(pthread_create(&th, NULL, attach_with_failing_allocator, NULL), 0);
     assert_int_equal(pthread_join(th, &ok), 0);
     assert_non_null(ok);
-    assert_int_equal(g_errors, 1);
+    assert_int_equal(log_capture_count_at(OTEL_LOG_ERROR), 1);
 }
 
 /* Every test runs with the counting handler installed and checks the stack is empty after. */

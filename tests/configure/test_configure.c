@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "failalloc.h"
+#include "log_capture.h"
 #include "log_internal.h"
 #include "otel/configure.h"
 #include "otel/propagation.h"
@@ -32,40 +33,14 @@ static const char *table_getenv(void *user_data, const char *name)
     return NULL;
 }
 
-/* ---- diagnostics ----------------------------------------------------------------------------- */
-
-static int g_warnings, g_infos, g_debugs;
-static char g_log[8192];
-
-static void capture(void *user_data, otel_log_level level, const char *message)
-{
-    (void)user_data;
-    if (level <= OTEL_LOG_WARN)
-        g_warnings++;
-    else if (level == OTEL_LOG_INFO)
-        g_infos++;
-    else
-        g_debugs++;
-    size_t n = strlen(g_log);
-    snprintf(g_log + n, sizeof(g_log) - n, "%s\n", message);
-}
-
-static void reset_log(void)
-{
-    g_warnings = g_infos = g_debugs = 0;
-    g_log[0] = '\0';
-}
-
 /* ---- fixture: a temporary output file -------------------------------------------------------- */
 
 static char g_path[64];
 
+/* Diagnostics are captured (tests/support/log_capture.h). */
 static int setup(void **state)
 {
-    (void)state;
-    reset_log();
-    otel__log_set_rate_limit_ns(0);
-    otel_log_set_handler(capture, NULL, OTEL_LOG_DEBUG);
+    log_capture_setup(state);
     snprintf(g_path, sizeof(g_path), "/tmp/otelc-configure-XXXXXX");
     int fd = mkstemp(g_path);
     assert_true(fd >= 0);
@@ -75,11 +50,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    (void)state;
     unlink(g_path);
     otel_global_set_tracer_provider(NULL);
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
-    return 0;
+    return log_capture_teardown(state);
 }
 
 static char *read_file(const char *path)
@@ -140,7 +113,7 @@ static void test_configure_console_exporter_writes_to_the_configured_file(void *
     assert_non_null(strstr(text, "span trace_id="));
     assert_non_null(strstr(text, "name=\"work\""));
     assert_non_null(strstr(text, "service=\"configured\""));
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 static void test_configure_console_json_format(void **state)
@@ -154,7 +127,7 @@ static void test_configure_console_json_format(void **state)
     assert_int_equal(count_lines(text), 1);
     assert_true(strncmp(text, "{\"resource\":{\"attributes\":[", 27) == 0);
     assert_non_null(strstr(text, "\"name\":\"work\""));
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 static void test_configure_none_builds_no_exporter_quietly(void **state)
@@ -165,8 +138,8 @@ static void test_configure_none_builds_no_exporter_quietly(void **state)
                                 { NULL, NULL } };
     char *text = run(table, NULL);
     assert_string_equal(text, "");
-    assert_int_equal(g_warnings, 0);
-    assert_int_equal(g_infos, 0);
+    assert_int_equal(log_capture_warnings(), 0);
+    assert_int_equal(log_capture_count_at(OTEL_LOG_INFO), 0);
 }
 
 static void test_configure_unknown_exporter_warns_and_is_skipped(void **state)
@@ -177,10 +150,10 @@ static void test_configure_unknown_exporter_warns_and_is_skipped(void **state)
                                 { NULL, NULL } };
     char *text = run(table, NULL);
     assert_string_equal(text, "");
-    assert_int_equal(g_warnings, 1);
-    assert_non_null(strstr(g_log, "unknown exporter carrier-pigeon"));
-    assert_int_equal(g_infos, 1);
-    assert_non_null(strstr(g_log, "no span exporter configured"));
+    assert_int_equal(log_capture_warnings(), 1);
+    assert_non_null(strstr(logged, "unknown exporter carrier-pigeon"));
+    assert_int_equal(log_capture_count_at(OTEL_LOG_INFO), 1);
+    assert_non_null(strstr(logged, "no span exporter configured"));
 }
 
 /* Configures with |table| (no_global), ends one span, shuts down and returns the stats: for the
@@ -223,7 +196,7 @@ static void test_configure_datadog_exporter_is_built_from_dd_variables(void **st
     otel_tracer_provider_stats st = run_stats(table);
     assert_int_equal(st.spans_ended, 1);
     assert_int_equal(st.spans_failed, 1);
-    assert_non_null(strstr(g_log, "127.0.0.1")); /* the failure is reported, naming the agent */
+    assert_non_null(strstr(logged, "127.0.0.1")); /* the failure is reported, naming the agent */
 }
 
 static void test_configure_none_with_others_is_ignored_with_a_warning(void **state)
@@ -234,8 +207,8 @@ static void test_configure_none_with_others_is_ignored_with_a_warning(void **sta
                                 { NULL, NULL } };
     char *text = run(table, NULL);
     assert_int_equal(count_lines(text), 1);
-    assert_int_equal(g_warnings, 1);
-    assert_non_null(strstr(g_log, "\"none\""));
+    assert_int_equal(log_capture_warnings(), 1);
+    assert_non_null(strstr(logged, "\"none\""));
 }
 
 static void test_configure_logging_is_a_deprecated_console(void **state)
@@ -246,8 +219,8 @@ static void test_configure_logging_is_a_deprecated_console(void **state)
                                 { NULL, NULL } };
     char *text = run(table, NULL);
     assert_int_equal(count_lines(text), 1); /* one console exporter, not two */
-    assert_int_equal(g_warnings, 1);
-    assert_non_null(strstr(g_log, "logging is deprecated"));
+    assert_int_equal(log_capture_warnings(), 1);
+    assert_non_null(strstr(logged, "logging is deprecated"));
 }
 
 static void test_configure_unopenable_console_path_skips_the_exporter(void **state)
@@ -261,10 +234,10 @@ static void test_configure_unopenable_console_path_skips_the_exporter(void **sta
     otel_tracer_provider *tp = NULL;
     assert_int_equal(otel_configure_from_env(&o, &tp), OTEL_OK);
     otel_tracer_provider_destroy(tp);
-    assert_int_equal(g_warnings, 2); /* cannot open; exporter skipped */
-    assert_non_null(strstr(g_log, "/nonexistent-otelc/out.log"));
-    assert_non_null(strstr(g_log, "could not be created"));
-    assert_int_equal(g_infos, 1);
+    assert_int_equal(log_capture_warnings(), 2); /* cannot open; exporter skipped */
+    assert_non_null(strstr(logged, "/nonexistent-otelc/out.log"));
+    assert_non_null(strstr(logged, "could not be created"));
+    assert_int_equal(log_capture_count_at(OTEL_LOG_INFO), 1);
 }
 
 /* ---- sampler, disabled, override ------------------------------------------------------------- */
@@ -278,9 +251,9 @@ static void test_configure_unavailable_sampler_falls_back_to_default(void **stat
                                 { NULL, NULL } };
     char *text = run(table, NULL);
     assert_int_equal(count_lines(text), 1); /* parentbased_always_on samples the root */
-    assert_int_equal(g_warnings, 1);
-    assert_non_null(strstr(g_log, "sampler jaeger_remote is not available in this build, using "
-                                  "parentbased_always_on"));
+    assert_int_equal(log_capture_warnings(), 1);
+    assert_non_null(strstr(logged, "sampler jaeger_remote is not available in this build, using "
+                                   "parentbased_always_on"));
 }
 
 static void test_configure_always_off_sampler_exports_nothing(void **state)
@@ -291,7 +264,7 @@ static void test_configure_always_off_sampler_exports_nothing(void **state)
                                 { "OTEL_TRACES_SAMPLER", "always_off" },
                                 { NULL, NULL } };
     assert_string_equal(run(table, NULL), "");
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 static void test_configure_disabled_sdk_records_nothing(void **state)
@@ -313,7 +286,7 @@ static void test_configure_disabled_sdk_records_nothing(void **state)
     otel_tracer_provider_shutdown(tp, 0);
     otel_tracer_provider_destroy(tp);
     assert_string_equal(read_file(g_path), "");
-    assert_int_equal(g_warnings, 0); /* exporters are not even looked at */
+    assert_int_equal(log_capture_warnings(), 0); /* exporters are not even looked at */
 }
 
 /* Code replaces a string field with its own strdup()'d copy, as configure.h allows. */
@@ -345,7 +318,7 @@ static void test_configure_applies_log_level(void **state)
                                 { NULL, NULL } };
     run(table, NULL);
     assert_int_equal(otel_log_get_level(), OTEL_LOG_ERROR);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 
     /* Unset: the level the program chose stays. */
     otel_log_set_level(OTEL_LOG_DEBUG);
@@ -388,8 +361,8 @@ static void test_configure_installs_the_propagators_named_in_the_environment(voi
                                 { "OTEL_PROPAGATORS", "b3multi,smoke-signals" },
                                 { NULL, NULL } };
     configure_global(table);
-    assert_int_equal(g_warnings, 1);
-    assert_non_null(strstr(g_log, "smoke-signals"));
+    assert_int_equal(log_capture_warnings(), 1);
+    assert_non_null(strstr(logged, "smoke-signals"));
 
     otel_span_context sc = { .trace_flags = OTEL_TRACE_FLAG_SAMPLED };
     memset(sc.trace_id, 0x11, sizeof(sc.trace_id));

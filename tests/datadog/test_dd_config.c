@@ -11,6 +11,7 @@
 
 #include "dd_exporter.h"
 #include "failalloc.h"
+#include "log_capture.h"
 #include "otel/exporters/datadog.h"
 
 struct table {
@@ -32,31 +33,11 @@ static const char *table_get(void *user_data, const char *name)
     struct table name##_table = { name##_vars, sizeof(name##_vars) / sizeof(name##_vars[0]) }; \
     otel_env name = { table_get, &name##_table }
 
-static int log_count;
-static char log_last[1024];
-
-static void capture(void *user_data, otel_log_level level, const char *msg)
-{
-    (void)user_data;
-    (void)level;
-    log_count++;
-    snprintf(log_last, sizeof(log_last), "%s", msg);
-}
-
 static int setup(void **state)
 {
-    (void)state;
-    log_count = 0;
-    otel_log_set_handler(capture, NULL, OTEL_LOG_DEBUG);
+    log_capture_setup(state);
     /* No default socket on the test machine by accident. */
     otel__dd_default_socket_path = "/nonexistent/otel-dd-test/apm.socket";
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
     return 0;
 }
 
@@ -84,7 +65,7 @@ static void test_all_variables_are_read(void **state)
     assert_true(o.sampler.has_rate_limit && o.sampler.rate_limit == 50);
     assert_string_equal(o.sampler.service, "checkout");
     assert_string_equal(o.sampler.env, "prod");
-    assert_int_equal(log_count, 0);
+    assert_int_equal(log_capture_count(), 0);
     /* The URL wins over host and port. */
     struct otel__dd_agent_addr addr;
     assert_int_equal(otel__dd_resolve_agent(&o, &addr), OTEL_OK);
@@ -166,7 +147,7 @@ static void test_invalid_values_keep_defaults_with_a_diagnostic(void **state)
     assert_int_equal(o.request_timeout_ns, 0);
     assert_false(o.sampler.has_sample_rate);
     assert_false(o.sampler.has_rate_limit);
-    assert_int_equal(log_count, 5);
+    assert_int_equal(log_capture_count(), 5);
     otel_datadog_options_cleanup(&o);
 }
 
@@ -224,15 +205,19 @@ static void test_cleanup_accepts_null_and_code_strings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_all_variables_are_read, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_defaults_when_nothing_is_set, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_host_and_port_build_the_url, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unix_urls_and_socket_option, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_values_keep_defaults_with_a_diagnostic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_values_mean_unset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_code_values_survive_unset_variables, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_from_env_survives_every_allocation_failure, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cleanup_accepts_null_and_code_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_all_variables_are_read, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_defaults_when_nothing_is_set, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_host_and_port_build_the_url, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_unix_urls_and_socket_option, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_values_keep_defaults_with_a_diagnostic, setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_values_mean_unset, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_code_values_survive_unset_variables, setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_from_env_survives_every_allocation_failure, setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup_accepts_null_and_code_strings, setup,
+                                        log_capture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,17 +15,8 @@
 #include "dd_json.h"
 #include "dd_rates.h"
 #include "failalloc.h"
+#include "log_capture.h"
 #include "otel/exporters/datadog.h"
-
-static int log_count;
-
-static void capture(void *user_data, otel_log_level level, const char *msg)
-{
-    (void)user_data;
-    (void)level;
-    (void)msg;
-    log_count++;
-}
 
 static void test_parser_builds_the_tree(void **state)
 {
@@ -189,8 +180,7 @@ static void test_writer_formats_attribute_values(void **state)
 static void test_rates_table_from_agent_answers(void **state)
 {
     (void)state;
-    log_count = 0;
-    otel_log_set_handler(capture, NULL, OTEL_LOG_DEBUG);
+    log_capture_setup(NULL);
     otel_datadog_rates *r;
     assert_int_equal(otel_datadog_rates_create(&r), OTEL_OK);
     double v;
@@ -205,7 +195,8 @@ static void test_rates_table_from_agent_answers(void **state)
     assert_true(otel_datadog_rates_get(r, OTEL_STR("a"), OTEL_STR("b"), &v) && v == 0.1);
     assert_true(otel_datadog_rates_get(r, OTEL_STR("a,b"), OTEL_STR(""), &v) && v == 0.2);
     assert_true(otel_datadog_rates_get(r, OTEL_STR("zz"), OTEL_STR("b"), &v) && v == 0.9);
-    assert_int_equal(log_count, 1); /* "nonsense" was reported */
+    assert_int_equal(log_capture_count(), 1); /* "nonsense" was reported */
+    assert_non_null(strstr(logged_last, "nonsense"));
     /* An answer without rates changes nothing; a bad one neither. */
     gen = otel__dd_rates_generation(r);
     assert_int_equal(otel_datadog_rates_update_json(r, OTEL_STR("{\"other\":1}")), OTEL_OK);
@@ -227,7 +218,7 @@ static void test_rates_table_from_agent_answers(void **state)
     otel_datadog_rates_release(s);
     otel_datadog_rates_release(s);
     assert_false(otel_datadog_rates_get(NULL, OTEL_STR(""), OTEL_STR(""), &v));
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
+    log_capture_teardown(NULL);
 }
 
 static int rates_scenario(void *arg)

@@ -15,41 +15,13 @@
 #include "dd_rates.h"
 #include "dd_sampler.h"
 #include "failalloc.h"
+#include "log_capture.h"
 #include "otel/exporters/datadog.h"
 #include "otel/exporters/memory.h"
 
 /* ---------------------------------------------------------------------------------------------
  * Helpers
  * ------------------------------------------------------------------------------------------- */
-
-struct log_capture {
-    int count;
-    char last[1024];
-};
-static struct log_capture logs;
-
-static void capture_log(void *user_data, otel_log_level level, const char *message)
-{
-    (void)user_data;
-    (void)level;
-    logs.count++;
-    snprintf(logs.last, sizeof(logs.last), "%s", message);
-}
-
-static int setup_logs(void **state)
-{
-    (void)state;
-    memset(&logs, 0, sizeof(logs));
-    otel_log_set_handler(capture_log, NULL, OTEL_LOG_DEBUG);
-    return 0;
-}
-
-static int teardown_logs(void **state)
-{
-    (void)state;
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
-    return 0;
-}
 
 struct fake_clock {
     int64_t now;
@@ -209,7 +181,7 @@ static void test_rules_parse_valid_rules(void **state)
     assert_int_equal(rules[2].service.kind, OTEL__DD_GLOB_ANY);
     assert_true(rules[2].rate == 1.0); /* sample_rate defaults to 1 */
     otel__dd_rules_free(rules, n);
-    assert_int_equal(logs.count, 0);
+    assert_int_equal(log_capture_count(), 0);
 }
 
 static void test_unparsable_rules_json_drops_all_rules_with_one_diagnostic(void **state)
@@ -224,16 +196,16 @@ static void test_unparsable_rules_json_drops_all_rules_with_one_diagnostic(void 
         "[\"\\u12\"]",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        logs.count = 0;
+        log_capture_reset();
         struct otel__dd_rule *rules = (struct otel__dd_rule *)1;
         size_t n = 99;
         assert_int_equal(
             otel__dd_rules_parse(otel_str_from_cstr(bad[i]), "DD_TRACE_SAMPLING_RULES", &rules, &n), OTEL_OK);
         assert_int_equal(n, 0);
         assert_null(rules);
-        assert_int_equal(logs.count, 1);
-        assert_non_null(strstr(logs.last, "DD_TRACE_SAMPLING_RULES"));
-        assert_non_null(strstr(logs.last, "ignoring all sampling rules"));
+        assert_int_equal(log_capture_count(), 1);
+        assert_non_null(strstr(logged_last, "DD_TRACE_SAMPLING_RULES"));
+        assert_non_null(strstr(logged_last, "ignoring all sampling rules"));
     }
 }
 
@@ -257,7 +229,7 @@ static void test_bad_rule_is_skipped_with_one_diagnostic_and_others_kept(void **
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char json[256];
         snprintf(json, sizeof(json), "[{\"service\":\"a\"}, %s, {\"service\":\"b\"}]", bad[i].rule);
-        logs.count = 0;
+        log_capture_reset();
         struct otel__dd_rule *rules;
         size_t n;
         assert_int_equal(
@@ -265,9 +237,9 @@ static void test_bad_rule_is_skipped_with_one_diagnostic_and_others_kept(void **
         assert_int_equal(n, 2);
         assert_true(otel__dd_glob_match(&rules[0].service, OTEL_STR("a")));
         assert_true(otel__dd_glob_match(&rules[1].service, OTEL_STR("b")));
-        assert_int_equal(logs.count, 1);
-        if (!strstr(logs.last, bad[i].why) || !strstr(logs.last, "rule 1"))
-            fail_msg("diagnostic for %s: %s", bad[i].rule, logs.last);
+        assert_int_equal(log_capture_count(), 1);
+        if (!strstr(logged_last, bad[i].why) || !strstr(logged_last, "rule 1"))
+            fail_msg("diagnostic for %s: %s", bad[i].rule, logged_last);
         otel__dd_rules_free(rules, n);
     }
 }
@@ -281,7 +253,7 @@ static void test_empty_rules_text_means_no_rules_silently(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(otel__dd_rules_parse(OTEL_STR("[]"), NULL, &rules, &n), OTEL_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(logs.count, 0);
+    assert_int_equal(log_capture_count(), 0);
 }
 
 static int rules_parse_scenario(void *arg)
@@ -767,10 +739,10 @@ static void test_sampler_create_rejects_bad_options_and_reports_bad_rules(void *
     o.sample_rate = 0.0 / 0.0;
     assert_int_equal(otel_datadog_sampler_create(&o, &s), OTEL_ERR_INVALID_ARG);
     /* Broken rules: the sampler is still made, with a diagnostic. */
-    logs.count = 0;
+    log_capture_reset();
     otel_datadog_sampler_options o2 = { .rules_json = "[{\"sample_rate\": oops}]" };
     assert_int_equal(otel_datadog_sampler_create(&o2, &s), OTEL_OK);
-    assert_int_equal(logs.count, 1);
+    assert_int_equal(log_capture_count(), 1);
     assert_string_equal(s.description(s.user_data), "DatadogSampler{rules=0,rate_limit=100}");
     otel_sampler_destroy(&s);
     /* NULL options: defaults. */
@@ -901,15 +873,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glob_matches_the_datadog_reference_table),
         cmocka_unit_test(test_glob_pathological_pattern_is_linear),
-        cmocka_unit_test_setup_teardown(test_rules_parse_valid_rules, setup_logs, teardown_logs),
+        cmocka_unit_test_setup_teardown(test_rules_parse_valid_rules, log_capture_setup,
+                                        log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_unparsable_rules_json_drops_all_rules_with_one_diagnostic,
-                                        setup_logs, teardown_logs),
+                                        log_capture_setup, log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_rule_is_skipped_with_one_diagnostic_and_others_kept,
-                                        setup_logs, teardown_logs),
-        cmocka_unit_test_setup_teardown(test_empty_rules_text_means_no_rules_silently, setup_logs,
-                                        teardown_logs),
-        cmocka_unit_test_setup_teardown(test_rules_parse_survives_every_allocation_failure, setup_logs,
-                                        teardown_logs),
+                                        log_capture_setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_rules_text_means_no_rules_silently, log_capture_setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_rules_parse_survives_every_allocation_failure, log_capture_setup,
+                                        log_capture_teardown),
         cmocka_unit_test(test_first_matching_rule_wins),
         cmocka_unit_test(test_rule_name_and_resource_use_the_datadog_mapping),
         cmocka_unit_test(test_rule_tags_match_start_attributes),
@@ -924,7 +897,7 @@ int main(void)
         cmocka_unit_test(test_sampler_uses_agent_rates_when_no_rule_matches),
         cmocka_unit_test(test_children_follow_the_parent_sampled_flag),
         cmocka_unit_test_setup_teardown(test_sampler_create_rejects_bad_options_and_reports_bad_rules,
-                                        setup_logs, teardown_logs),
+                                        log_capture_setup, log_capture_teardown),
         cmocka_unit_test(test_sampler_takes_service_and_env_from_the_resource),
         cmocka_unit_test(test_trace_state_decision_parsing),
         cmocka_unit_test(test_sampler_inside_a_tracer_provider_records_the_decision),

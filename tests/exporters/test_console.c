@@ -14,39 +14,9 @@
 #include <unistd.h>
 
 #include "failalloc.h"
+#include "log_capture.h"
 #include "log_internal.h"
 #include "otel/exporters/console.h"
-
-/* ---- diagnostics ----------------------------------------------------------------------------- */
-
-static int g_errors;
-static char g_last[1024];
-
-static void capture(void *user_data, otel_log_level level, const char *message)
-{
-    (void)user_data;
-    if (level <= OTEL_LOG_WARN) {
-        g_errors++;
-        snprintf(g_last, sizeof(g_last), "%s", message);
-    }
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    g_errors = 0;
-    g_last[0] = '\0';
-    otel__log_set_rate_limit_ns(0);
-    otel_log_set_handler(capture, NULL, OTEL_LOG_DEBUG);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
-    return 0;
-}
 
 /* ---- a minimal JSON validator (RFC 8259 grammar, no semantics) ------------------------------- */
 
@@ -574,12 +544,12 @@ static void test_console_create_rejects_bad_options(void **state)
     assert_int_equal(otel_console_exporter_create(&bad_format, &e), OTEL_ERR_INVALID_ARG);
     assert_int_equal(otel_console_exporter_create(NULL, NULL), OTEL_ERR_INVALID_ARG);
     assert_null(e.export_spans);
-    assert_int_equal(g_errors, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 
     otel_console_options missing = { .path = "/nonexistent-otelc-dir/spans.log" };
     assert_int_equal(otel_console_exporter_create(&missing, &e), OTEL_ERR_EXPORT);
-    assert_int_equal(g_errors, 1);
-    assert_non_null(strstr(g_last, "/nonexistent-otelc-dir/spans.log"));
+    assert_int_equal(log_capture_warnings(), 1);
+    assert_non_null(strstr(logged_last_warning, "/nonexistent-otelc-dir/spans.log"));
     assert_null(e.export_spans);
 
     /* NULL options: stdout, text. */
@@ -616,8 +586,8 @@ static void test_console_write_error_fails_the_export_with_a_diagnostic(void **s
     otel_span_data s = minimal_span(NULL, "lost");
     const otel_span_data *spans[] = { &s };
     assert_int_equal(e.export_spans(e.user_data, spans, 1, 0), OTEL_EXPORT_FAILURE);
-    assert_int_equal(g_errors, 1);
-    assert_non_null(strstr(g_last, "console exporter"));
+    assert_int_equal(log_capture_warnings(), 1);
+    assert_non_null(strstr(logged_last_warning, "console exporter"));
     e.destroy(e.user_data);
     fclose(f);
 }
@@ -655,7 +625,7 @@ static void test_console_survives_allocation_failures(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, log_capture_setup, log_capture_teardown)
     const struct CMUnitTest tests[] = {
         T(test_json_validator_rejects_what_it_should),
         T(test_console_text_line_shows_the_whole_span),

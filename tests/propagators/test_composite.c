@@ -8,44 +8,18 @@
 
 #include <cmocka.h>
 
+#include "log_capture.h"
 #include "prop_test_util.h"
 
 #define TP_A "00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-aaaaaaaaaaaaaaaa-01"
 #define B3_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-bbbbbbbbbbbbbbbb-1"
 
-/* Captured diagnostics. */
-static char g_log[16][256];
-static size_t g_log_count;
-
-static void capture(void *user_data, otel_log_level level, const char *message)
-{
-    (void)user_data, (void)level;
-    if (g_log_count < COUNT(g_log))
-        snprintf(g_log[g_log_count], sizeof(g_log[0]), "%s", message);
-    g_log_count++;
-}
-
+/* Captured diagnostics: warnings and errors only. */
 static int setup(void **state)
 {
     (void)state;
-    g_log_count = 0;
-    otel_log_set_handler(capture, NULL, OTEL_LOG_WARN);
+    log_capture_start(OTEL_LOG_WARN);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
-    return 0;
-}
-
-static bool logged(const char *needle)
-{
-    for (size_t i = 0; i < g_log_count && i < COUNT(g_log); i++)
-        if (strstr(g_log[i], needle))
-            return true;
-    return false;
 }
 
 static otel_propagator from_names(const char *names)
@@ -250,7 +224,7 @@ static void test_default_is_tracecontext_and_baggage(void **state)
     assert_int_equal(otel_propagators_from_names((otel_str){ NULL, 0 }, &p), OTEL_OK);
     otel_propagator_destroy(&p);
     assert_int_equal(otel_propagators_from_names(OTEL_STR("b3"), NULL), OTEL_ERR_INVALID_ARG);
-    assert_int_equal(g_log_count, 0);
+    assert_int_equal(log_capture_count(), 0);
 }
 
 static void test_names_are_case_insensitive_trimmed_and_deduplicated(void **state)
@@ -261,7 +235,7 @@ static void test_names_are_case_insensitive_trimmed_and_deduplicated(void **stat
     assert_string_equal(fields_of(&p, buf, sizeof(buf)),
                         "x-b3-traceid,x-b3-spanid,x-b3-sampled,x-b3-flags,traceparent,tracestate,baggage");
     otel_propagator_destroy(&p);
-    assert_int_equal(g_log_count, 0);
+    assert_int_equal(log_capture_count(), 0);
 }
 
 static void test_single_name_gives_that_propagator(void **state)
@@ -277,29 +251,29 @@ static void test_single_name_gives_that_propagator(void **state)
 static void test_unknown_names_are_reported_once_and_skipped(void **state)
 {
     (void)state;
-    g_log_count = 0;
+    log_capture_reset();
     otel_propagator p = from_names("tracecontext,foo,xray,FOO,ottrace,b3");
     char buf[128];
     assert_string_equal(fields_of(&p, buf, sizeof(buf)), "traceparent,tracestate,b3");
-    assert_int_equal(g_log_count, 3);
-    assert_true(logged("\"foo\""));
-    assert_true(logged("\"xray\""));
-    assert_true(logged("\"ottrace\""));
+    assert_int_equal(log_capture_count(), 3);
+    assert_non_null(strstr(logged, "\"foo\""));
+    assert_non_null(strstr(logged, "\"xray\""));
+    assert_non_null(strstr(logged, "\"ottrace\""));
     otel_propagator_destroy(&p);
 
-    g_log_count = 0;
+    log_capture_reset();
     p = from_names("nope");
     assert_int_equal(p.fields(p.user_data, NULL, 0), 0);
     otel_header h[] = { H("traceparent", TP_A) };
     assert_null(extract_list(&p, h, 1));
-    assert_int_equal(g_log_count, 2); /* the name, then "no usable propagator" */
+    assert_int_equal(log_capture_count(), 2); /* the name, then "no usable propagator" */
     otel_propagator_destroy(&p);
 }
 
 static void test_none_disables_propagation(void **state)
 {
     (void)state;
-    g_log_count = 0;
+    log_capture_reset();
     otel_propagator p = from_names("none");
     otel_header h[] = { H("traceparent", TP_A), H("baggage", "k=v") };
     assert_null(extract_list(&p, h, COUNT(h)));
@@ -307,12 +281,12 @@ static void test_none_disables_propagation(void **state)
     test_out o;
     inject_into(&p, c, &o);
     assert_int_equal(o.buf.count, 0);
-    assert_int_equal(g_log_count, 0);
+    assert_int_equal(log_capture_count(), 0);
     otel_propagator_destroy(&p);
 
     p = from_names("tracecontext,NONE");
     assert_int_equal(p.fields(p.user_data, NULL, 0), 0);
-    assert_int_equal(g_log_count, 1);
+    assert_int_equal(log_capture_count(), 1);
     otel_propagator_destroy(&p);
     otel_context_release(c);
 }
@@ -363,23 +337,27 @@ static void test_header_buffer_replaces_and_counts_drops(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_first_valid_span_context_wins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_valid_span_context_wins, setup, log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_same_context_from_two_formats_keeps_first_trace_state, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_baggage_merges_across_members, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inject_runs_every_member, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fields_are_the_union_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_empty_composite_does_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_composite_owns_members, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_global_propagator_with_composite, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_is_tracecontext_and_baggage, setup, teardown),
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_baggage_merges_across_members, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_inject_runs_every_member, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_fields_are_the_union_in_order, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_composite_does_nothing, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_composite_owns_members, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_global_propagator_with_composite, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_default_is_tracecontext_and_baggage, setup,
+                                        log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_names_are_case_insensitive_trimmed_and_deduplicated, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_single_name_gives_that_propagator, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_names_are_reported_once_and_skipped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_none_disables_propagation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tracecontext_without_datadog_has_no_interop, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_header_buffer_replaces_and_counts_drops, setup, teardown),
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_single_name_gives_that_propagator, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_names_are_reported_once_and_skipped, setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_none_disables_propagation, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_tracecontext_without_datadog_has_no_interop, setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_header_buffer_replaces_and_counts_drops, setup,
+                                        log_capture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "failalloc.h"
+#include "log_capture.h"
 #include "log_internal.h"
 #include "otel/otel.h"
 #include "otel/sdk/trace.h"
@@ -475,20 +476,10 @@ static void test_batch_shutdown_flushes_is_idempotent_and_drops_later_spans(void
     fx_free(f);
 }
 
-static int log_count;
-static char last_log[512];
-static void capture_log(void *ud, otel_log_level level, const char *msg)
-{
-    (void)ud;
-    (void)level;
-    log_count++;
-    snprintf(last_log, sizeof(last_log), "%s", msg);
-}
-
 static void test_batch_shutdown_returns_by_its_deadline_while_the_exporter_hangs(void **state)
 {
     (void)state;
-    otel_log_set_handler(capture_log, NULL, OTEL_LOG_DEBUG);
+    log_capture_setup(NULL);
     otel_batch_options bo = { .schedule_delay_ns = HOUR };
     struct fx *f = fx_new(&bo, NULL);
     gate_set(&f->g, true);
@@ -508,7 +499,7 @@ static void test_batch_shutdown_returns_by_its_deadline_while_the_exporter_hangs
     assert_int_equal(atomic_load(&f->g.c.exported_spans), 3);
     assert_int_equal(atomic_load(&f->g.c.shutdown_calls), 1);
     assert_int_equal(atomic_load(&f->g.overlaps), 0);
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
+    log_capture_teardown(NULL);
     gate_cleanup(&f->g);
     free(f);
 }
@@ -516,9 +507,7 @@ static void test_batch_shutdown_returns_by_its_deadline_while_the_exporter_hangs
 static void test_batch_drops_and_counts_when_the_queue_is_full(void **state)
 {
     (void)state;
-    otel_log_set_handler(capture_log, NULL, OTEL_LOG_DEBUG);
-    otel__log_set_rate_limit_ns(0);
-    log_count = 0;
+    log_capture_setup(NULL);
     /* Event-loop mode: nothing leaves the queue until tick, so the counts are exact. */
     otel_batch_options bo = { .max_queue_size = 8, .no_thread = true };
     struct fx *f = fx_new(&bo, NULL);
@@ -527,17 +516,16 @@ static void test_batch_drops_and_counts_when_the_queue_is_full(void **state)
     assert_int_equal(st.spans_received, 20);
     assert_int_equal(st.spans_queued, 8);
     assert_int_equal(st.spans_dropped_full, 12);
-    assert_true(log_count > 0); /* the drop is never silent */
+    assert_true(log_capture_count() > 0); /* the drop is never silent */
     otel_tracer_provider_stats ps;
     otel_tracer_provider_get_stats(f->tp, &ps);
     assert_int_equal(ps.spans_dropped, 12);
     /* The drop count is logged at shutdown. */
-    last_log[0] = '\0';
+    log_capture_reset();
     assert_int_equal(otel_tracer_provider_shutdown(f->tp, 0), OTEL_OK);
     assert_int_equal(atomic_load(&f->g.c.exported_spans), 8);
-    assert_non_null(strstr(last_log, "12")); /* "... 12 dropped ..." in the provider summary */
-    otel__log_set_rate_limit_ns(1000000000);
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
+    assert_non_null(strstr(logged_last, "12")); /* "... 12 dropped ..." in the provider summary */
+    log_capture_teardown(NULL);
     fx_free(f);
 }
 

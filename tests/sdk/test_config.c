@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "failalloc.h"
+#include "log_capture.h"
 #include "log_internal.h"
 #include "otel/sdk/config.h"
 
@@ -33,48 +34,16 @@ static const char *table_getenv(void *user_data, const char *name)
 #define ENV(...) (&(otel_env){ table_getenv, (void *)(const struct kv[]){ __VA_ARGS__, { NULL, NULL } } })
 #define NO_ENV ENV({ "UNRELATED", "x" })
 
-/* ---- diagnostics ----------------------------------------------------------------------------- */
-
-static int g_warnings;
-static char g_last[1024];
-
-static void capture(void *user_data, otel_log_level level, const char *message)
-{
-    (void)user_data;
-    if (level <= OTEL_LOG_WARN) {
-        g_warnings++;
-        snprintf(g_last, sizeof(g_last), "%s", message);
-    }
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    g_warnings = 0;
-    g_last[0] = '\0';
-    otel__log_set_rate_limit_ns(0);
-    otel_log_set_handler(capture, NULL, OTEL_LOG_DEBUG);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
-    return 0;
-}
-
 /* Exactly one warning since the last reset, naming every one of |parts|. */
 static void expect_one_warning(const char *p1, const char *p2, const char *p3)
 {
-    assert_int_equal(g_warnings, 1);
-    assert_non_null(strstr(g_last, p1));
+    assert_int_equal(log_capture_warnings(), 1);
+    assert_non_null(strstr(logged_last_warning, p1));
     if (p2)
-        assert_non_null(strstr(g_last, p2));
+        assert_non_null(strstr(logged_last_warning, p2));
     if (p3)
-        assert_non_null(strstr(g_last, p3));
-    g_warnings = 0;
-    g_last[0] = '\0';
+        assert_non_null(strstr(logged_last_warning, p3));
+    log_capture_reset();
 }
 
 static void from_env(otel_sdk_config *cfg, const otel_env *env)
@@ -95,7 +64,7 @@ static void test_env_str_trims_and_treats_empty_as_unset(void **state)
     assert_false(otel_env_get_str(env, "EMPTY", &v));
     assert_false(otel_env_get_str(env, "BLANK", &v));
     assert_false(otel_env_get_str(env, "MISSING", &v));
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 static void test_env_reads_the_process_environment_when_env_is_null(void **state)
@@ -123,7 +92,7 @@ static void test_env_bool_is_true_only_for_true(void **state)
     assert_true(b);
     assert_true(otel_env_get_bool(env, "F", &b));
     assert_false(b);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 
     b = true;
     assert_true(otel_env_get_bool(env, "BAD", &b));
@@ -152,7 +121,7 @@ static void test_env_int_accepts_only_decimal_in_range(void **state)
     assert_int_equal(n, 5);
     assert_true(otel_env_get_int(env, "ZERO", 0, INT32_MAX, &n));
     assert_int_equal(n, 0);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 
     const char *bad[] = { "NEG", "BIG", "HUGE", "JUNK", "HEX", "FLOAT", "SIGN" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -191,7 +160,7 @@ static void test_env_double_checks_range_and_ignores_locale(void **state)
     assert_true(d == 1.0);
     if (had)
         setlocale(LC_NUMERIC, "C");
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
     const char *bad[] = { "BIG", "NAN", "INF", "JUNK", "COMMA" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         d = 0.25;
@@ -224,10 +193,10 @@ static void test_env_diagnostic_escapes_and_bounds_the_value(void **state)
     const otel_env *env = ENV({ "ESC", "\x1b[31mred\"" }, { "LONG", longv });
     bool b;
     otel_env_get_bool(env, "ESC", &b);
-    assert_null(strchr(g_last, '\x1b'));
+    assert_null(strchr(logged_last_warning, '\x1b'));
     expect_one_warning("ESC", "\\x1b[31mred\\\"", NULL);
     otel_env_get_bool(env, "LONG", &b);
-    assert_true(strlen(g_last) < 200);
+    assert_true(strlen(logged_last_warning) < 200);
     expect_one_warning("LONG", "zzz...", NULL);
 }
 
@@ -252,7 +221,7 @@ static void test_config_defaults(void **state)
     assert_memory_equal(&cfg.batch, &zero_batch, sizeof(zero_batch));
     assert_string_equal(cfg.traces_exporter, "otlp");
     assert_string_equal(cfg.propagators, "tracecontext,baggage");
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
     otel_sdk_config_cleanup(&cfg);
     assert_null(cfg.traces_exporter);
     otel_sdk_config_cleanup(NULL);
@@ -294,7 +263,7 @@ static void test_config_reads_every_variable(void **state)
     assert_int_equal(cfg.batch.max_export_batch_size, 256);
     assert_string_equal(cfg.traces_exporter, "console");
     assert_string_equal(cfg.propagators, "b3multi");
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
     otel_sdk_config_cleanup(&cfg);
 }
 
@@ -337,7 +306,7 @@ static void test_config_each_invalid_value_gives_one_diagnostic(void **state)
         otel_sdk_config_init(&defaults);
         otel_sdk_config_init(&cfg);
         assert_int_equal(otel_sdk_config_from_env(&cfg, &env), OTEL_OK);
-        g_warnings = 0;
+        log_capture_reset();
         assert_int_equal(cfg.disabled, defaults.disabled);
         assert_int_equal(cfg.log_level, defaults.log_level);
         assert_int_equal(cfg.sampler, defaults.sampler);
@@ -375,7 +344,7 @@ static void test_config_sampler_names(void **state)
         assert_string_equal(cfg.sampler_name, cases[i].name);
         otel_sdk_config_cleanup(&cfg);
     }
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 
     /* An unknown name keeps the default sampler but records what was asked for. */
     otel_sdk_config cfg;
@@ -414,7 +383,7 @@ static void test_config_sampler_arg(void **state)
     from_env(&cfg, ENV({ "OTEL_TRACES_SAMPLER_ARG", "0.5" })); /* default sampler: ignored */
     assert_true(cfg.sampler_ratio == 1.0);
     otel_sdk_config_cleanup(&cfg);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 static void test_config_span_specific_limits_win(void **state)
@@ -440,7 +409,7 @@ static void test_config_span_specific_limits_win(void **state)
     assert_int_equal(cfg.limits.attr_count, 10);
     expect_one_warning("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "lots", "using 10");
     otel_sdk_config_cleanup(&cfg);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 static void test_config_zero_limit_is_an_explicit_zero(void **state)
@@ -454,7 +423,7 @@ static void test_config_zero_limit_is_an_explicit_zero(void **state)
     assert_int_equal(cfg.limits.event_count, OTEL_LIMIT_ZERO);
     assert_int_equal(cfg.limits.link_count, OTEL_LIMIT_DEFAULT);
     otel_sdk_config_cleanup(&cfg);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 static void test_config_batch_timeouts(void **state)
@@ -466,7 +435,7 @@ static void test_config_batch_timeouts(void **state)
     assert_true(cfg.batch.schedule_delay_ns > 0); /* as soon as possible, not "default" */
     assert_true(cfg.batch.schedule_delay_ns < 1000);
     otel_sdk_config_cleanup(&cfg);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 static void test_config_batch_size_is_clamped_to_queue_size(void **state)
@@ -494,7 +463,7 @@ static void test_config_batch_size_is_clamped_to_queue_size(void **state)
     from_env(&cfg, ENV({ "OTEL_BSP_MAX_QUEUE_SIZE", "64" }, { "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "64" }));
     assert_int_equal(cfg.batch.max_export_batch_size, 64);
     otel_sdk_config_cleanup(&cfg);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 static void test_config_lists_are_lowercased_trimmed_and_deduplicated(void **state)
@@ -511,7 +480,7 @@ static void test_config_lists_are_lowercased_trimmed_and_deduplicated(void **sta
     from_env(&cfg, ENV({ "OTEL_PROPAGATORS", "b3multi,b3" }));
     assert_string_equal(cfg.propagators, "b3multi,b3");
     otel_sdk_config_cleanup(&cfg);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 static void test_config_reads_on_top_of_existing_values(void **state)
@@ -633,7 +602,7 @@ static void test_config_make_resource_merges_env_over_default(void **state)
     otel_resource_release(r);
     otel_sdk_config_cleanup(&cfg);
     assert_int_equal(otel_sdk_config_make_resource(NULL, &r), OTEL_ERR_INVALID_ARG);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 }
 
 /* ---- allocation failures --------------------------------------------------------------------- */
@@ -671,7 +640,7 @@ static void test_config_survives_allocation_failures(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, log_capture_setup, log_capture_teardown)
     const struct CMUnitTest tests[] = {
         T(test_env_str_trims_and_treats_empty_as_unset),
         T(test_env_reads_the_process_environment_when_env_is_null),

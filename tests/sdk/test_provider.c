@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "log_capture.h"
 #include "otel/otel.h"
 #include "otel/sdk/trace.h"
 #include "provider.h"
@@ -22,18 +23,6 @@ static otel_span_context make_sc(uint8_t seed, uint8_t flags)
     for (int i = 0; i < OTEL_SPAN_ID_SIZE; i++)
         sc.span_id[i] = (uint8_t)(seed + 2 * i + 1);
     return sc;
-}
-
-/* Diagnostics captured from the process-wide sink. */
-static char last_log[1024];
-static int log_count;
-
-static void capture_log(void *ud, otel_log_level level, const char *msg)
-{
-    (void)ud;
-    (void)level;
-    snprintf(last_log, sizeof(last_log), "%s", msg);
-    log_count++;
 }
 
 static otel_tracer_provider_stats stats_of(otel_tracer_provider *tp)
@@ -280,14 +269,12 @@ static void test_get_tracer_with_empty_name_works_and_warns(void **state)
     (void)state;
     otel_tracer_provider *tp = NULL;
     assert_int_equal(otel_tracer_provider_create(NULL, &tp), OTEL_OK);
-    log_count = 0;
-    last_log[0] = '\0';
-    otel_log_set_handler(capture_log, NULL, OTEL_LOG_DEBUG);
+    log_capture_setup(NULL);
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR(""), NULL);
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
+    log_capture_teardown(NULL);
     assert_non_null(t);
-    assert_true(log_count >= 1);
-    assert_non_null(strstr(last_log, "empty"));
+    assert_true(log_capture_count() >= 1);
+    assert_non_null(strstr(logged_last, "empty"));
     otel_span s = otel_tracer_start_span(t, OTEL_STR("x"), NULL);
     assert_true(otel_span_is_recording(s));
     otel_span_end(s);

@@ -10,38 +10,11 @@
 #include <unistd.h>
 
 #include "failalloc.h"
+#include "log_capture.h"
 #include "log_internal.h"
 #include "otel/sdk/resource.h"
 
-/* ---- diagnostics captured through the public log handler ------------------------------------- */
-
-static int g_warnings;
-static char g_last[1024];
-
-static void capture(void *user_data, otel_log_level level, const char *message)
-{
-    (void)user_data;
-    if (level <= OTEL_LOG_WARN)
-        g_warnings++;
-    snprintf(g_last, sizeof(g_last), "%s", message);
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    g_warnings = 0;
-    g_last[0] = '\0';
-    otel__log_set_rate_limit_ns(0);
-    otel_log_set_handler(capture, NULL, OTEL_LOG_DEBUG);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
-    return 0;
-}
+/* Diagnostics are captured through the public log handler (tests/support/log_capture.h). */
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -147,7 +120,7 @@ static void test_resource_create_copies_every_value_kind(void **state)
 
     otel_str url = otel_resource_schema_url(r);
     assert_true(otel_str_eq(url, OTEL_STR("https://x/1.0")));
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
     otel_resource_release(r);
 }
 
@@ -211,7 +184,7 @@ static void test_resource_create_skips_invalid_attributes_with_one_diagnostic_ea
     otel_resource_attrs(r, &n);
     assert_int_equal(n, 1);
     assert_true(otel_resource_get(r, OTEL_STR("good"), NULL));
-    assert_int_equal(g_warnings, 8);
+    assert_int_equal(log_capture_warnings(), 8);
     otel_resource_release(r);
 }
 
@@ -225,7 +198,7 @@ static void test_resource_invalid_duplicate_does_not_hide_valid_one(void **state
     otel_resource *r = NULL;
     assert_int_equal(otel_resource_create(attrs, 2, (otel_str){ 0 }, &r), OTEL_OK);
     assert_string_equal(get_str(r, "k"), "valid");
-    assert_int_equal(g_warnings, 1);
+    assert_int_equal(log_capture_warnings(), 1);
     otel_resource_release(r);
 }
 
@@ -346,13 +319,13 @@ static void test_resource_merge_schema_url_rules(void **state)
     assert_int_equal(otel_resource_merge(a, a2, &m), OTEL_OK);
     assert_true(otel_str_eq(otel_resource_schema_url(m), OTEL_STR("https://a")));
     otel_resource_release(m);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
 
     assert_int_equal(otel_resource_merge(a, b, &m), OTEL_OK);
     assert_int_equal(otel_resource_schema_url(m).len, 0);
-    assert_int_equal(g_warnings, 1);
-    assert_non_null(strstr(g_last, "https://a"));
-    assert_non_null(strstr(g_last, "https://b"));
+    assert_int_equal(log_capture_warnings(), 1);
+    assert_non_null(strstr(logged_last, "https://a"));
+    assert_non_null(strstr(logged_last, "https://b"));
     otel_resource_release(m);
 
     otel_resource_release(none);
@@ -398,7 +371,7 @@ static void test_resource_parse_reads_pairs_as_strings(void **state)
     assert_string_equal(get_str(r, "k1"), "v1");
     assert_string_equal(get_str(r, "k2"), "v2");
     assert_string_equal(get_str(r, "n"), "3"); /* every value is a string */
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
     otel_resource_release(r);
 }
 
@@ -413,7 +386,7 @@ static void test_resource_parse_percent_decodes_keys_and_values(void **state)
     assert_string_equal(get_str(r, "accent"), "caf\xc3\xa9");
     assert_string_equal(get_str(r, "raw"), "caf\xc3\xa9");
     assert_string_equal(get_str(r, "pct"), "100%");
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
     otel_resource_release(r);
 }
 
@@ -437,7 +410,7 @@ static void test_resource_parse_trims_spaces_around_entries_keys_and_values(void
     assert_int_equal(n, 2);
     assert_string_equal(get_str(r, "k1"), "v1");
     assert_string_equal(get_str(r, "k2"), "v 2");
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
     otel_resource_release(r);
 }
 
@@ -450,10 +423,10 @@ static void test_resource_parse_skips_bad_entries_and_reports_each(void **state)
     assert_int_equal(n, 2);
     assert_string_equal(get_str(r, "good"), "1");
     assert_string_equal(get_str(r, "ok"), "2");
-    assert_int_equal(g_warnings, 5);
+    assert_int_equal(log_capture_warnings(), 5);
     /* The last one names the source and the entry. */
-    assert_non_null(strstr(g_last, "OTEL_RESOURCE_ATTRIBUTES"));
-    assert_non_null(strstr(g_last, "k%g=1"));
+    assert_non_null(strstr(logged_last, "OTEL_RESOURCE_ATTRIBUTES"));
+    assert_non_null(strstr(logged_last, "k%g=1"));
     otel_resource_release(r);
 }
 
@@ -463,7 +436,7 @@ static void test_resource_parse_value_may_be_empty_and_contain_equals(void **sta
     otel_resource *r = parse("empty=,eq=a=b", "");
     assert_string_equal(get_str(r, "empty"), "");
     assert_string_equal(get_str(r, "eq"), "a=b");
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
     otel_resource_release(r);
 }
 
@@ -509,7 +482,7 @@ static void test_resource_parse_empty_input_gives_empty_resource(void **state)
     otel_resource_attrs(r, &n);
     assert_int_equal(n, 0);
     otel_resource_release(r);
-    assert_int_equal(g_warnings, 0);
+    assert_int_equal(log_capture_warnings(), 0);
     assert_int_equal(otel_resource_parse(OTEL_STR("a=b"), OTEL_STR(""), NULL, NULL), OTEL_ERR_INVALID_ARG);
 }
 
@@ -523,7 +496,7 @@ static void test_resource_parse_does_not_read_past_the_slice(void **state)
     size_t n;
     otel_resource_attrs(r, &n);
     assert_int_equal(n, 0);
-    assert_int_equal(g_warnings, 1);
+    assert_int_equal(log_capture_warnings(), 1);
     otel_resource_release(r);
 }
 
@@ -595,7 +568,7 @@ static void test_resource_parse_survives_allocation_failures(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, log_capture_setup, log_capture_teardown)
     const struct CMUnitTest tests[] = {
         T(test_resource_create_copies_every_value_kind),
         T(test_resource_copy_does_not_keep_static_flags),
