@@ -92,7 +92,7 @@ static inline void spans_done(size_t spans)
     }
 }
 
-static void sdk_setup_with(otel_sampler sampler)
+static void sdk_setup_with(otel_sampler sampler, otel_id_generator ids)
 {
     memset(&fx, 0, sizeof(fx));
     fx.event_loop = under_valgrind();
@@ -100,7 +100,9 @@ static void sdk_setup_with(otel_sampler sampler)
     otel_batch_options bo = { .no_thread = fx.event_loop };
     if (otel_batch_processor_create(ex, &bo, &fx.bp) != OTEL_OK)
         abort();
-    otel_tracer_provider_options o = { .processors = &fx.bp, .processor_count = 1, .sampler = sampler };
+    otel_tracer_provider_options o = {
+        .processors = &fx.bp, .processor_count = 1, .sampler = sampler, .id_generator = ids
+    };
     if (otel_tracer_provider_create(&o, &fx.tp) != OTEL_OK)
         abort();
     fx.tracer = otel_tracer_provider_get_tracer(fx.tp, OTEL_STR("bench"), NULL);
@@ -110,7 +112,7 @@ static void sdk_setup_with(otel_sampler sampler)
 static void sdk_setup(struct bench *b)
 {
     (void)b;
-    sdk_setup_with((otel_sampler){ 0 });
+    sdk_setup_with((otel_sampler){ 0 }, (otel_id_generator){ 0 });
 }
 
 /* Event-loop mode: the benchmark thread exports (tick) after each iteration, so all the work,
@@ -135,7 +137,7 @@ static void sdk_setup_event_loop(struct bench *b)
 static void sdk_setup_off(struct bench *b)
 {
     (void)b;
-    sdk_setup_with(otel_sampler_always_off());
+    sdk_setup_with(otel_sampler_always_off(), (otel_id_generator){ 0 });
 }
 
 static void sdk_teardown(struct bench *b)
@@ -225,18 +227,7 @@ static bool half_is_zero(const uint8_t *p)
 static void sdk_setup_128bit_ids(struct bench *b)
 {
     (void)b;
-    memset(&fx, 0, sizeof(fx));
-    fx.event_loop = under_valgrind();
-    otel_span_exporter ex = { .export_spans = discard_export };
-    otel_batch_options bo = { .no_thread = fx.event_loop };
-    if (otel_batch_processor_create(ex, &bo, &fx.bp) != OTEL_OK)
-        abort();
-    otel_tracer_provider_options o = { .processors = &fx.bp,
-                                       .processor_count = 1,
-                                       .id_generator = { 0 } /* built-in: 128-bit random ids */ };
-    if (otel_tracer_provider_create(&o, &fx.tp) != OTEL_OK)
-        abort();
-    fx.tracer = otel_tracer_provider_get_tracer(fx.tp, OTEL_STR("bench"), NULL);
+    sdk_setup_with((otel_sampler){ 0 }, (otel_id_generator){ 0 } /* built-in: 128-bit random ids */);
     for (unsigned k = 0; k < ID_CHECK_SPANS; k++) {
         otel_span s = otel_tracer_start_span(fx.tracer, OTEL_STR("GET /users/:id"), NULL);
         otel_span_context sc = otel_span_get_context(s);
