@@ -21,7 +21,7 @@ static inline bool str_ok(otel_str s)
     return s.data != NULL || s.len == 0;
 }
 
-static bool value_is_valid(const otel_value *v)
+static inline bool value_is_valid(const otel_value *v)
 {
     switch (v->type) {
     case OTEL_VALUE_BOOL:
@@ -204,16 +204,21 @@ enum set_result { SET_STORED, SET_DROPPED, SET_INVALID };
 /* Adds or replaces |src| in |*attrs| (|*count| used, |*cap| allocated, at most |limit|).
  * |inline_storage| is the array *attrs starts in, if any (no growth out of a fixed array when
  * it is NULL). */
-static inline __attribute__((always_inline)) enum set_result attr_put(struct otel__arena *a,
-                                                                      otel_attr **attrs, uint32_t *count,
-                                                                      uint32_t *cap, uint32_t limit,
-                                                                      uint32_t max_len, const otel_attr *src)
+/* |key_lens| has bit (length % 32) set for the length of every key in the list: a key whose bit
+ * is clear cannot be there, so most puts skip the duplicate scan. */
+static inline __attribute__((always_inline)) enum set_result
+attr_put(struct otel__arena *a, otel_attr **attrs, uint32_t *count, uint32_t *cap, uint32_t *key_lens,
+         uint32_t limit, uint32_t max_len, const otel_attr *src)
 {
     if (!attr_is_valid(src))
         return SET_INVALID;
     otel_attr *arr = *attrs;
-    for (uint32_t i = 0; i < *count; i++) {
-        if (!key_eq(arr[i].key, src->key))
+    const size_t key_len = src->key.len;
+    const uint32_t len_bit = UINT32_C(1) << (key_len & 31u);
+    const uint32_t n = (*key_lens & len_bit) ? *count : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        /* Mostly keys of other lengths: one compare each, before key_eq. */
+        if (__builtin_expect(arr[i].key.len != key_len, 1) || !key_eq(arr[i].key, src->key))
             continue;
         if (replace_in_place(&arr[i].value, &src->value, max_len))
             return SET_STORED;
@@ -240,6 +245,7 @@ static inline __attribute__((always_inline)) enum set_result attr_put(struct ote
         *cap = ncap;
     }
     struct otel__arena_mark m = otel__arena_mark(a);
+    *key_lens |= len_bit;
     otel_attr *dst = &arr[*count];
     dst->key = src->key;
     if (!(src->value.flags & OTEL_VALUE_STATIC_KEY)) {
@@ -287,8 +293,8 @@ uint32_t otel__record_set_attrs(struct otel__span_record *rec, const otel_attr *
     otel_attr *arr = (otel_attr *)d->attrs;
     uint32_t dropped = 0;
     for (size_t i = 0; i < count; i++) {
-        switch (attr_put(&rec->arena, &arr, &d->attr_count, &rec->attr_cap, lim->attr_count,
-                         lim->attr_value_length, &attrs[i])) {
+        switch (attr_put(&rec->arena, &arr, &d->attr_count, &rec->attr_cap, &rec->attr_key_lens,
+                         lim->attr_count, lim->attr_value_length, &attrs[i])) {
         case SET_STORED:
             break;
         case SET_DROPPED:
@@ -322,9 +328,9 @@ static bool copy_attr_list(struct otel__arena *a, const otel_attr *src, size_t n
         if (!arr)
             return false;
     }
-    uint32_t count = 0;
+    uint32_t count = 0, key_lens = 0;
     for (size_t i = 0; i < n; i++) {
-        switch (attr_put(a, &arr, &count, &cap, limit, max_len, &src[i])) {
+        switch (attr_put(a, &arr, &count, &cap, &key_lens, limit, max_len, &src[i])) {
         case SET_STORED:
             break;
         case SET_DROPPED:

@@ -202,7 +202,7 @@ struct otel__span_record {
             uint32_t attr_cap; /* capacity of data.attrs */
             uint32_t event_cap;
             uint32_t link_cap;
-            uint32_t unused2;
+            uint32_t attr_key_lens; /* see attr_put in span.c */
         };
         struct { /* while in the pool: the head record of a magazine links the next one */
             struct otel__span_record *next_magazine;

@@ -166,6 +166,7 @@ record_start(struct otel__provider *p, struct otel__thread *th, const struct ote
     __atomic_store_n(&d->trace_state, ts, __ATOMIC_RELEASE);
     d->scope = &t->scope;
     rec->attr_cap = 0;
+    rec->attr_key_lens = 0;
     rec->event_cap = 0;
     rec->link_cap = 0;
     atomic_store_explicit(&rec->state, OTEL__REC_RECORDING, memory_order_relaxed);

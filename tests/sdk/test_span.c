@@ -218,6 +218,38 @@ static void test_span_set_attr_replaces_existing_key(void **state)
     fx_free(f);
 }
 
+/* Keys whose lengths share a value modulo 32 (1 and 33, 7 and 39): the duplicate check must
+ * still find them, in separate calls and within one set_attrs call, and keep distinct keys of
+ * equal length apart. */
+static void test_span_replaces_keys_whose_lengths_collide(void **state)
+{
+    (void)state;
+    struct fixture *f = fx_new(NULL);
+    otel_span s = start(f, "collide");
+#define K33 "k23456789012345678901234567890123" /* 33 bytes */
+    otel_span_set_attr_int(s, OTEL_STR("k"), 1);
+    otel_span_set_attr_int(s, OTEL_STR(K33), 2);
+    otel_span_set_attr_int(s, OTEL_STR("k"), 3);
+    otel_span_set_attr_int(s, OTEL_STR(K33), 4);
+    otel_attr batch[] = {
+        OTEL_ATTR_INT("abcdefg", 5),
+        OTEL_ATTR_INT("abcdefh", 6),
+        OTEL_ATTR_INT("abcdefg012345678901234567890123456789", 7), /* 39 bytes */
+        OTEL_ATTR_INT("abcdefg", 8),
+    };
+    otel_span_set_attrs(s, batch, 4);
+    const otel_span_data *d = end_and_get(f, s);
+    assert_int_equal(d->attr_count, 5);
+    assert_int_equal(find_attr(d->attrs, d->attr_count, "k")->value.as.i, 3);
+    assert_int_equal(find_attr(d->attrs, d->attr_count, K33)->value.as.i, 4);
+    assert_int_equal(find_attr(d->attrs, d->attr_count, "abcdefg")->value.as.i, 8);
+    assert_int_equal(find_attr(d->attrs, d->attr_count, "abcdefh")->value.as.i, 6);
+    assert_int_equal(find_attr(d->attrs, d->attr_count, "abcdefg012345678901234567890123456789")->value.as.i,
+                     7);
+    fx_free(f);
+#undef K33
+}
+
 static void test_span_replacing_a_string_in_a_loop_does_not_grow_the_arena(void **state)
 {
     (void)state;
@@ -1068,6 +1100,7 @@ int main(void)
         cmocka_unit_test(test_span_invalid_kind_becomes_internal),
         cmocka_unit_test(test_span_attrs_of_every_type),
         cmocka_unit_test(test_span_set_attr_replaces_existing_key),
+        cmocka_unit_test(test_span_replaces_keys_whose_lengths_collide),
         cmocka_unit_test(test_span_replacing_a_string_in_a_loop_does_not_grow_the_arena),
         cmocka_unit_test(test_span_many_attrs_beyond_inline_storage),
         cmocka_unit_test(test_span_attr_count_limit_drops_and_counts),
