@@ -18,6 +18,7 @@
  *
  *   ninja -C build/bench bench_tracer && build/bench/benchmarks/bench_tracer --repetitions 7
  */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,39 @@ static void sdk_setup(void)
     otel_batch_processor_get_stats(&fx.bp, &fx.before);
 }
 
+/* CPU time the batch processor's worker thread ("otel-bsp") has used, in ns, from
+ * /proc/self/task/<tid>/schedstat (Linux); -1 when there is no such thread or no schedstat. */
+static long long worker_cpu_ns(void)
+{
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir)
+        return -1;
+    long long ns = -1;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL && ns < 0) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[64], comm[32] = "";
+        snprintf(path, sizeof(path), "/proc/self/task/%.20s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        bool match = fgets(comm, sizeof(comm), f) && strncmp(comm, "otel-bsp", 8) == 0;
+        fclose(f);
+        if (!match)
+            continue;
+        snprintf(path, sizeof(path), "/proc/self/task/%.20s/schedstat", e->d_name);
+        f = fopen(path, "r");
+        if (f) {
+            if (fscanf(f, "%lld", &ns) != 1)
+                ns = -1;
+            fclose(f);
+        }
+    }
+    closedir(dir);
+    return ns;
+}
+
 static void teardown(struct bench *b)
 {
     if (!fx.tp)
@@ -83,10 +117,15 @@ static void teardown(struct bench *b)
     otel_batch_processor_get_stats(&fx.bp, &st);
     uint64_t received = st.spans_received - fx.before.spans_received;
     uint64_t dropped = st.spans_dropped_full - fx.before.spans_dropped_full;
+    /* The worker's CPU per span received: its share of the machine, which two producers on
+     * two cores must give up (benchmarks/README.md). */
+    long long wcpu = worker_cpu_ns();
+    double wcpu_per_span = wcpu >= 0 && received ? (double)wcpu / (double)received : -1.0;
     snprintf(b->extra_json, sizeof(b->extra_json),
-             "\"threads\":%d,\"spans_ended\":%llu,\"spans_dropped\":%llu,\"drop_rate\":%.6f",
+             "\"threads\":%d,\"spans_ended\":%llu,\"spans_dropped\":%llu,\"drop_rate\":%.6f,"
+             "\"worker_cpu_ns_per_span\":%.1f",
              fx.threads ? fx.threads : 1, (unsigned long long)received, (unsigned long long)dropped,
-             received ? (double)dropped / (double)received : 0.0);
+             received ? (double)dropped / (double)received : 0.0, wcpu_per_span);
     otel_tracer_provider_destroy(fx.tp);
     fx.tp = NULL;
 }
