@@ -420,10 +420,16 @@ otel_context_token otel_context_attach(const otel_context *ctx)
 otel_context_token otel_span_make_current(otel_span span)
 {
     struct otel__tls_stack *s = &otel__t_stack;
+    /* The span's ops run first, outside the stack: an implementation may attach contexts. */
+    otel_span_context sc;
+    otel_trace_state *ts;
+    otel__span_snapshot(span, &sc, &ts);
     const otel_baggage *baggage = top_baggage(s);
     otel_context_token token;
     struct otel__frame *f = push(s, &token);
     if (!f) {
+        if (ts)
+            otel_trace_state_release(ts);
         OTEL__LOG(OTEL_LOG_ERROR, "otel_span_make_current: out of memory; span not made current");
         return 0;
     }
@@ -432,8 +438,8 @@ otel_context_token otel_span_make_current(otel_span span)
     f->baggage = baggage;
     f->p.span = span;
     f->p.context = NULL;
-    f->p.trace_state = NULL;
-    otel__span_snapshot(span, &f->p.span_context, FRAME_TS_SLOT(f));
+    f->p.trace_state = ts;
+    f->p.span_context = sc;
     return token;
 }
 

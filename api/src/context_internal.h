@@ -27,7 +27,6 @@ struct otel__frame {
 /* The references a span frame owns, through the const members of otel_parent. */
 #define FRAME_TS(f) ((otel_trace_state *)(uintptr_t)(f)->p.trace_state)
 #define FRAME_CTX(f) ((otel_context *)(uintptr_t)(f)->p.context)
-#define FRAME_TS_SLOT(f) ((otel_trace_state **)(uintptr_t) & (f)->p.trace_state)
 
 struct otel__tls_stack {
     struct otel__frame *frames;

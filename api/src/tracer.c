@@ -202,8 +202,15 @@ static otel_span proxy_start_span(otel_tracer *tracer, otel_str name, const otel
     otel_tracer_provider *tp = global_read(&epoch);
     if (!tp)
         return noop_start_span(&g_noop_tracer, name, opts, parent);
-    otel_tracer *t = proxy_resolve((struct proxy_tracer *)tracer, tp, epoch);
-    return t->ops->start_span(t, name, opts, parent);
+    struct proxy_tracer *p = (struct proxy_tracer *)tracer;
+    struct proxy_binding *b = atomic_load_explicit(&p->binding, memory_order_acquire);
+    if (__builtin_expect(b && b->epoch == epoch, 1))
+        return b->tracer->ops->start_span(b->tracer, name, opts, parent);
+    /* Looking the tracer up calls the provider (user code, which may log, and a log handler may
+     * attach a context): |parent| may point into this thread's context stack, so a copy. */
+    otel_parent copy = *parent;
+    otel_tracer *t = proxy_resolve(p, tp, epoch);
+    return t->ops->start_span(t, name, opts, &copy);
 }
 
 static bool proxy_enabled(otel_tracer *tracer)

@@ -734,14 +734,14 @@ static int64_t poll_sleep(struct otel__batch *b, struct poll_state *ps, int64_t 
     return fill < (double)POLL_MIN_NS ? POLL_MIN_NS : (int64_t)fill;
 }
 
-static void poll_enter(struct otel__batch *b, struct poll_state *ps)
+static void poll_enter(struct otel__batch *b, struct poll_state *ps, int64_t previous_signal)
 {
     uint32_t high = b->max_queue - b->max_queue / 4u;
     if (high <= b->batch_size)
         return; /* no room above a batch: keep the signals */
     ps->on = true;
-    /* The rate since the previous signal: one batch in (now - last_signal). */
-    ps->rate_t = ps->last_signal;
+    /* The rate since the previous signal: about one batch in (now - previous_signal). */
+    ps->rate_t = previous_signal;
     ps->rate_n = received_total(b) - b->batch_size;
     atomic_store_explicit(&b->wake_threshold, high, memory_order_seq_cst);
 }
@@ -751,7 +751,9 @@ static void poll_leave(struct otel__batch *b, struct poll_state *ps)
     ps->on = false;
     atomic_store_explicit(&b->wake_threshold, b->batch_size, memory_order_seq_cst);
     /* The caller then clears wake_pending and looks at the queue again (seq_cst on both
-     * sides): a producer that passed the batch mark under the old threshold did not signal. */
+     * sides), and treats the change as a signal (the 1 ms rechecks while credits handed out
+     * cover a batch): a producer that passed the batch mark under the old threshold did not
+     * signal, and spans paid with credits it already holds signal nobody. */
 }
 
 static void *worker_main(void *arg)
@@ -793,19 +795,22 @@ static void *worker_main(void *arg)
         if (exported)
             continue;
         int64_t until = atomic_load_explicit(&b->next_export, memory_order_relaxed);
+        bool left_polling = false;
         if (ps.on) {
+            /* Signals still come through: the high-water mark, flush, shutdown. Clear the flag
+             * first, then look at the queue, as below. */
+            atomic_store_explicit(&b->wake_pending, false, memory_order_seq_cst);
             int64_t now = mono_now();
             uint64_t pending = queued(b);
             if (pending >= b->batch_size)
                 continue;
             int64_t sleep_ns = poll_sleep(b, &ps, now, pending);
             if (sleep_ns > 0) {
-                /* Signals still come through: the high-water mark, flush, shutdown. */
-                atomic_store_explicit(&b->wake_pending, false, memory_order_seq_cst);
                 wait_for_wake(b, now + sleep_ns < until ? now + sleep_ns : until);
                 continue;
             }
             poll_leave(b, &ps);
+            left_polling = true;
         }
         /* Clear the flag, then look again: a producer that found it set did not signal. */
         bool signalled = atomic_exchange_explicit(&b->wake_pending, false, memory_order_seq_cst);
@@ -815,12 +820,15 @@ static void *worker_main(void *arg)
          * used: the batch is probably a few spans away. Look again every RECHECK_NS while
          * that is so, for up to RECHECK_FOR_NS after the signal, rather than at the delay. */
         int64_t now = mono_now();
-        if (signalled) {
+        /* Leaving the polling counts as a signal: lanes may hold credits handed out under the
+         * high threshold that cover the rest of a batch, and spending them signals nobody. */
+        if (signalled || left_polling)
             recheck_until = now + RECHECK_FOR_NS;
-            bool close = now - ps.last_signal < POLL_ENTER_NS;
+        if (signalled) {
+            int64_t previous = ps.last_signal;
             ps.last_signal = now;
-            if (close && !b->no_thread) {
-                poll_enter(b, &ps);
+            if (now - previous < POLL_ENTER_NS && !b->no_thread) {
+                poll_enter(b, &ps, previous);
                 if (ps.on)
                     continue;
             }

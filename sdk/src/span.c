@@ -405,10 +405,14 @@ bool otel__record_add_link(struct otel__span_record *rec, const otel_link *link,
 /* Locks |rec| if |gen| still names a recording span; false (and unlocked) otherwise. */
 static inline bool lock_live(struct otel__span_record *rec, uint64_t gen)
 {
-    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen)
+    /* Not recording: nothing to change, and no lock taken (a lock held by a thread that does not
+     * exist in a forked child would stop the span's end there, see nonrecording_end). */
+    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen ||
+        atomic_load_explicit(&rec->state, memory_order_relaxed) != OTEL__REC_RECORDING)
         return false;
     otel__spin_lock(&rec->lock);
-    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen ||
+    /* seq_cst: see nonrecording_end. */
+    if (atomic_load_explicit(&rec->gen, memory_order_seq_cst) != gen ||
         atomic_load_explicit(&rec->state, memory_order_relaxed) != OTEL__REC_RECORDING) {
         otel__spin_unlock(&rec->lock);
         return false;

@@ -338,14 +338,17 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
     if (__builtin_expect(
             !parent || !p->fast_start || atomic_load_explicit(&p->shut_down, memory_order_relaxed), 0))
         return start_general(t, p, name, opts, parent);
-    struct otel__thread *th = otel__thread_bind(&p->pool);
-    const otel_span_context *psc = &parent->span_context;
+    /* |parent| may point into this thread's context stack: read it before anything that could
+     * log (binding the thread, seeding the generator), since a log handler may attach contexts. */
+    const otel_span_context parent_sc = parent->span_context;
+    otel_trace_state *ts = parent->trace_state ? otel_trace_state_retain(parent->trace_state) : NULL;
+    const otel_span_context *psc = &parent_sc;
     bool has_parent = otel__span_context_valid(psc);
     bool sampled = has_parent ? p->sampler_shortcut == OTEL__SAMPLER_ALWAYS_ON ||
                                     (p->sampler_shortcut == OTEL__SAMPLER_PARENT_ON &&
                                      (psc->trace_flags & OTEL_TRACE_FLAG_SAMPLED))
                               : p->sampler_shortcut != OTEL__SAMPLER_ALWAYS_OFF;
-    otel_trace_state *ts = parent->trace_state ? otel_trace_state_retain(parent->trace_state) : NULL;
+    struct otel__thread *th = otel__thread_bind(&p->pool);
     if (!sampled)
         return start_nonrecording_lazy(p, th, psc, has_parent, ts);
     return start_recording(t, p, th, name, psc, has_parent, copy_name, kind, ts);

@@ -300,6 +300,38 @@ static void test_batch_exports_full_batches_while_polling_and_after(void **state
     fx_free(f);
 }
 
+/* Spans paced at about 1 per microsecond: the worker polls. The run ends 449 spans into a batch,
+ * so this thread's lane already holds credits for the rest of it, taken under the high polling
+ * threshold (no signal). After a pause the worker leaves the polling; the 63 spans that complete
+ * the batch use those credits and signal nobody, yet the batch must go out at once, not at the
+ * (hour-long) schedule delay. */
+static void test_batch_exports_a_batch_completed_after_the_polling_ends(void **state)
+{
+    (void)state;
+    otel_batch_options bo = { .max_queue_size = 65536,
+                              .max_export_batch_size = 512,
+                              .schedule_delay_ns = HOUR };
+    struct fx *f = fx_new(&bo, NULL);
+    const int first = 20 * 512 + 449;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < first; i++) {
+        for (;;) { /* pace: span i no earlier than i microseconds after the start */
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            int64_t us = (int64_t)(now.tv_sec - t0.tv_sec) * 1000000 + (now.tv_nsec - t0.tv_nsec) / 1000;
+            if (us >= i)
+                break;
+        }
+        end_spans(f, "paced", 1);
+    }
+    assert_true(WAIT_FOR(atomic_load(&f->g.c.exported_spans) == 20 * 512));
+    pause_ms(30);
+    end_spans(f, "rest", 63);
+    assert_true(WAIT_FOR(atomic_load(&f->g.c.exported_spans) == 21 * 512));
+    fx_free(f);
+}
+
 /* With a larger batch each lane takes credits in chunks (16 here), so the producer that
  * signals holds credits it has not used yet: the batch must still go out without the delay. */
 static void test_batch_exports_a_full_batch_taken_in_credit_chunks(void **state)
@@ -745,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_batch_stats_and_event_loop_calls_reject_other_processors),
         cmocka_unit_test(test_batch_exports_a_full_batch_without_waiting_for_the_delay),
         cmocka_unit_test(test_batch_exports_full_batches_while_polling_and_after),
+        cmocka_unit_test(test_batch_exports_a_batch_completed_after_the_polling_ends),
         cmocka_unit_test(test_batch_exports_a_full_batch_taken_in_credit_chunks),
         cmocka_unit_test(test_batch_exports_in_batches_of_at_most_the_batch_size),
         cmocka_unit_test(test_batch_exports_a_partial_batch_after_the_schedule_delay),
