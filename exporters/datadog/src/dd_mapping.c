@@ -127,13 +127,18 @@ void otel__dd_index_attrs(const otel_attr *attrs, size_t count, struct otel__dd_
     memset(ix, 0, sizeof(*ix));
     if (!attrs)
         return;
-    if (count > UINT16_MAX - 1)
-        count = UINT16_MAX - 1;
+    bool gen_ai = false;
     for (size_t i = 0; i < count; i++) {
-        int k = otel__dd_key_of(attrs[i].key);
-        if (k >= 0)
-            ix->at[k] = (uint16_t)(i + 1);
+        otel_str key = attrs[i].key;
+        if (key.len > 7 && key.data[0] == 'g' && memcmp(key.data, "gen_ai.", 7) == 0)
+            gen_ai = true;
+        if (i < UINT16_MAX - 1) {
+            int k = otel__dd_key_of(key);
+            if (k >= 0)
+                ix->at[k] = (uint16_t)(i + 1);
+        }
     }
+    ix->gen_ai = gen_ai;
 }
 
 bool otel__dd_get_str(const struct otel__dd_view *v, enum otel__ddk k, bool use_resource, otel_str *out)
@@ -420,6 +425,9 @@ static otel_str map_type(const struct otel__dd_view *v)
     otel_str s;
     if (otel__dd_get_str(v, OTEL__DDK_SPAN_TYPE, true, &s))
         return s;
+    /* The agent's mapping: a span with any gen_ai.* attribute is an LLM span. */
+    if (v->ix->gen_ai)
+        return OTEL_STR("llm");
     switch (v->kind) {
     case OTEL_SPAN_KIND_SERVER:
         return OTEL_STR("web");

@@ -57,12 +57,13 @@ enum otel__ddk {
 /* Where each known key sits in an attribute array: index + 1, 0 when absent. */
 struct otel__dd_attr_index {
     uint16_t at[OTEL__DDK_COUNT];
+    bool gen_ai; /* some attribute key starts with "gen_ai." (span type "llm") */
 };
 
 /* The known key |key| is, or -1. */
 int otel__dd_key_of(otel_str key);
 
-/* Fills |ix| for |count| attributes (only the first 65535 are indexed). */
+/* Fills |ix| for |count| attributes (only the first 65535 are indexed; gen_ai looks at all). */
 void otel__dd_index_attrs(const otel_attr *attrs, size_t count, struct otel__dd_attr_index *ix);
 
 /* A span as the mapping sees it: kind, name, attributes with their index, and optionally the
