@@ -93,7 +93,55 @@ def check_span_v04(s, where):
             check_int(where + ".span_links.flags", link["flags"], 0, 2**32 - 1)
             if not link["flags"] & (1 << 31):
                 err("%s: span link flags without bit 31" % where)
+    for i, ev in enumerate(s.get("span_events", [])):
+        check_event(ev, "%s.span_events[%d]" % (where, i))
     return s
+
+
+VALUE_KEYS = {0: "string_value", 1: "bool_value", 2: "int_value", 3: "double_value", 4: "array_value"}
+VALUE_TYPES = {0: str, 1: bool, 2: int, 3: float}
+
+
+def check_attr_value(v, where, scalar_only):
+    # The agent's AttributeAnyValue (AttributeArrayValue for array items: no nested arrays).
+    if not isinstance(v, dict) or not isinstance(v.get("type"), int):
+        err("%s: %r is not a typed attribute value" % (where, v))
+        return
+    t = v["type"]
+    if t not in VALUE_KEYS or (scalar_only and t == 4):
+        err("%s: bad type %r" % (where, t))
+        return
+    if set(v) != {"type", VALUE_KEYS[t]}:
+        err("%s: keys %r for type %d" % (where, sorted(v), t))
+        return
+    x = v[VALUE_KEYS[t]]
+    if t == 4:
+        if not isinstance(x, dict) or set(x) != {"values"} or not isinstance(x["values"], list):
+            err("%s: array_value %r is not {values: [...]}" % (where, x))
+            return
+        for i, item in enumerate(x["values"]):
+            check_attr_value(item, "%s[%d]" % (where, i), True)
+    elif t == 2:
+        check_int(where, x, *I64)
+    elif not isinstance(x, VALUE_TYPES[t]) or (t == 3 and isinstance(x, bool)):
+        err("%s: %r is not a %s" % (where, x, VALUE_TYPES[t].__name__))
+
+
+def check_event(ev, where):
+    if not isinstance(ev, dict):
+        err("%s: not a map" % where)
+        return
+    if not isinstance(ev.get("name"), str):
+        err("%s: name missing or not a str" % where)
+    check_int(where + ".time_unix_nano", ev.get("time_unix_nano"), *U64)
+    attrs = ev.get("attributes", {})
+    if not isinstance(attrs, dict):
+        err("%s: attributes is not a map" % where)
+        return
+    for k, v in attrs.items():
+        if not isinstance(k, str):
+            err("%s: attribute key %r is not a str" % (where, k))
+        check_attr_value(v, "%s.attributes.%s" % (where, k), False)
 
 
 FIELDS_V05 = ("service", "name", "resource", "trace_id", "span_id", "parent_id", "start",

@@ -48,13 +48,15 @@ static void test_all_variables_are_read(void **state)
         { "DD_TRACE_AGENT_PORT", "1234" }, { "DD_TRACE_API_VERSION", "V0.5" }, { "DD_SERVICE", "checkout" },
         { "DD_ENV", "prod" }, { "DD_VERSION", "1.2.3" }, { "DD_TAGS", "team:pay,region:eu" },
         { "DD_TRACE_AGENT_TIMEOUT_SECONDS", "0.5" }, { "DD_TRACE_SAMPLING_RULES", "[{\"sample_rate\":0.5}]" },
-        { "DD_TRACE_SAMPLE_RATE", "0.1" }, { "DD_TRACE_RATE_LIMIT", "50" });
+        { "DD_TRACE_SAMPLE_RATE", "0.1" }, { "DD_TRACE_RATE_LIMIT", "50" },
+        { "DD_TRACE_NATIVE_SPAN_EVENTS", "true" });
     otel_datadog_options o = { 0 };
     assert_int_equal(otel_datadog_options_from_env(&o, &env), OTEL_OK);
     assert_string_equal(o.agent_url, "http://agent:9000");
     assert_string_equal(o.agent_host, "ignored-host");
     assert_int_equal(o.agent_port, 1234);
     assert_int_equal(o.api_version, OTEL_DATADOG_API_V05);
+    assert_true(o.native_span_events);
     assert_string_equal(o.service, "checkout");
     assert_string_equal(o.env, "prod");
     assert_string_equal(o.version, "1.2.3");
@@ -85,6 +87,7 @@ static void test_defaults_when_nothing_is_set(void **state)
     assert_null(o.agent_socket);
     assert_int_equal(o.agent_port, 0);
     assert_int_equal(o.api_version, OTEL_DATADOG_API_DEFAULT);
+    assert_false(o.native_span_events);
     assert_false(o.sampler.has_sample_rate);
     assert_false(o.sampler.has_rate_limit);
     struct otel__dd_agent_addr addr;
@@ -139,7 +142,7 @@ static void test_invalid_values_keep_defaults_with_a_diagnostic(void **state)
     (void)state;
     ENV(env, { "DD_TRACE_AGENT_PORT", "99999" }, { "DD_TRACE_API_VERSION", "v0.7" },
         { "DD_TRACE_AGENT_TIMEOUT_SECONDS", "soon" }, { "DD_TRACE_SAMPLE_RATE", "1.5" },
-        { "DD_TRACE_RATE_LIMIT", "lots" });
+        { "DD_TRACE_RATE_LIMIT", "lots" }, { "DD_TRACE_NATIVE_SPAN_EVENTS", "yes" });
     otel_datadog_options o = { 0 };
     assert_int_equal(otel_datadog_options_from_env(&o, &env), OTEL_OK);
     assert_int_equal(o.agent_port, 0);
@@ -147,7 +150,26 @@ static void test_invalid_values_keep_defaults_with_a_diagnostic(void **state)
     assert_int_equal(o.request_timeout_ns, 0);
     assert_false(o.sampler.has_sample_rate);
     assert_false(o.sampler.has_rate_limit);
-    assert_int_equal(log_capture_count(), 5);
+    assert_false(o.native_span_events);
+    assert_int_equal(log_capture_count(), 6);
+    otel_datadog_options_cleanup(&o);
+}
+
+static void test_native_span_events_takes_1_and_0(void **state)
+{
+    (void)state;
+    ENV(on, { "DD_TRACE_NATIVE_SPAN_EVENTS", "1" });
+    otel_datadog_options o = { 0 };
+    assert_int_equal(otel_datadog_options_from_env(&o, &on), OTEL_OK);
+    assert_true(o.native_span_events);
+    ENV(off, { "DD_TRACE_NATIVE_SPAN_EVENTS", "0" });
+    assert_int_equal(otel_datadog_options_from_env(&o, &off), OTEL_OK);
+    assert_false(o.native_span_events);
+    ENV(off2, { "DD_TRACE_NATIVE_SPAN_EVENTS", "FALSE" });
+    o.native_span_events = true;
+    assert_int_equal(otel_datadog_options_from_env(&o, &off2), OTEL_OK);
+    assert_false(o.native_span_events);
+    assert_int_equal(log_capture_count(), 0);
     otel_datadog_options_cleanup(&o);
 }
 
@@ -207,6 +229,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_all_variables_are_read, setup, log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_defaults_when_nothing_is_set, setup, log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_native_span_events_takes_1_and_0, setup, log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_host_and_port_build_the_url, setup, log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_unix_urls_and_socket_option, setup, log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_values_keep_defaults_with_a_diagnostic, setup,

@@ -432,6 +432,83 @@ static void test_v05_string_table_interns_each_string_once(void **state)
     otel_resource_release(res);
 }
 
+/* Native v0.4 span_events: typed attribute values as the agent's AttributeAnyValue, nothing in
+ * meta["events"]; v0.5 (no such field) keeps the JSON form even when native events are asked
+ * for. */
+static void test_native_span_events_round_trip(void **state)
+{
+    (void)state;
+    DD_REQUIRE_DECODER();
+    otel_resource *res = make_resource("svc");
+    static const otel_str strs[] = { { "a", 1 }, { "b\"c", 3 } };
+    static const int64_t ints[] = { -1, INT64_MAX };
+    static const double dbls[] = { 0.5 };
+    static const bool bools[] = { true, false };
+    otel_attr ev_attrs[] = {
+        OTEL_ATTR_STR_LIT("s", "text"),
+        OTEL_ATTR_BOOL("b", true),
+        OTEL_ATTR_INT("i", INT64_MIN),
+        OTEL_ATTR_DOUBLE("d", 2.5),
+        { OTEL_STR("as"), otel_value_array(OTEL_VALUE_STR, strs, 2) },
+        { OTEL_STR("ai"), otel_value_array(OTEL_VALUE_INT, ints, 2) },
+        { OTEL_STR("ad"), otel_value_array(OTEL_VALUE_DOUBLE, dbls, 1) },
+        { OTEL_STR("ab"), otel_value_array(OTEL_VALUE_BOOL, bools, 2) },
+        { OTEL_STR("ae"), otel_value_array(OTEL_VALUE_STR, NULL, 0) },
+    };
+    otel_attr exc_attrs[] = { OTEL_ATTR_STR_LIT("exception.type", "E") };
+    otel_event_data events[] = {
+        { .name = OTEL_STR("cache miss"),
+          .time_ns = INT64_C(1700000000000000123),
+          .attrs = ev_attrs,
+          .attr_count = sizeof(ev_attrs) / sizeof(ev_attrs[0]) },
+        { .name = OTEL_STR("exception"), .time_ns = 5, .attrs = exc_attrs, .attr_count = 1 },
+        { .name = OTEL_STR("bare"), .time_ns = 6 },
+    };
+    otel_span_data d = base_span(res, "op", OTEL_SPAN_KIND_INTERNAL);
+    dd_set_ids(&d, 0, U64MAX, P63, 0);
+    d.events = events;
+    d.event_count = 3;
+    const otel_span_data *spans[] = { &d };
+    struct otel__dd_encoder_config cfg = { .native_span_events = true };
+
+    char *out = encode_and_decode(4, &cfg, spans, 1);
+    const char *l = dd_span_line(out, 0);
+    assert_non_null(l);
+    DD_ASSERT_HAS(l, "\"span_events\":[{\"attributes\":{");
+    DD_ASSERT_HAS(l, "\"s\":{\"string_value\":\"s:text\",\"type\":\"i:0\"}");
+    DD_ASSERT_HAS(l, "\"b\":{\"bool_value\":\"b:true\",\"type\":\"i:1\"}");
+    DD_ASSERT_HAS(l, "\"i\":{\"int_value\":\"i:-9223372036854775808\",\"type\":\"i:2\"}");
+    DD_ASSERT_HAS(l, "\"d\":{\"double_value\":\"f:2.5\",\"type\":\"i:3\"}");
+    DD_ASSERT_HAS(l, "\"as\":{\"array_value\":{\"values\":[{\"string_value\":\"s:a\",\"type\":\"i:0\"},"
+                     "{\"string_value\":\"s:b\\\"c\",\"type\":\"i:0\"}]},\"type\":\"i:4\"}");
+    DD_ASSERT_HAS(l, "\"ai\":{\"array_value\":{\"values\":[{\"int_value\":\"i:-1\",\"type\":\"i:2\"},"
+                     "{\"int_value\":\"i:9223372036854775807\",\"type\":\"i:2\"}]},\"type\":\"i:4\"}");
+    DD_ASSERT_HAS(l, "\"ad\":{\"array_value\":{\"values\":[{\"double_value\":\"f:0.5\",\"type\":\"i:3\"}]}");
+    DD_ASSERT_HAS(l, "\"ab\":{\"array_value\":{\"values\":[{\"bool_value\":\"b:true\",\"type\":\"i:1\"},"
+                     "{\"bool_value\":\"b:false\",\"type\":\"i:1\"}]},\"type\":\"i:4\"}");
+    DD_ASSERT_HAS(l, "\"ae\":{\"array_value\":{\"values\":[]},\"type\":\"i:4\"}");
+    DD_ASSERT_HAS(l, "},\"name\":\"s:cache miss\",\"time_unix_nano\":\"i:1700000000000000123\"}");
+    DD_ASSERT_HAS(l, "{\"attributes\":{\"exception.type\":{\"string_value\":\"s:E\",\"type\":\"i:0\"}},"
+                     "\"name\":\"s:exception\",\"time_unix_nano\":\"i:5\"}");
+    DD_ASSERT_HAS(l, "{\"attributes\":{},\"name\":\"s:bare\",\"time_unix_nano\":\"i:6\"}]");
+    /* The exception flag stays in meta; the JSON form is gone. */
+    DD_ASSERT_HAS(l, "\"_dd.span_events.has_exception\":\"s:true\"");
+    DD_ASSERT_LACKS(l, "\"events\":");
+    free(out);
+
+    /* Off (the default): JSON in meta, no span_events field. */
+    out = encode_and_decode(4, NULL, spans, 1);
+    DD_ASSERT_HAS(out, "\"events\":\"s:[{\\\"name\\\":\\\"cache miss\\\"");
+    DD_ASSERT_LACKS(out, "span_events\":[");
+    free(out);
+    /* v0.5 has no span_events field: JSON in meta even when native is asked for. */
+    out = encode_and_decode(5, &cfg, spans, 1);
+    DD_ASSERT_HAS(out, "\"events\":\"s:[{\\\"name\\\":\\\"cache miss\\\"");
+    DD_ASSERT_LACKS(out, "span_events\":[");
+    free(out);
+    otel_resource_release(res);
+}
+
 static void test_large_batch_is_split_into_payloads_at_chunk_boundaries(void **state)
 {
     (void)state;
@@ -606,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_service_precedence_span_attr_resource_then_dd_service),
         cmocka_unit_test(test_attribute_types_map_to_meta_and_metrics),
         cmocka_unit_test(test_v05_string_table_interns_each_string_once),
+        cmocka_unit_test(test_native_span_events_round_trip),
         cmocka_unit_test(test_large_batch_is_split_into_payloads_at_chunk_boundaries),
         cmocka_unit_test(test_empty_batch_encodes_an_empty_array),
         cmocka_unit_test(test_encoder_survives_every_allocation_failure),

@@ -95,6 +95,17 @@ otel_status otel_datadog_options_from_env(otel_datadog_options *opts, const otel
     if (otel_env_get_enum(env, "DD_TRACE_API_VERSION", versions, 2, &vi))
         opts->api_version = vi ? OTEL_DATADOG_API_V05 : OTEL_DATADOG_API_V04;
 
+    otel_str flag;
+    if (otel_env_get_str(env, "DD_TRACE_NATIVE_SPAN_EVENTS", &flag)) {
+        /* The Datadog tracers take 1/0 as well as true/false. */
+        if (otel_str_eq(flag, OTEL_STR("1")))
+            opts->native_span_events = true;
+        else if (otel_str_eq(flag, OTEL_STR("0")))
+            opts->native_span_events = false;
+        else
+            otel_env_get_bool(env, "DD_TRACE_NATIVE_SPAN_EVENTS", &opts->native_span_events);
+    }
+
     double secs = opts->request_timeout_ns ? (double)opts->request_timeout_ns / 1e9 : 2.0;
     if (otel_env_get_double(env, "DD_TRACE_AGENT_TIMEOUT_SECONDS", 0.001, 3600.0, &secs))
         opts->request_timeout_ns = (int64_t)(secs * 1e9);

@@ -976,6 +976,115 @@ static void put_links_native(struct otel__dd_encoder *e, const otel_span_data *d
     }
 }
 
+/* One attribute value of a native span event: {"type": t, "<kind>_value": v} with the agent's
+ * AttributeAnyValue types (0 string, 1 bool, 2 int, 3 double, 4 array). Bytes and empty values
+ * are sent as strings (their meta text). */
+static void put_event_scalar(struct otel__dd_buf *o, otel_value_type type, const void *item)
+{
+    otel__mp_map(o, 2);
+    OTEL__MP_LIT(o, "type");
+    switch (type) {
+    case OTEL_VALUE_BOOL:
+        otel__mp_uint(o, 1);
+        OTEL__MP_LIT(o, "bool_value");
+        otel__mp_bool(o, *(const bool *)item);
+        break;
+    case OTEL_VALUE_INT:
+        otel__mp_uint(o, 2);
+        OTEL__MP_LIT(o, "int_value");
+        otel__mp_int(o, *(const int64_t *)item);
+        break;
+    case OTEL_VALUE_DOUBLE:
+        otel__mp_uint(o, 3);
+        OTEL__MP_LIT(o, "double_value");
+        otel__mp_f64(o, *(const double *)item);
+        break;
+    default:
+        otel__mp_uint(o, 0);
+        OTEL__MP_LIT(o, "string_value");
+        otel__mp_ostr(o, *(const otel_str *)item);
+        break;
+    }
+}
+
+static void put_event_value(struct otel__dd_encoder *e, const otel_value *v)
+{
+    struct otel__dd_buf *o = &e->out;
+    switch (v->type) {
+    case OTEL_VALUE_BOOL:
+        put_event_scalar(o, OTEL_VALUE_BOOL, &v->as.b);
+        return;
+    case OTEL_VALUE_INT:
+        put_event_scalar(o, OTEL_VALUE_INT, &v->as.i);
+        return;
+    case OTEL_VALUE_DOUBLE:
+        put_event_scalar(o, OTEL_VALUE_DOUBLE, &v->as.d);
+        return;
+    case OTEL_VALUE_STR:
+        put_event_scalar(o, OTEL_VALUE_STR, &v->as.s);
+        return;
+    case OTEL_VALUE_ARRAY: {
+        otel_value_type et = (otel_value_type)v->array_type;
+        size_t n = v->as.array.len;
+        size_t size = 0;
+        switch (et) {
+        case OTEL_VALUE_BOOL:
+            size = sizeof(bool);
+            break;
+        case OTEL_VALUE_INT:
+            size = sizeof(int64_t);
+            break;
+        case OTEL_VALUE_DOUBLE:
+            size = sizeof(double);
+            break;
+        case OTEL_VALUE_STR:
+            size = sizeof(otel_str);
+            break;
+        default:
+            n = 0;
+            break;
+        }
+        otel__mp_map(o, 2);
+        OTEL__MP_LIT(o, "type");
+        otel__mp_uint(o, 4);
+        OTEL__MP_LIT(o, "array_value");
+        otel__mp_map(o, 1);
+        OTEL__MP_LIT(o, "values");
+        otel__mp_array(o, (uint32_t)n);
+        const uint8_t *items = v->as.array.items;
+        for (size_t i = 0; i < n; i++)
+            put_event_scalar(o, et, items + i * size);
+        return;
+    }
+    default: {
+        otel_str t = value_text(&e->scratch3, v);
+        put_event_scalar(o, OTEL_VALUE_STR, &t);
+        return;
+    }
+    }
+}
+
+/* v0.4 native span_events: [{"name", "time_unix_nano", "attributes": {key: typed value}}]. */
+static void put_events_native(struct otel__dd_encoder *e, const otel_span_data *d)
+{
+    struct otel__dd_buf *o = &e->out;
+    otel__mp_array(o, d->event_count);
+    for (uint32_t i = 0; i < d->event_count; i++) {
+        const otel_event_data *ev = &d->events[i];
+        otel__mp_map(o, 3);
+        OTEL__MP_LIT(o, "name");
+        otel__mp_ostr(o, ev->name);
+        OTEL__MP_LIT(o, "time_unix_nano");
+        otel__mp_uint(o, ev->time_ns > 0 ? (uint64_t)ev->time_ns : 0);
+        OTEL__MP_LIT(o, "attributes");
+        otel__mp_map(o, ev->attr_count);
+        for (uint32_t k = 0; k < ev->attr_count; k++) {
+            otel__mp_ostr(o, ev->attrs[k].key);
+            put_event_value(e, &ev->attrs[k].value);
+        }
+    }
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Cursor writing: encode_span works out an upper bound of its bytes, reserves it once, and
  * writes through a local cursor (see the otel__w_* writers in dd_msgpack.h).
@@ -1077,11 +1186,14 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     if (d->event_count)
         pl.exc = find_exception(d);
     pl.err_msg = d->status_description.len ? d->status_description : pl.exc.message;
-    /* v0.4 writes plain events JSON in place; anything else goes through scratch. */
-    size_t events_plain = !v05 && d->event_count ? events_plain_len(d) : 0;
+    /* Events: native span_events (v0.4, when configured), else JSON in meta["events"]. v0.4
+     * writes plain events JSON in place; anything else goes through scratch. */
+    bool events_native = !v05 && d->event_count && e->cfg.native_span_events;
+    bool events_meta = d->event_count && !events_native;
+    size_t events_plain = !v05 && events_meta ? events_plain_len(d) : 0;
     if (events_plain > UINT32_MAX)
         events_plain = 0;
-    pl.events = d->event_count && !events_plain ? events_json(&e->scratch, d) : OTEL_STR("");
+    pl.events = events_meta && !events_plain ? events_json(&e->scratch, d) : OTEL_STR("");
     bool links_meta = v05 && d->link_count;
     pl.links = links_meta ? links_json(&e->scratch2, &e->scratch3, d) : OTEL_STR("");
 
@@ -1173,7 +1285,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
         bound += CKEY_BOUND + str_bound(v05, pl.exc.type.len);
     if (err_stack)
         bound += CKEY_BOUND + str_bound(v05, pl.exc.stack.len);
-    if (d->event_count) {
+    if (events_meta) {
         meta++;
         bound += CKEY_BOUND + str_bound(v05, events_plain ? events_plain : pl.events.len);
     }
@@ -1217,7 +1329,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
         p = otel__w_int(p, duration);
         *p++ = pl.error;
     } else {
-        p = otel__w_map(p, 12 + (d->link_count != 0));
+        p = otel__w_map(p, 12 + (d->link_count != 0) + events_native);
         p = W_KEY(p, "\xa7", "service");
         p = otel__w_str(p, e->service[idx].data, e->service[idx].len);
         p = W_KEY(p, "\xa4", "name");
@@ -1324,7 +1436,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
         p = c_ckey(e, v05, p, CK_HAS_EXCEPTION);
         p = c_ckey(e, v05, p, CK_TRUE);
     }
-    if (d->event_count) {
+    if (events_meta) {
         p = c_ckey(e, v05, p, CK_EVENTS);
         if (events_plain)
             p = w_events_plain(otel__w_str_header(p, events_plain), d);
@@ -1397,6 +1509,10 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     if (d->link_count) {
         OTEL__MP_LIT(o, "span_links");
         put_links_native(e, d);
+    }
+    if (events_native) {
+        OTEL__MP_LIT(o, "span_events");
+        put_events_native(e, d);
     }
 }
 

@@ -32,6 +32,9 @@ struct otel__dd_encoder_config {
     otel_str version;                /* DD_VERSION */
     const struct otel__dd_tag *tags; /* DD_TAGS */
     size_t tag_count;
+    /* v0.4: span events in the span's native "span_events" field rather than as JSON in
+     * meta["events"] (DD_TRACE_NATIVE_SPAN_EVENTS). Ignored for v0.5, which has no such field. */
+    bool native_span_events;
 };
 
 /* One extra tag, prepared once per resource and batch: resource attributes, DD_TAGS, env and

@@ -384,6 +384,7 @@ otel_status otel_datadog_exporter_create(const otel_datadog_options *opts, otel_
         .version = otel_str_from_cstr(x->version),
         .tags = x->tags,
         .tag_count = x->tag_count,
+        .native_span_events = opts->native_span_events,
     };
     otel__dd_encoder_init(&x->enc, &cfg);
     st = set_url(x);

@@ -152,6 +152,13 @@ typedef struct otel_datadog_options {
     const char *agent_host;
     uint16_t agent_port;
     otel_datadog_api_version api_version;
+    /* DD_TRACE_NATIVE_SPAN_EVENTS: with /v0.4, send span events in the span's native
+     * "span_events" field (typed attribute values) instead of as JSON text in meta["events"].
+     * Off by default, as in dd-trace-py and dd-trace-js: an agent that predates the field skips
+     * it (the events would be lost), and otelc does not ask the agent's /info endpoint what it
+     * supports. /v0.5 has no such field and always uses the JSON form. The variable accepts
+     * true/false and 1/0, as the Datadog tracers do. */
+    bool native_span_events;
     /* Unified service tagging. |service| is used when a span has no service.name attribute and
      * its resource's service.name is the SDK default ("unknown_service..."); |env| and |version|
      * become the "env" and "version" tags (else the resource's deployment.environment.name /
@@ -181,8 +188,8 @@ typedef struct otel_datadog_options {
  * what it holds:
  *   DD_TRACE_AGENT_URL (http://host:port or unix:///path), else DD_AGENT_HOST and
  *   DD_TRACE_AGENT_PORT, else /var/run/datadog/apm.socket when that socket exists and neither
- *   host nor port is set; DD_TRACE_API_VERSION (v0.4 or v0.5); DD_SERVICE, DD_ENV, DD_VERSION,
- *   DD_TAGS; DD_TRACE_AGENT_TIMEOUT_SECONDS; DD_TRACE_SAMPLING_RULES, DD_TRACE_SAMPLE_RATE,
+ *   host nor port is set; DD_TRACE_API_VERSION (v0.4 or v0.5); DD_TRACE_NATIVE_SPAN_EVENTS; DD_SERVICE,
+ * DD_ENV, DD_VERSION, DD_TAGS; DD_TRACE_AGENT_TIMEOUT_SECONDS; DD_TRACE_SAMPLING_RULES, DD_TRACE_SAMPLE_RATE,
  *   DD_TRACE_RATE_LIMIT (into |opts->sampler|, with DD_SERVICE and DD_ENV).
  * An invalid value gives a diagnostic naming the variable and the default used. Strings are
  * allocated and owned by |opts| until otel_datadog_options_cleanup(); the program may replace
