@@ -509,6 +509,38 @@ static void test_native_span_events_round_trip(void **state)
     otel_resource_release(res);
 }
 
+/* Encodes the grouped batch in payloads of at most |max| bytes, decoding each; returns the
+ * number of payloads and adds up the spans and drops seen. */
+static size_t encode_payloads(struct otel__dd_encoder *e, int v, size_t max, size_t *spans_seen,
+                              size_t *dropped, size_t *priorities)
+{
+    size_t payloads = 0;
+    *spans_seen = *dropped = *priorities = 0;
+    while (!otel__dd_encoder_finished(e)) {
+        struct otel__dd_payload_info info;
+        assert_int_equal(otel__dd_encoder_encode(e, max, &info), OTEL_OK);
+        *dropped += info.dropped;
+        if (info.traces == 0) {
+            assert_int_equal(info.spans, 0);
+            continue;
+        }
+        assert_true(e->payload_len <= max);
+        char *out = dd_decode(e->payload, e->payload_len, v == 5 ? "v0.5" : "v0.4");
+        DD_ASSERT_LACKS(out, "ERROR");
+        char want[32];
+        snprintf(want, sizeof(want), "TRACES %zu\n", info.traces);
+        DD_ASSERT_HAS(out, want);
+        assert_int_equal(dd_count(out, "\nSPAN "), (int)info.spans);
+        *spans_seen += info.spans;
+        *priorities += (size_t)dd_count(out, "_sampling_priority_v1");
+        /* Every chunk (or part of one) starts with its trace id's high bits. */
+        assert_int_equal(dd_count(out, "_dd.p.tid"), (int)info.traces);
+        free(out);
+        payloads++;
+    }
+    return payloads;
+}
+
 static void test_large_batch_is_split_into_payloads_at_chunk_boundaries(void **state)
 {
     (void)state;
@@ -530,25 +562,71 @@ static void test_large_batch_is_split_into_payloads_at_chunk_boundaries(void **s
         size_t chunks = otel__dd_encoder_group(&e, spans, N, &st);
         assert_int_equal(st, OTEL_OK);
         assert_int_equal(chunks, 10);
-        size_t first = 0, payloads = 0, spans_seen = 0;
-        while (first < chunks) {
-            size_t done = 0;
-            assert_int_equal(otel__dd_encoder_encode(&e, first, 1500, &done), OTEL_OK);
-            assert_true(done >= 1);
-            char *out = dd_decode(e.payload, e.payload_len, v == 5 ? "v0.5" : "v0.4");
-            DD_ASSERT_LACKS(out, "ERROR");
-            char want[32];
-            snprintf(want, sizeof(want), "TRACES %zu\n", done);
-            DD_ASSERT_HAS(out, want);
-            spans_seen += (size_t)dd_count(out, "\nSPAN ");
-            /* Every chunk starts with its trace id's high bits. */
-            assert_int_equal(dd_count(out, "_dd.p.tid"), (int)done);
-            free(out);
-            first += done;
-            payloads++;
-        }
+        size_t seen, dropped, prio;
+        size_t payloads = encode_payloads(&e, v, 1500, &seen, &dropped, &prio);
         assert_true(payloads > 1);
-        assert_int_equal(spans_seen, N);
+        assert_int_equal(seen, N);
+        assert_int_equal(dropped, 0);
+        /* Whole chunks only: one priority per chunk, on its root. */
+        assert_int_equal(prio, 10);
+        otel__dd_encoder_cleanup(&e);
+    }
+    otel_resource_release(res);
+}
+
+/* One trace bigger than the limit goes out in parts, each a chunk whose spans all carry the
+ * sampling priority; a span bigger than the limit on its own is dropped and counted, and the
+ * rest still goes. */
+static void test_oversized_chunk_is_split_and_oversized_span_dropped(void **state)
+{
+    (void)state;
+    DD_REQUIRE_DECODER();
+    otel_resource *res = make_resource("svc");
+    enum { N = 30 };
+    static char big[6000];
+    memset(big, 'x', sizeof(big));
+    otel_attr big_attr[] = { { OTEL_STR("blob"), otel_value_str((otel_str){ big, sizeof(big) }) } };
+    otel_attr small_attr[3];
+    otel_span_data s[N];
+    const otel_span_data *spans[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = base_span(res, "op", OTEL_SPAN_KIND_INTERNAL);
+        /* One trace: span 1 is the root, the others its children, in the order they ended. */
+        dd_set_ids(&s[i], 7, 9, (uint64_t)i + 1, i == 0 ? 0 : 1);
+        spans[i] = &s[i];
+    }
+    for (int i = 0; i < 3; i++)
+        small_attr[i] = (otel_attr){ OTEL_STR("k"), otel_value_int(i) };
+    s[5].attrs = big_attr; /* alone over the limit */
+    s[5].attr_count = 1;
+    s[6].attrs = small_attr;
+    s[6].attr_count = 3;
+    for (int v = 4; v <= 5; v++) {
+        struct otel__dd_encoder_config cfg = { .api_version = v };
+        struct otel__dd_encoder e;
+        otel__dd_encoder_init(&e, &cfg);
+        otel_status st;
+        assert_int_equal(otel__dd_encoder_group(&e, spans, N, &st), 1);
+        size_t seen, dropped, prio;
+        size_t payloads = encode_payloads(&e, v, 2000, &seen, &dropped, &prio);
+        assert_true(payloads > 1);
+        assert_int_equal(dropped, 1);
+        assert_int_equal(seen, N - 1);
+        assert_int_equal(prio, N - 1);
+        assert_true(otel__dd_encoder_finished(&e));
+
+        /* Without a limit it is one payload and one priority. */
+        assert_int_equal(otel__dd_encoder_group(&e, spans, N, &st), 1);
+        payloads = encode_payloads(&e, v, SIZE_MAX, &seen, &dropped, &prio);
+        assert_int_equal(payloads, 1);
+        assert_int_equal(seen, N);
+        assert_int_equal(prio, 1);
+
+        /* A limit no span fits: everything is dropped, nothing is sent. */
+        assert_int_equal(otel__dd_encoder_group(&e, spans, N, &st), 1);
+        payloads = encode_payloads(&e, v, 20, &seen, &dropped, &prio);
+        assert_int_equal(payloads, 0);
+        assert_int_equal(dropped, N);
         otel__dd_encoder_cleanup(&e);
     }
     otel_resource_release(res);
@@ -685,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_v05_string_table_interns_each_string_once),
         cmocka_unit_test(test_native_span_events_round_trip),
         cmocka_unit_test(test_large_batch_is_split_into_payloads_at_chunk_boundaries),
+        cmocka_unit_test(test_oversized_chunk_is_split_and_oversized_span_dropped),
         cmocka_unit_test(test_empty_batch_encodes_an_empty_array),
         cmocka_unit_test(test_encoder_survives_every_allocation_failure),
         cmocka_unit_test(test_steady_state_encoding_allocates_nothing),

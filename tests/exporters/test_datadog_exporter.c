@@ -705,11 +705,14 @@ static void test_v05_not_found_downgrades_to_v04(void **state)
     agent_stop(a);
 }
 
+/* Payloads stay within max_payload_bytes: whole traces while they fit, a trace too big for one
+ * payload in parts, a span too big on its own dropped and counted. */
 static void test_large_batches_are_sent_in_several_requests(void **state)
 {
     (void)state;
     struct agent *a = agent_start(false);
-    otel_datadog_options o = { .agent_url = agent_url(a), .max_payload_bytes = 200 };
+    enum { LIMIT = 450 };
+    otel_datadog_options o = { .agent_url = agent_url(a), .max_payload_bytes = LIMIT };
     otel_span_exporter e = make_exporter(&o);
     struct batch b;
     batch_init(&b, 8);
@@ -721,9 +724,24 @@ static void test_large_batches_are_sent_in_several_requests(void **state)
         char v[32];
         assert_non_null(header_value(&a->requests[i], "X-Datadog-Trace-Count", v, sizeof(v)));
         traces += atoi(v);
+        assert_true(a->requests[i].body_len <= LIMIT);
     }
-    assert_int_equal(traces, 4);
+    /* A two-span trace does not fit in 450 bytes: each goes in two parts. */
+    assert_int_equal(traces, 8);
     assert_int_equal(stats_of(&e).spans_sent, 8);
+    assert_int_equal(stats_of(&e).spans_dropped, 0);
+
+    /* One span of the second trace is too big to send: only it is lost. */
+    static char big[LIMIT];
+    memset(big, 'x', sizeof(big));
+    otel_attr big_attr[] = { { OTEL_STR("blob"), otel_value_str((otel_str){ big, sizeof(big) }) } };
+    b.s[3].attrs = big_attr;
+    b.s[3].attr_count = 1;
+    assert_int_equal(e.export_spans(e.user_data, b.spans, b.n, 5000000000), OTEL_EXPORT_SUCCESS);
+    assert_int_equal(stats_of(&e).spans_sent, 8 + 7);
+    assert_int_equal(stats_of(&e).spans_dropped, 1);
+    for (size_t i = n; i < agent_requests(a); i++)
+        assert_true(a->requests[i].body_len <= LIMIT);
     destroy_exporter(&e);
     batch_cleanup(&b);
     agent_stop(a);

@@ -558,6 +558,7 @@ size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *
     e->spans = spans;
     e->span_count = 0;
     e->chunk_count = 0;
+    otel__dd_encoder_rewind(e);
     e->extras.valid = false;
     e->extras.resource = NULL;
     if (count == 0)
@@ -648,12 +649,14 @@ size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *
 /* What a chunk's local roots carry. */
 struct chunk_info {
     int priority;
-    int mechanism; /* -1: unknown, not written */
+    int mechanism;   /* -1: unknown, not written */
+    bool every_span; /* a part of a chunk split over payloads: every span carries the priority,
+                      * the part's first span the decision maker */
 };
 
 static struct chunk_info chunk_decision(const struct otel__dd_encoder *e, size_t c)
 {
-    struct chunk_info ci = { 1, -1 };
+    struct chunk_info ci = { 1, -1, false };
     uint32_t root = NONE32;
     for (uint32_t i = e->chunk_first[c]; i != NONE32; i = e->next[i]) {
         if (e->flags[i] & OTEL__DD_SPAN_LOCAL_ROOT) {
@@ -1154,7 +1157,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     const otel_span_data *d = e->spans[idx];
     uint8_t flags = e->flags[idx];
     struct span_plan pl;
-    pl.local_root = (flags & OTEL__DD_SPAN_LOCAL_ROOT) != 0;
+    pl.local_root = (flags & OTEL__DD_SPAN_LOCAL_ROOT) != 0 || ci->every_span;
     pl.top_level = (flags & OTEL__DD_SPAN_TOP_LEVEL) != 0;
 
     struct otel__dd_attr_index ix;
@@ -1294,7 +1297,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
         bound += CKEY_BOUND + str_bound(v05, pl.links.len);
     }
     pl.tid = first_in_chunk && e->trace_hi[idx] != 0;
-    pl.dm = pl.local_root && ci->mechanism >= 0;
+    pl.dm = ((flags & OTEL__DD_SPAN_LOCAL_ROOT) || (ci->every_span && first_in_chunk)) && ci->mechanism >= 0;
     meta += pl.tid + pl.dm;
     pl.measured = !pl.top_level && (d->kind == OTEL_SPAN_KIND_CLIENT || d->kind == OTEL_SPAN_KIND_PRODUCER);
     metrics += pl.top_level + pl.measured + pl.local_root;
@@ -1550,9 +1553,115 @@ static size_t header_before(uint8_t *base, size_t at, uint32_t n, bool map)
     return at - len;
 }
 
-otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t first, size_t max_bytes, size_t *done)
+/* A point to roll the output back to: a span or a chunk part that does not fit. */
+struct enc_mark {
+    size_t out_len;
+    size_t strtab_len;
+    uint32_t strings;
+};
+
+static inline struct enc_mark enc_mark(const struct otel__dd_encoder *e)
 {
-    *done = 0;
+    struct enc_mark m = { e->out.len, e->strtab.len, e->string_count };
+    return m;
+}
+
+/* v0.5: forgets the strings added after |m| and rebuilds the interning hash from the table
+ * (rare: once per payload at most, when something did not fit). */
+static void strtab_truncate(struct otel__dd_encoder *e, const struct enc_mark *m)
+{
+    e->strtab.len = m->strtab_len;
+    e->string_count = m->strings;
+    memset(e->slots, 0, e->slot_cap * sizeof(*e->slots));
+    size_t mask = e->slot_cap - 1;
+    size_t off = STRTAB_RESERVE;
+    const uint8_t *t = e->strtab.data;
+    for (uint32_t idx = 1; idx <= m->strings; idx++) {
+        size_t len;
+        uint8_t h = t[off++];
+        if ((h & 0xe0) == 0xa0) {
+            len = h & 0x1f;
+        } else if (h == 0xd9) {
+            len = t[off++];
+        } else if (h == 0xda) {
+            len = (size_t)t[off] << 8 | t[off + 1];
+            off += 2;
+        } else {
+            len = (size_t)t[off] << 24 | (size_t)t[off + 1] << 16 | (size_t)t[off + 2] << 8 | t[off + 3];
+            off += 4;
+        }
+        uint64_t hash = hash_bytes((const char *)t + off, len);
+        size_t j = hash & mask;
+        while (e->slots[j].index)
+            j = (j + 1) & mask;
+        e->slots[j].hash = hash;
+        e->slots[j].len = (uint32_t)len;
+        e->slots[j].off = off;
+        e->slots[j].index = idx;
+        off += len;
+    }
+    /* Cached indexes of forgotten strings must be interned again. */
+    for (int k = 0; k < CK_COUNT; k++)
+        if (e->const_gen[k] == e->payload_gen && e->const_idx[k] >= m->strings)
+            e->const_gen[k] = 0;
+    for (size_t i = 0; i < e->extras.count; i++) {
+        struct otel__dd_extra *it = &e->extras.items[i];
+        if (it->gen == e->payload_gen && (it->key_idx >= m->strings || it->val_idx >= m->strings))
+            it->gen = 0;
+    }
+}
+
+static void enc_rollback(struct otel__dd_encoder *e, const struct enc_mark *m)
+{
+    e->out.len = m->out_len;
+    if (is_v05(e) && e->string_count != m->strings)
+        strtab_truncate(e, m);
+}
+
+/* The payload's size so far (the reserved header room counts as used). */
+static inline size_t enc_size(const struct otel__dd_encoder *e)
+{
+    return e->out.len + (is_v05(e) ? e->strtab.len : 0);
+}
+
+static inline size_t array_header_len(uint32_t n)
+{
+    return n <= 15 ? 1 : n <= 0xffff ? 3 : 5;
+}
+
+/* Rewrites the array header at |at| (written for a larger count) for |n| elements, moving what
+ * follows when the header's length changes. */
+static void patch_array_header(struct otel__dd_buf *o, size_t at, size_t old_len, uint32_t n)
+{
+    size_t new_len = array_header_len(n);
+    if (new_len != old_len) {
+        memmove(o->data + at + new_len, o->data + at + old_len, o->len - at - old_len);
+        o->len = o->len - old_len + new_len;
+    }
+    size_t saved = o->len;
+    o->len = at;
+    otel__mp_array(o, n);
+    o->len = saved;
+}
+
+void otel__dd_encoder_rewind(struct otel__dd_encoder *e)
+{
+    e->pos.chunk = 0;
+    e->pos.span = NONE32;
+    e->pos.in_chunk = 0;
+    e->pos.consumed = 0;
+}
+
+static inline bool enc_failed(const struct otel__dd_encoder *e)
+{
+    return e->out.failed || e->strtab.failed || e->scratch.failed || e->scratch2.failed ||
+           e->scratch3.failed || e->vtext.failed || e->names.failed;
+}
+
+otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t max_bytes,
+                                    struct otel__dd_payload_info *info)
+{
+    memset(info, 0, sizeof(*info));
     e->payload = NULL;
     e->payload_len = 0;
     otel__dd_buf_restart(&e->out);
@@ -1570,49 +1679,100 @@ otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t first, si
     if (e->out.failed || e->strtab.failed)
         return OTEL_ERR_NOMEM;
 
-    size_t c = first;
-    for (; c < e->chunk_count; c++) {
-        uint32_t head = e->chunk_first[c];
-        const otel_span_data *hd = e->spans[head];
-        if (!e->extras.valid || e->extras.resource != hd->resource) {
-            otel_status st = extras_build(e, hd->resource);
-            if (st != OTEL_OK)
-                return st;
-        }
+    struct otel__dd_cursor *pos = &e->pos;
+    uint32_t traces = 0;
+    bool full = false;
+    while (!full && pos->chunk < e->chunk_count) {
+        size_t c = pos->chunk;
+        uint32_t head = pos->span == NONE32 ? e->chunk_first[c] : pos->span;
         struct chunk_info ci = chunk_decision(e, c);
-        otel__mp_array(&e->out, e->chunk_size[c]);
+        /* A part that resumes a chunk split over payloads. */
+        ci.every_span = pos->span != NONE32;
+        uint32_t part_in_chunk = pos->in_chunk;
+        size_t part_consumed = pos->consumed;
+again:;
+        uint32_t remaining = e->chunk_size[c] - pos->in_chunk;
+        struct enc_mark part = enc_mark(e);
+        size_t hdr_at = e->out.len;
+        otel__mp_array(&e->out, remaining);
+        size_t hdr_len = e->out.len - hdr_at;
+        uint32_t n = 0;
+        uint32_t stop = NONE32;
         bool first_span = true;
         for (uint32_t i = head; i != NONE32; i = e->next[i]) {
-            if (e->spans[i]->resource != e->extras.resource) {
+            if (e->spans[i]->resource != e->extras.resource || !e->extras.valid) {
                 otel_status st = extras_build(e, e->spans[i]->resource);
                 if (st != OTEL_OK)
                     return st;
             }
+            struct enc_mark sm = enc_mark(e);
             if (is_v05(e))
                 encode_span_v05(e, i, first_span, &ci);
             else
                 encode_span_v04(e, i, first_span, &ci);
+            if (enc_failed(e))
+                return OTEL_ERR_NOMEM;
+            if (enc_size(e) > max_bytes) {
+                enc_rollback(e, &sm);
+                if (n == 0 && traces == 0) {
+                    /* Alone in an empty payload and still too big: this span cannot be sent. */
+                    info->dropped++;
+                    pos->in_chunk++;
+                    pos->consumed++;
+                    ci.every_span = true; /* it may have been the root that carried the decision */
+                    continue;
+                }
+                if (!ci.every_span && traces == 0) {
+                    /* The chunk alone is too big: send it in parts, each with the decision. */
+                    enc_rollback(e, &part);
+                    ci.every_span = true;
+                    pos->in_chunk = part_in_chunk;
+                    pos->consumed = part_consumed;
+                    goto again;
+                }
+                if (n == 0 || !ci.every_span) {
+                    /* Starts the next payload instead (whole, if it fits there). */
+                    enc_rollback(e, &part);
+                    pos->in_chunk = part_in_chunk;
+                    pos->consumed = part_consumed;
+                    n = 0;
+                    full = true;
+                    break;
+                }
+                stop = i;
+                full = true;
+                break;
+            }
+            n++;
+            pos->in_chunk++;
+            pos->consumed++;
             first_span = false;
         }
-        if (e->out.failed || e->strtab.failed || e->scratch.failed || e->scratch2.failed ||
-            e->scratch3.failed || e->vtext.failed || e->names.failed)
-            return OTEL_ERR_NOMEM;
-        size_t size = e->out.len + (is_v05(e) ? e->strtab.len : 0);
-        if (size >= max_bytes) {
-            c++;
-            break;
+        if (n == 0) {
+            enc_rollback(e, &part);
+        } else {
+            if (n != remaining)
+                patch_array_header(&e->out, hdr_at, hdr_len, n);
+            traces++;
+            info->spans += n;
         }
+        if (stop != NONE32) {
+            pos->span = stop; /* the next payload resumes the chunk here */
+        } else if (pos->in_chunk == e->chunk_size[c]) {
+            pos->chunk++;
+            pos->span = NONE32;
+            pos->in_chunk = 0;
+        } /* else: rolled back whole, for the next payload */
     }
-    uint32_t chunks = (uint32_t)(c - first);
-    *done = chunks;
+    info->traces = traces;
     if (!is_v05(e)) {
-        size_t start = header_before(e->out.data, OUT_RESERVE, chunks, false);
+        size_t start = header_before(e->out.data, OUT_RESERVE, traces, false);
         e->payload = e->out.data + start;
         e->payload_len = e->out.len - start;
         return OTEL_OK;
     }
     /* v0.5: [fixarray(2)][strings header][strings][chunks header][chunks]. */
-    size_t chunks_start = header_before(e->out.data, OUT_RESERVE, chunks, false);
+    size_t chunks_start = header_before(e->out.data, OUT_RESERVE, traces, false);
     size_t table_start = header_before(e->strtab.data, STRTAB_RESERVE, e->string_count, false);
     e->strtab.data[--table_start] = 0x92;
     otel__dd_buf_put(&e->strtab, e->out.data + chunks_start, e->out.len - chunks_start);
@@ -1623,14 +1783,19 @@ otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t first, si
     return OTEL_OK;
 }
 
+bool otel__dd_encoder_finished(const struct otel__dd_encoder *e)
+{
+    return e->pos.chunk >= e->chunk_count;
+}
+
 otel_status otel__dd_encode_all(struct otel__dd_encoder *e, const otel_span_data *const *spans, size_t count)
 {
     otel_status st;
     otel__dd_encoder_group(e, spans, count, &st);
     if (st != OTEL_OK)
         return st;
-    size_t done = 0;
-    return otel__dd_encoder_encode(e, 0, SIZE_MAX, &done);
+    struct otel__dd_payload_info info;
+    return otel__dd_encoder_encode(e, SIZE_MAX, &info);
 }
 
 /* ---------------------------------------------------------------------------------------------

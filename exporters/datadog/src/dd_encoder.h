@@ -75,8 +75,24 @@ struct otel__dd_intern_slot {
     size_t off; /* offset of the bytes in |strtab| */
 };
 
+/* Where encoding resumes in the grouped batch. */
+struct otel__dd_cursor {
+    size_t chunk;      /* the next chunk to encode */
+    uint32_t span;     /* the chunk's next span when it was split over payloads, else UINT32_MAX */
+    uint32_t in_chunk; /* spans of that chunk already sent (or dropped) */
+    size_t consumed;   /* spans of the batch already sent (or dropped) */
+};
+
+/* What one payload holds. */
+struct otel__dd_payload_info {
+    size_t traces;  /* trace chunks (X-Datadog-Trace-Count) */
+    size_t spans;   /* spans in the payload */
+    size_t dropped; /* spans passed over because each alone exceeds the size limit */
+};
+
 struct otel__dd_encoder {
     struct otel__dd_encoder_config cfg;
+    struct otel__dd_cursor pos;
     /* Output. For v0.4 |out| holds the payload after a reserved 5-byte header area; |payload|
      * and |payload_len| point at the finished bytes. */
     struct otel__dd_buf out;
@@ -135,11 +151,22 @@ void otel__dd_encoder_cleanup(struct otel__dd_encoder *e);
 size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *const *spans, size_t count,
                               otel_status *st);
 
-/* Encodes chunks [first, ...) into one payload, stopping after the chunk that makes it reach
- * |max_bytes| (at least one chunk is always encoded). *done receives the number of chunks
- * encoded. The payload is at e->payload / e->payload_len until the next call.
- * Errors: OTEL_ERR_NOMEM. */
-otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t first, size_t max_bytes, size_t *done);
+/* Encodes the next payload from e->pos (the group call puts it at the start) and advances
+ * e->pos past what it holds. A payload holds whole chunks while they fit in |max_bytes|; a chunk
+ * that does not fit in an empty payload is split over several payloads (each part a chunk of its
+ * own, every span of a part carrying the sampling priority and its first span the decision
+ * maker and _dd.p.tid); a span that alone does not fit is passed over and counted in
+ * info->dropped. The payload is at e->payload / e->payload_len until the next call; it never
+ * exceeds |max_bytes|, and holds no chunk (info->traces == 0) only when every remaining span was
+ * dropped. Errors: OTEL_ERR_NOMEM. */
+otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t max_bytes,
+                                    struct otel__dd_payload_info *info);
+
+/* True when e->pos is past the last chunk. */
+bool otel__dd_encoder_finished(const struct otel__dd_encoder *e);
+
+/* Puts e->pos back at the start of the grouped batch. */
+void otel__dd_encoder_rewind(struct otel__dd_encoder *e);
 
 /* Convenience for tests and benchmarks: group and encode everything into one payload. */
 otel_status otel__dd_encode_all(struct otel__dd_encoder *e, const otel_span_data *const *spans, size_t count);

@@ -188,14 +188,6 @@ static enum send_result send_payload(struct dd_exporter *x, size_t traces, int64
     return result;
 }
 
-static size_t chunk_spans(const struct otel__dd_encoder *e, size_t first, size_t n)
-{
-    size_t spans = 0;
-    for (size_t c = first; c < first + n; c++)
-        spans += e->chunk_size[c];
-    return spans;
-}
-
 static otel_export_result dd_export(void *user_data, const otel_span_data *const *spans, size_t count_in,
                                     int64_t timeout_ns)
 {
@@ -222,25 +214,34 @@ static otel_export_result dd_export(void *user_data, const otel_span_data *const
             return OTEL_EXPORT_FAILURE;
         }
     }
-    size_t chunks = otel__dd_encoder_group(&x->enc, spans, count_in, &st);
+    otel__dd_encoder_group(&x->enc, spans, count_in, &st);
     if (st != OTEL_OK) {
         count(&x->spans_dropped, count_in);
         OTEL__LOG(OTEL_LOG_WARN, "datadog: out of memory grouping %zu spans; dropped", count_in);
         return OTEL_EXPORT_FAILURE;
     }
     otel_export_result result = OTEL_EXPORT_SUCCESS;
-    size_t first = 0;
-    while (first < chunks) {
-        size_t done = 0;
-        st = otel__dd_encoder_encode(&x->enc, first, x->max_payload, &done);
+    size_t recounted = 0; /* drops already counted before a re-encode */
+    while (!otel__dd_encoder_finished(&x->enc)) {
+        struct otel__dd_cursor from = x->enc.pos;
+        struct otel__dd_payload_info info;
+        st = otel__dd_encoder_encode(&x->enc, x->max_payload, &info);
         if (st != OTEL_OK) {
-            size_t lost = chunk_spans(&x->enc, first, chunks - first);
+            size_t lost = count_in - from.consumed;
             count(&x->spans_dropped, lost);
             OTEL__LOG(OTEL_LOG_WARN, "datadog: out of memory encoding %zu spans; dropped", lost);
             return OTEL_EXPORT_FAILURE;
         }
+        if (info.dropped > recounted) {
+            count(&x->spans_dropped, info.dropped - recounted);
+            OTEL__LOG(OTEL_LOG_WARN, "datadog: %zu span%s larger than the %zu-byte payload limit; dropped",
+                      info.dropped - recounted, info.dropped - recounted == 1 ? "" : "s", x->max_payload);
+        }
+        recounted = 0;
+        if (info.traces == 0)
+            continue; /* everything left was too big */
         char why[256] = "";
-        enum send_result sr = send_payload(x, done, deadline, why, sizeof(why));
+        enum send_result sr = send_payload(x, info.traces, deadline, why, sizeof(why));
         if (sr == SEND_DOWNGRADE) {
             /* An agent too old for /v0.5 (dd-trace-py does the same): use /v0.4 from now on. */
             x->api_version = 4;
@@ -260,21 +261,22 @@ static otel_export_result dd_export(void *user_data, const otel_span_data *const
                           why);
             }
             if (st != OTEL_OK) {
-                size_t lost = chunk_spans(&x->enc, first, chunks - first);
+                size_t lost = count_in - from.consumed - info.dropped;
                 count(&x->spans_dropped, lost);
                 return OTEL_EXPORT_FAILURE;
             }
-            continue; /* re-encode the same chunks */
+            /* Re-encode the same spans. */
+            x->enc.pos = from;
+            recounted = info.dropped;
+            continue;
         }
-        size_t n = chunk_spans(&x->enc, first, done);
         if (sr == SEND_OK) {
             count(&x->payloads_sent, 1);
-            count(&x->spans_sent, n);
-            first += done;
+            count(&x->spans_sent, info.spans);
             continue;
         }
         /* Give up on the rest of the batch: the agent is not taking payloads now. */
-        size_t lost = chunk_spans(&x->enc, first, chunks - first);
+        size_t lost = count_in - x->enc.pos.consumed + info.spans;
         count(&x->spans_dropped, lost);
         OTEL__LOG(OTEL_LOG_WARN, "datadog: could not send traces to %s (%s); %zu spans dropped", x->url, why,
                   lost);
