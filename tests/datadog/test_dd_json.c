@@ -242,6 +242,52 @@ static void test_rates_survive_allocation_failures(void **state)
     assert_int_equal(r.ok_with_failure, 0);
 }
 
+/* otel__json_w_uint against printf: every digit count, the values around each power of ten,
+ * and a pseudo-random spread of all magnitudes. */
+static void check_uint(uint64_t v)
+{
+    uint8_t out[32];
+    memset(out, 'Z', sizeof(out));
+    uint8_t *end = otel__json_w_uint(out + 4, v);
+    char want[32];
+    int n = snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+    assert_int_equal(end - (out + 4), n);
+    assert_memory_equal(out + 4, want, (size_t)n);
+    assert_int_equal(otel__json_uint_len(v), n);
+    for (int i = 0; i < 4; i++) /* nothing written outside */
+        assert_int_equal(out[i], 'Z');
+    assert_int_equal(*end, 'Z');
+}
+
+static void test_uint_digits_match_printf(void **state)
+{
+    (void)state;
+    uint64_t p = 1;
+    for (int k = 0; k < 20; k++) {
+        for (uint64_t d = 0; d < 3; d++) {
+            check_uint(p + d);
+            check_uint(p - 1 - d);
+            check_uint(p * 2 + d);
+            check_uint(p * 9 + d);
+        }
+        if (k < 19)
+            p *= 10;
+    }
+    check_uint(0);
+    check_uint(UINT64_MAX);
+    check_uint(UINT64_MAX - 1);
+    check_uint(UINT64_C(1700000000000000123));
+    for (uint64_t v = 0; v < 100000; v++)
+        check_uint(v);
+    uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        check_uint(x >> (i % 64));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_numbers_ignore_the_program_locale),
         cmocka_unit_test(test_parser_survives_allocation_failures),
         cmocka_unit_test(test_writer_escapes_and_round_trips),
+        cmocka_unit_test(test_uint_digits_match_printf),
         cmocka_unit_test(test_writer_formats_attribute_values),
         cmocka_unit_test(test_rates_table_from_agent_answers),
         cmocka_unit_test(test_rates_survive_allocation_failures),

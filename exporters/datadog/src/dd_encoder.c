@@ -812,7 +812,7 @@ static size_t events_plain_len(const otel_span_data *d)
     return n;
 }
 
-static uint8_t *w_events_plain(uint8_t *p, const otel_span_data *d)
+static inline __attribute__((always_inline)) uint8_t *w_events_plain(uint8_t *p, const otel_span_data *d)
 {
     *p++ = '[';
     for (uint32_t i = 0; i < d->event_count; i++) {
@@ -1710,8 +1710,7 @@ again:;
                 encode_span_v05(e, i, first_span, &ci);
             else
                 encode_span_v04(e, i, first_span, &ci);
-            if (enc_failed(e))
-                return OTEL_ERR_NOMEM;
+            /* (A failed buffer is noticed after the chunk; the payload is discarded then.) */
             if (enc_size(e) > max_bytes) {
                 enc_rollback(e, &sm);
                 if (n == 0 && traces == 0) {
@@ -1748,6 +1747,8 @@ again:;
             pos->consumed++;
             first_span = false;
         }
+        if (enc_failed(e))
+            return OTEL_ERR_NOMEM;
         if (n == 0) {
             enc_rollback(e, &part);
         } else {

@@ -80,7 +80,7 @@ static int lookup(const struct known_key *group, size_t n, otel_str key)
     return -1;
 }
 
-int otel__dd_key_of(otel_str key)
+static inline __attribute__((always_inline)) int key_of(otel_str key)
 {
     switch (key.len) {
     case 8:
@@ -122,21 +122,27 @@ int otel__dd_key_of(otel_str key)
     }
 }
 
+int otel__dd_key_of(otel_str key)
+{
+    return key_of(key);
+}
+
 void otel__dd_index_attrs(const otel_attr *attrs, size_t count, struct otel__dd_attr_index *ix)
 {
     memset(ix, 0, sizeof(*ix));
     if (!attrs)
         return;
+    if (count > UINT16_MAX - 1)
+        count = UINT16_MAX - 1;
     bool gen_ai = false;
     for (size_t i = 0; i < count; i++) {
         otel_str key = attrs[i].key;
-        if (key.len > 7 && key.data[0] == 'g' && memcmp(key.data, "gen_ai.", 7) == 0)
-            gen_ai = true;
-        if (i < UINT16_MAX - 1) {
-            int k = otel__dd_key_of(key);
-            if (k >= 0)
-                ix->at[k] = (uint16_t)(i + 1);
-        }
+        int k = key_of(key);
+        if (k >= 0)
+            ix->at[k] = (uint16_t)(i + 1);
+        else if (key.len > 7 && key.data[0] == 'g')
+            /* The agent's "llm" span type: any key starting with "gen_ai.". */
+            gen_ai |= memcmp(key.data, "gen_ai.", 7) == 0;
     }
     ix->gen_ai = gen_ai;
 }

@@ -63,7 +63,7 @@ struct otel__dd_attr_index {
 /* The known key |key| is, or -1. */
 int otel__dd_key_of(otel_str key);
 
-/* Fills |ix| for |count| attributes (only the first 65535 are indexed; gen_ai looks at all). */
+/* Fills |ix| for |count| attributes (only the first 65534 are looked at). */
 void otel__dd_index_attrs(const otel_attr *attrs, size_t count, struct otel__dd_attr_index *ix);
 
 /* A span as the mapping sees it: kind, name, attributes with their index, and optionally the
