@@ -119,6 +119,13 @@ static inline otel_str ckey_str(enum ckey k)
  * Small helpers
  * ------------------------------------------------------------------------------------------- */
 
+/* otel_str_eq with a shortcut for the usual case here: both point at the same bytes (services
+ * that come from the same resource). */
+static inline bool same_str(otel_str a, otel_str b)
+{
+    return a.len == b.len && (a.data == b.data || memcmp(a.data, b.data, a.len) == 0);
+}
+
 static inline uint64_t load_be64(const uint8_t *p)
 {
     uint64_t v;
@@ -635,7 +642,7 @@ size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *
         if (parent == NONE32)
             f |= OTEL__DD_SPAN_LOCAL_ROOT;
         if (entry_kind || d->parent_is_remote ||
-            (parent != NONE32 && !otel_str_eq(e->service[parent], e->service[i])))
+            (parent != NONE32 && !same_str(e->service[parent], e->service[i])))
             f |= OTEL__DD_SPAN_TOP_LEVEL;
         e->flags[i] = f;
     }
@@ -812,7 +819,24 @@ static size_t events_plain_len(const otel_span_data *d)
     return n;
 }
 
-static inline __attribute__((always_inline)) uint8_t *w_events_plain(uint8_t *p, const otel_span_data *d)
+/* An event time in JSON. The digits above the last eight change every 0.1 s, so consecutive
+ * events mostly share them: they are kept from the last call and only the last eight are
+ * converted. */
+static inline uint8_t *w_event_time(struct otel__dd_encoder *e, uint8_t *p, int64_t v)
+{
+    if (v < 100000000)
+        return w_json_int(p, v);
+    uint64_t hi = (uint64_t)v / 100000000;
+    if (hi != e->ts_hi) {
+        e->ts_hi = hi;
+        e->ts_len = (uint8_t)(otel__json_w_uint(e->ts_text, hi) - e->ts_text);
+    }
+    p = otel__w_copy(p, e->ts_text, e->ts_len);
+    return otel__json_w_8digits(p, (uint32_t)((uint64_t)v - hi * 100000000));
+}
+
+static inline __attribute__((always_inline)) uint8_t *w_events_plain(struct otel__dd_encoder *e, uint8_t *p,
+                                                                     const otel_span_data *d)
 {
     *p++ = '[';
     for (uint32_t i = 0; i < d->event_count; i++) {
@@ -822,7 +846,7 @@ static inline __attribute__((always_inline)) uint8_t *w_events_plain(uint8_t *p,
         p = W_LIT(p, "{\"name\":\"");
         p = otel__w_copy(p, ev->name.data, ev->name.len);
         p = W_LIT(p, "\",\"time_unix_nano\":");
-        p = w_json_int(p, ev->time_ns);
+        p = w_event_time(e, p, ev->time_ns);
         if (ev->attr_count) {
             p = W_LIT(p, ",\"attributes\":{");
             for (uint32_t k = 0; k < ev->attr_count; k++) {
@@ -1127,6 +1151,13 @@ static otel_str status_text(char *buf, const otel_value *v)
     if (v->type == OTEL_VALUE_STR)
         return v->as.s;
     int64_t code = v->type == OTEL_VALUE_INT ? v->as.i : (int64_t)v->as.d;
+    if (code >= 100 && code < 1000) { /* HTTP status codes, without the general conversion */
+        uint32_t c = (uint32_t)code, h = c / 100, t = c / 10 % 10;
+        buf[0] = (char)('0' + h);
+        buf[1] = (char)('0' + t);
+        buf[2] = (char)('0' + c % 10);
+        return (otel_str){ buf, 3 };
+    }
     uint8_t *end = w_json_int((uint8_t *)buf, code);
     otel_str s = { buf, (size_t)(end - (uint8_t *)buf) };
     return s;
@@ -1442,7 +1473,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     if (events_meta) {
         p = c_ckey(e, v05, p, CK_EVENTS);
         if (events_plain)
-            p = w_events_plain(otel__w_str_header(p, events_plain), d);
+            p = w_events_plain(e, otel__w_str_header(p, events_plain), d);
         else
             p = c_str(e, v05, p, pl.events);
     }

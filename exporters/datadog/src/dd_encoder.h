@@ -112,6 +112,10 @@ struct otel__dd_encoder {
     struct otel__dd_buf scratch3;
     struct otel__dd_buf vtext; /* converted attribute values of the span being encoded */
     struct otel__dd_buf names;
+    /* The decimal digits of the last event time above its last eight (see w_event_time). */
+    uint64_t ts_hi;
+    uint8_t ts_text[16];
+    uint8_t ts_len;
     /* The batch being encoded. */
     const otel_span_data *const *spans;
     size_t span_count;

@@ -623,6 +623,14 @@ static const uint64_t pow10_u64[20] = {
     UINT64_C(10000000000000000000),
 };
 
+uint8_t *otel__json_w_8digits(uint8_t *p, uint32_t v)
+{
+    uint32_t a = v / 10000;
+    four_digits(p, a);
+    four_digits(p + 4, v - a * 10000);
+    return p + 8;
+}
+
 size_t otel__json_uint_len(uint64_t v)
 {
     /* log10 from log2 (1233 / 4096 ~ log10(2)), then one compare. */

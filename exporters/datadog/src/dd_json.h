@@ -96,6 +96,8 @@ void otel__json_put_double(struct otel__dd_buf *b, double d);
  * end; at most 20 bytes). */
 size_t otel__json_uint_len(uint64_t v);
 uint8_t *otel__json_w_uint(uint8_t *p, uint64_t v);
+/* Exactly 8 digits of |v| (< 10^8), leading zeros included; returns p + 8. */
+uint8_t *otel__json_w_8digits(uint8_t *p, uint32_t v);
 
 /* True when otel__json_put_str would copy |s| as it is between the quotes: ASCII with no byte
  * below 0x20, no '"' and no '\\'. */
