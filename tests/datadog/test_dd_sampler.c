@@ -488,6 +488,36 @@ static void test_limiter_accuracy_over_ten_seconds_of_overload(void **state)
     assert_true(otel__dd_limiter_effective_rate(&l) == 1.0);
 }
 
+/* A high limit: the thread takes tokens in blocks (64 here) and spends them without the clock;
+ * what is allowed still follows the bucket, short of at most one unspent block. */
+static void test_limiter_blocks_keep_the_rate_at_high_limits(void **state)
+{
+    (void)state;
+    struct fake_clock clk = { .now = INT64_C(9000) * 1000000000 };
+    struct otel__dd_limiter l;
+    otel__dd_limiter_init(&l, 20000);
+    otel__dd_limiter_set_clock(&l, fake_now, &clk);
+    assert_int_equal(l.block, 64);
+    /* 100000 requests per second for 3 s: the full bucket, then 20000 per second. */
+    int allowed = 0;
+    for (int i = 0; i < 300000; i++) {
+        allowed += otel__dd_limiter_allow(&l);
+        clk.now += 10000;
+    }
+    assert_in_range(allowed, 80000 - 64, 80001);
+    /* The last two seconds allowed one in five. */
+    double eff = otel__dd_limiter_effective_rate(&l);
+    assert_true(eff > 0.199 && eff < 0.201);
+    /* Under the limit everything passes, and the blocks are spent. */
+    clk.now += INT64_C(2) * 1000000000;
+    allowed = 0;
+    for (int i = 0; i < 10000; i++) {
+        allowed += otel__dd_limiter_allow(&l);
+        clk.now += 100000;
+    }
+    assert_int_equal(allowed, 10000);
+}
+
 static void test_limiter_fractional_zero_and_negative_limits(void **state)
 {
     (void)state;
@@ -890,6 +920,7 @@ int main(void)
         cmocka_unit_test(test_knuth_keeps_the_requested_share_of_sequential_ids),
         cmocka_unit_test(test_limiter_allows_a_full_bucket_then_refills_at_the_rate),
         cmocka_unit_test(test_limiter_accuracy_over_ten_seconds_of_overload),
+        cmocka_unit_test(test_limiter_blocks_keep_the_rate_at_high_limits),
         cmocka_unit_test(test_limiter_fractional_zero_and_negative_limits),
         cmocka_unit_test(test_limiter_never_exceeds_the_bucket_across_threads),
         cmocka_unit_test(test_sampler_rule_decisions_are_user_keep_and_user_drop),

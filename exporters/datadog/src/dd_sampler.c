@@ -4,8 +4,8 @@
  * parent's sampled flag. Decisions hash the trace id's lower 64 bits with Knuth's factor, as the
  * Datadog tracers and agent do, and are recorded in the trace state's "dd" member, which the
  * exporter reads back (see otel/exporters/datadog.h). The hot path takes no lock: rules are
- * immutable, the limiter is one CAS, and the agent rate of the default service is cached per
- * generation of the shared rate table. */
+ * immutable, the limiter hands out tokens in per-thread blocks, and the agent rate of the default service is
+ * cached per generation of the shared rate table. */
 #include "dd_sampler.h"
 
 #include <math.h>
@@ -501,12 +501,28 @@ static int64_t coarse_now(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static _Atomic uint64_t limiter_ids;
+
+/* The calling thread's cache of one limiter (the last one it used). */
+struct limiter_tls {
+    uint64_t id;        /* the limiter's id; 0: none */
+    int64_t tokens;     /* taken from the bucket, not spent yet */
+    int64_t deny_until; /* no token in the bucket before this time */
+    int64_t sec;        /* the second of the counts below */
+    uint32_t allowed;   /* decisions not yet in the shared window */
+    uint32_t total;
+};
+
+static __thread struct limiter_tls t_limiter __attribute__((tls_model("initial-exec")));
+
 void otel__dd_limiter_init(struct otel__dd_limiter *l, double limit)
 {
     memset(l, 0, sizeof(*l));
+    l->id = atomic_fetch_add(&limiter_ids, 1) + 1;
     atomic_init(&l->tat, INT64_MIN / 2);
     atomic_init(&l->window, 0);
     atomic_init(&l->prev_rate_bits, NO_PREV_RATE);
+    l->block = 1;
     if (isnan(limit) || limit == 0.0) {
         l->mode = -1;
         return;
@@ -521,13 +537,16 @@ void otel__dd_limiter_init(struct otel__dd_limiter *l, double limit)
     if (l->interval_ns < 1)
         l->interval_ns = 1;
     l->tolerance_ns = (int64_t)((burst - 1.0) * interval);
+    double block = limit / 100.0;
+    l->block = block < 1.0 ? 1 : block > 64.0 ? 64 : (int64_t)block;
 }
 
 void otel__dd_limiter_set_clock(struct otel__dd_limiter *l, otel__dd_clock_fn fn, void *user_data)
 {
     l->clock = fn;
     l->clock_user_data = user_data;
-    /* A new clock may start anywhere: begin with a full bucket on it. */
+    /* A new clock may start anywhere: begin with a full bucket on it, and no thread's cache. */
+    l->id = atomic_fetch_add(&limiter_ids, 1) + 1;
     atomic_store(&l->tat, INT64_MIN / 2);
     atomic_store(&l->window, 0);
     atomic_store(&l->prev_rate_bits, NO_PREV_RATE);
@@ -545,17 +564,21 @@ static inline double window_rate(uint64_t w)
     return total ? (double)allowed / (double)total : 1.0;
 }
 
-/* Counts one decision in the current second's window, starting a new window (and remembering
- * the previous one's rate) when the second changed. The count itself is a relaxed load and store,
- * not a locked add: under contention an increment may be lost, which only blurs the
- * _dd.limit_psr statistic (the limit itself is the exact CAS in otel__dd_limiter_allow), and it
- * keeps a decision to one locked instruction. */
-static void limiter_count(struct otel__dd_limiter *l, int64_t now, bool allowed)
+/* Adds |allowed| of |total| decisions made in second |sec| to the shared window, starting a new
+ * window (and remembering the previous one's rate) when |sec| is later than the window's. Counts
+ * of a second the window has already left are dropped. The add is a relaxed load and store, not
+ * a locked add: under contention an update may be lost, which only blurs the _dd.limit_psr
+ * statistic (the limit itself is exact). */
+static void window_add(struct otel__dd_limiter *l, int64_t sec_in, uint32_t allowed, uint32_t total)
 {
-    uint64_t sec = (uint64_t)(now / 1000000000) & 0xffff;
+    if (!total)
+        return;
+    uint64_t sec = (uint64_t)sec_in & 0xffff;
     uint64_t w = atomic_load_explicit(&l->window, memory_order_relaxed);
     while ((w >> WIN_SHIFT) != sec) {
-        uint64_t fresh = (sec << WIN_SHIFT) | ((uint64_t)allowed << ALLOWED_SHIFT) | 1;
+        if ((w & FIELD_MASK) && ((sec - (w >> WIN_SHIFT)) & 0xffff) > 0x8000)
+            return; /* an older second */
+        uint64_t fresh = (sec << WIN_SHIFT) | ((uint64_t)allowed << ALLOWED_SHIFT) | total;
         if (atomic_compare_exchange_weak_explicit(&l->window, &w, fresh, memory_order_relaxed,
                                                   memory_order_relaxed)) {
             uint64_t prev_sec = w >> WIN_SHIFT;
@@ -568,41 +591,100 @@ static void limiter_count(struct otel__dd_limiter *l, int64_t now, bool allowed)
             return;
         }
     }
-    if ((w & FIELD_MASK) >= FIELD_MASK - 1)
+    if ((w & FIELD_MASK) + total >= FIELD_MASK)
         return; /* 16 million decisions in one second: stop counting rather than overflow */
-    atomic_store_explicit(&l->window, w + (((uint64_t)allowed << ALLOWED_SHIFT) | 1), memory_order_relaxed);
+    atomic_store_explicit(&l->window, w + (((uint64_t)allowed << ALLOWED_SHIFT) | total),
+                          memory_order_relaxed);
+}
+
+static inline void tls_flush(struct otel__dd_limiter *l, struct limiter_tls *t)
+{
+    window_add(l, t->sec, t->allowed, t->total);
+    t->allowed = t->total = 0;
+}
+
+/* Points the thread's cache at |l| and the second of |now|. */
+static void tls_sync(struct otel__dd_limiter *l, struct limiter_tls *t, int64_t now)
+{
+    int64_t sec = now / 1000000000;
+    if (t->id != l->id) {
+        /* The previous limiter may be gone: its unspent tokens and counts are dropped. */
+        t->id = l->id;
+        t->tokens = 0;
+        t->deny_until = INT64_MIN;
+        t->allowed = t->total = 0;
+        t->sec = sec;
+    } else if (sec != t->sec) {
+        tls_flush(l, t);
+        t->sec = sec;
+    }
+}
+
+/* The slow path: a new second, another limiter, or no token in the cache and the bucket may have
+ * some. */
+static __attribute__((noinline)) bool limiter_refill(struct otel__dd_limiter *l, struct limiter_tls *t,
+                                                     int64_t now)
+{
+    tls_sync(l, t, now);
+    if (now < t->deny_until) {
+        t->total++;
+        return false;
+    }
+    int64_t tat = atomic_load_explicit(&l->tat, memory_order_relaxed);
+    for (;;) {
+        int64_t base = tat > now ? tat : now;
+        int64_t room = l->tolerance_ns + l->interval_ns - (base - now); /* time for whole tokens */
+        if (room < l->interval_ns) {
+            /* Empty: the next token is there when base - now <= tolerance. */
+            t->deny_until = base - l->tolerance_ns;
+            t->total++;
+            return false;
+        }
+        int64_t n = room / l->interval_ns;
+        if (n > l->block)
+            n = l->block;
+        if (atomic_compare_exchange_weak_explicit(&l->tat, &tat, base + n * l->interval_ns,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            t->tokens = n - 1;
+            t->allowed++;
+            t->total++;
+            return true;
+        }
+    }
 }
 
 bool otel__dd_limiter_allow(struct otel__dd_limiter *l)
 {
+    struct limiter_tls *t = &t_limiter;
+    if (__builtin_expect(t->id == l->id, 1) && t->tokens > 0) {
+        /* A token of this thread's block: no clock, no shared memory. */
+        t->tokens--;
+        t->allowed++;
+        t->total++;
+        return true;
+    }
     if (l->mode != 0) {
-        if (l->mode < 0)
-            limiter_count(l, limiter_now(l), false);
+        if (l->mode < 0) {
+            tls_sync(l, t, limiter_now(l));
+            t->total++;
+        }
         return l->mode > 0;
     }
     int64_t now = limiter_now(l);
-    int64_t tat = atomic_load_explicit(&l->tat, memory_order_relaxed);
-    bool allowed;
-    for (;;) {
-        int64_t base = tat > now ? tat : now;
-        if (base - now > l->tolerance_ns) {
-            allowed = false;
-            break;
-        }
-        if (atomic_compare_exchange_weak_explicit(&l->tat, &tat, base + l->interval_ns, memory_order_relaxed,
-                                                  memory_order_relaxed)) {
-            allowed = true;
-            break;
-        }
+    if (__builtin_expect(t->id == l->id && now < t->deny_until && now / 1000000000 == t->sec, 1)) {
+        t->total++; /* the bucket is known to be empty until deny_until */
+        return false;
     }
-    limiter_count(l, now, allowed);
-    return allowed;
+    return limiter_refill(l, t, now);
 }
 
 double otel__dd_limiter_effective_rate(struct otel__dd_limiter *l)
 {
     if (l->mode > 0)
         return 1.0;
+    struct limiter_tls *t = &t_limiter;
+    if (t->id == l->id)
+        tls_flush(l, t);
     uint64_t w = atomic_load_explicit(&l->window, memory_order_relaxed);
     double cur = window_rate(w);
     uint64_t bits = atomic_load_explicit(&l->prev_rate_bits, memory_order_relaxed);

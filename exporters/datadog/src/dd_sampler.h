@@ -165,9 +165,16 @@ static inline bool otel__dd_knuth_keep(uint64_t trace_id_low, uint64_t threshold
 /* ---------------------------------------------------------------------------------------------
  * Rate limiter: a token bucket of |limit| tokens refilled at |limit| per second, kept as one
  * atomic "theoretical arrival time" (GCRA), plus packed per-second counters for the effective
- * rate the Datadog tracers report as _dd.limit_psr. Lock-free: one CAS per allowed decision, no
- * locked instruction for a denied one; the statistics counters may lose an update under
- * contention (never the limit).
+ * rate the Datadog tracers report as _dd.limit_psr.
+ *
+ * Each thread takes tokens from the bucket in blocks (one CAS for |block| tokens, |block| at most
+ * 1% of the limit, so 1 below 200 per second) and spends them without touching shared memory or
+ * reading the clock; when the bucket is empty it remembers the time the next token becomes
+ * available and denies until then with one clock read and no shared access. The count of tokens
+ * handed out is exact, so the rate over time is; a thread's unspent block can at most add
+ * |block| - 1 to a later burst. Decisions are counted per thread and added to the shared
+ * per-second window when the thread sees the second change, takes a block, or asks for the
+ * effective rate, so the statistic lags by at most a second on other threads.
  * ------------------------------------------------------------------------------------------- */
 
 typedef int64_t (*otel__dd_clock_fn)(void *user_data);
@@ -176,6 +183,8 @@ struct otel__dd_limiter {
     int mode;                        /* 0 normal, 1 allow all, -1 deny all */
     int64_t interval_ns;             /* time per token */
     int64_t tolerance_ns;            /* (burst - 1) * interval */
+    int64_t block;                   /* tokens a thread takes at once */
+    uint64_t id;                     /* tells the threads' caches of this limiter from others */
     _Atomic int64_t tat;             /* theoretical arrival time, ns on the limiter's clock */
     _Atomic uint64_t window;         /* [second:16][allowed:24][total:24] */
     _Atomic uint64_t prev_rate_bits; /* rate of the previous second as double bits; ~0: none */
