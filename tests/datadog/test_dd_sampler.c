@@ -145,6 +145,60 @@ static void test_glob_matches_the_datadog_reference_table(void **state)
     }
 }
 
+/* A plain recursive matcher, the definition the compiled globs must agree with. */
+static int naive_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
+
+static bool naive_match(const char *p, size_t pn, const char *s, size_t sn)
+{
+    if (pn == 0)
+        return sn == 0;
+    if (p[0] == '*')
+        return naive_match(p + 1, pn - 1, s, sn) || (sn > 0 && naive_match(p, pn, s + 1, sn - 1));
+    if (sn == 0)
+        return false;
+    if (p[0] != '?' && naive_lower((unsigned char)p[0]) != naive_lower((unsigned char)s[0]))
+        return false;
+    return naive_match(p + 1, pn - 1, s + 1, sn - 1);
+}
+
+/* Random patterns and subjects over an alphabet that straddles the case boundaries ('@', 'A',
+ * 'Z', '[', '`', 'a', 'z', '{', a byte >= 0x80), long enough for the 8-byte compares. */
+static void test_glob_agrees_with_a_naive_matcher(void **state)
+{
+    (void)state;
+    static const char alpha[] = "@AZ[`az{\xc3" "bB";
+    uint64_t x = UINT64_C(0x2545f4914f6cdd1d);
+    char pat[40], sub[40];
+    for (int round = 0; round < 200000; round++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t pn = (size_t)(x % 24), sn = (size_t)((x >> 8) % 30);
+        for (size_t i = 0; i < pn; i++) {
+            uint64_t r = (x >> (i % 50)) ^ (uint64_t)i * 0x9e3779b97f4a7c15;
+            unsigned k = (unsigned)(r % 16);
+            pat[i] = k < 12 ? alpha[k % (sizeof(alpha) - 1)] : k < 14 ? '?' : '*';
+        }
+        /* Subjects often built from the pattern so that matches happen. */
+        bool from_pattern = (x >> 40) & 1;
+        for (size_t i = 0; i < sn; i++) {
+            uint64_t r = (x >> (i % 40)) ^ (uint64_t)i * 0xbf58476d1ce4e5b9;
+            char c = alpha[r % (sizeof(alpha) - 1)];
+            if (from_pattern && i < pn && pat[i] != '*' && pat[i] != '?')
+                c = (r >> 7) & 1 && pat[i] >= 'a' && pat[i] <= 'z' ? (char)(pat[i] - 32) : pat[i];
+            sub[i] = c;
+        }
+        bool want = naive_match(pat, pn, sub, sn);
+        bool got = otel__dd_glob_match_str((otel_str){ pat, pn }, (otel_str){ sub, sn });
+        if (want != got)
+            fail_msg("pattern \"%.*s\" subject \"%.*s\": want %d got %d", (int)pn, pat, (int)sn, sub, want,
+                     got);
+    }
+}
+
 static void test_glob_pathological_pattern_is_linear(void **state)
 {
     (void)state;
@@ -902,6 +956,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_glob_matches_the_datadog_reference_table),
+        cmocka_unit_test(test_glob_agrees_with_a_naive_matcher),
         cmocka_unit_test(test_glob_pathological_pattern_is_linear),
         cmocka_unit_test_setup_teardown(test_rules_parse_valid_rules, log_capture_setup,
                                         log_capture_teardown),

@@ -51,7 +51,9 @@ otel_status otel__dd_glob_init(struct otel__dd_glob *g, otel_str pattern)
     }
     if (pattern.len > UINT32_MAX - 1)
         return OTEL_ERR_NOMEM; /* a 4 GiB pattern: treat as the allocation it would be */
-    g->pattern = otel__malloc(pattern.len + 1);
+    /* The pattern, its NUL, and a byte mask of the pattern: 0xff where a subject byte must equal
+     * it, 0 for '?' and '*'. */
+    g->pattern = otel__malloc(2 * pattern.len + 2);
     if (!g->pattern)
         return OTEL_ERR_NOMEM;
     /* Collapse runs of '*' (they mean the same). */
@@ -66,6 +68,9 @@ otel_status otel__dd_glob_init(struct otel__dd_glob *g, otel_str pattern)
     }
     g->pattern[n] = '\0';
     g->len = n;
+    g->care = (unsigned char *)g->pattern + n + 1;
+    for (uint32_t i = 0; i < n; i++)
+        g->care[i] = g->pattern[i] == '?' || g->pattern[i] == '*' ? 0 : 0xff;
     g->kind = star ? OTEL__DD_GLOB_PATTERN : OTEL__DD_GLOB_LITERAL;
     if (star) {
         const char *first = memchr(g->pattern, '*', n);
@@ -87,15 +92,44 @@ void otel__dd_glob_cleanup(struct otel__dd_glob *g)
     memset(g, 0, sizeof(*g));
 }
 
-/* |n| pattern bytes (lowercase, '?' for any byte) against |n| subject bytes. */
-static inline bool seg_eq(const char *p, const char *s, size_t n)
+/* The 8 bytes at |s| with ASCII 'A'..'Z' lowercased, in one word: a byte below 0x80 whose low 7
+ * bits reach 'A' but not 'Z' + 1 gets 0x20 added (no carries cross bytes). */
+static inline uint64_t lower8(const char *s)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char pc = (unsigned char)p[i];
-        if (pc != otel__dd_lower_tab[(unsigned char)s[i]] && pc != '?')
-            return false;
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    uint64_t w;
+    memcpy(&w, s, 8);
+    uint64_t b = w & ~high;
+    uint64_t upper = (b + ones * (0x80 - 'A')) & ~(b + ones * (0x80 - 'Z' - 1)) & ~w & high;
+    return w | (upper >> 2);
+}
+
+static inline bool word_eq(const struct otel__dd_glob *g, size_t at, const char *s)
+{
+    uint64_t pw, cw;
+    memcpy(&pw, g->pattern + at, 8);
+    memcpy(&cw, g->care + at, 8);
+    return ((lower8(s) ^ pw) & cw) == 0;
+}
+
+/* Pattern bytes [at, at + n) (lowercase; '?' matches any byte) against |n| subject bytes: 8 at a
+ * time, the tail as an overlapping word. */
+static inline bool seg_eq(const struct otel__dd_glob *g, size_t at, const char *s, size_t n)
+{
+    if (n < 8) {
+        const char *p = g->pattern + at;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char pc = (unsigned char)p[i];
+            if (pc != otel__dd_lower_tab[(unsigned char)s[i]] && pc != '?')
+                return false;
+        }
+        return true;
     }
-    return true;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        if (!word_eq(g, at + i, s + i))
+            return false;
+    return i == n || word_eq(g, at + n - 8, s + n - 8);
 }
 
 bool otel__dd_glob_match_bytes(const struct otel__dd_glob *g, otel_str subject)
@@ -103,14 +137,14 @@ bool otel__dd_glob_match_bytes(const struct otel__dd_glob *g, otel_str subject)
     if (g->kind == OTEL__DD_GLOB_ANY)
         return true;
     if (g->kind == OTEL__DD_GLOB_LITERAL)
-        return subject.len == g->len && seg_eq(g->pattern, subject.data, g->len);
+        return subject.len == g->len && seg_eq(g, 0, subject.data, g->len);
     if (subject.len < g->min_len)
         return false;
     const char *p = g->pattern;
     const char *s = subject.data;
     /* Anchored ends first: the cheapest rejections. */
-    if (!seg_eq(p + g->len - g->suffix_len, s + subject.len - g->suffix_len, g->suffix_len) ||
-        !seg_eq(p, s, g->prefix_len))
+    if (!seg_eq(g, g->len - g->suffix_len, s + subject.len - g->suffix_len, g->suffix_len) ||
+        !seg_eq(g, 0, s, g->prefix_len))
         return false;
     /* Middle segments, in order, leftmost-first inside the window between prefix and suffix. */
     size_t pi = g->prefix_len + 1;            /* after the first '*' */
@@ -123,7 +157,7 @@ bool otel__dd_glob_match_bytes(const struct otel__dd_glob *g, otel_str subject)
         size_t sl = seg - pi;
         bool found = false;
         for (; si + sl <= send; si++) {
-            if (seg_eq(p + pi, s + si, sl)) {
+            if (seg_eq(g, pi, s + si, sl)) {
                 found = true;
                 break;
             }

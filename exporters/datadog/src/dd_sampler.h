@@ -44,7 +44,8 @@ enum otel__dd_glob_kind {
  * suffix. */
 struct otel__dd_glob {
     enum otel__dd_glob_kind kind;
-    char *pattern; /* lowercased copy with runs of '*' collapsed, NUL-terminated; NULL for ANY */
+    char *pattern;       /* lowercased copy with runs of '*' collapsed, NUL-terminated; NULL for ANY */
+    unsigned char *care; /* after the pattern: 0xff per byte a subject must match, 0 for '?' */
     uint32_t len;
     uint32_t min_len;    /* bytes a subject needs: the pattern's non-'*' bytes */
     uint32_t prefix_len; /* bytes before the first '*' */
