@@ -347,39 +347,64 @@ static otel_str join2(struct composer *c, otel_str a, otel_str b)
     return c_end(c);
 }
 
-static otel_str map_resource(const struct otel__dd_view *v, struct composer *c)
+static inline int part1(otel_str *a, otel_str x)
+{
+    *a = x;
+    return 1;
+}
+
+static inline int part2(otel_str *a, otel_str *b, otel_str x, otel_str y)
+{
+    *a = x;
+    *b = y;
+    return 2;
+}
+
+/* The resource as one part, or two joined by a space. */
+static int resource_parts(const struct otel__dd_view *v, otel_str *a, otel_str *b)
 {
     otel_str s, t;
     if (otel__dd_get_str(v, OTEL__DDK_RESOURCE_NAME, true, &s))
-        return s;
+        return part1(a, s);
     if (get_either(v, OTEL__DDK_HTTP_REQUEST_METHOD, OTEL__DDK_HTTP_METHOD, true, &s)) {
         if (otel_str_eq(s, OTEL_STR("_OTHER")))
             s = OTEL_STR("HTTP");
         if (v->kind == OTEL_SPAN_KIND_SERVER && otel__dd_get_str(v, OTEL__DDK_HTTP_ROUTE, true, &t))
-            return join2(c, s, t);
-        return s;
+            return part2(a, b, s, t);
+        return part1(a, s);
     }
     if (get_either(v, OTEL__DDK_MESSAGING_OPERATION_TYPE, OTEL__DDK_MESSAGING_OPERATION, true, &s)) {
         if (get_either(v, OTEL__DDK_MESSAGING_DESTINATION, OTEL__DDK_MESSAGING_DESTINATION_NAME, true, &t))
-            return join2(c, s, t);
-        return s;
+            return part2(a, b, s, t);
+        return part1(a, s);
     }
     if (otel__dd_get_str(v, OTEL__DDK_RPC_METHOD, true, &s)) {
         if (otel__dd_get_str(v, OTEL__DDK_RPC_SERVICE, true, &t))
-            return join2(c, s, t);
-        return s;
+            return part2(a, b, s, t);
+        return part1(a, s);
     }
     if (otel__dd_get_str(v, OTEL__DDK_GRAPHQL_OPERATION_TYPE, true, &s)) {
         if (otel__dd_get_str(v, OTEL__DDK_GRAPHQL_OPERATION_NAME, true, &t))
-            return join2(c, s, t);
-        return s;
+            return part2(a, b, s, t);
+        return part1(a, s);
     }
     if (get_either(v, OTEL__DDK_DB_SYSTEM_NAME, OTEL__DDK_DB_SYSTEM, true, &s)) {
         if (otel__dd_get_str(v, OTEL__DDK_DB_STATEMENT, true, &t) ||
             otel__dd_get_str(v, OTEL__DDK_DB_QUERY_TEXT, true, &t))
-            return t;
+            return part1(a, t);
     }
-    return v->name;
+    return part1(a, v->name);
+}
+
+static otel_str map_resource(const struct otel__dd_view *v, struct composer *c)
+{
+    otel_str a, b;
+    return resource_parts(v, &a, &b) == 2 ? join2(c, a, b) : a;
+}
+
+int otel__dd_map_resource_parts(const struct otel__dd_view *v, otel_str *a, otel_str *b)
+{
+    return resource_parts(v, a, b);
 }
 
 /* |a| equals the lowercase |b| ignoring ASCII case. */

@@ -100,6 +100,11 @@ size_t otel__dd_map_span(const struct otel__dd_view *v, char *buf, size_t cap, o
 size_t otel__dd_map_name(const struct otel__dd_view *v, char *buf, size_t cap, otel_str *name);
 size_t otel__dd_map_resource(const struct otel__dd_view *v, char *buf, size_t cap, otel_str *resource);
 
+/* The resource as otel__dd_map_resource composes it, without composing: 1 when it is |*a| alone,
+ * 2 when it is |*a| + " " + |*b|. Nothing is copied; the parts point into the attributes or the
+ * span name. */
+int otel__dd_map_resource_parts(const struct otel__dd_view *v, otel_str *a, otel_str *b);
+
 /* Lowercase kind name: "server", "client", "producer", "consumer", "internal". */
 otel_str otel__dd_kind_name(otel_span_kind kind);
 

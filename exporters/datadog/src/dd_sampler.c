@@ -454,6 +454,33 @@ static __attribute__((noinline)) otel_str props_resource(struct otel__dd_span_pr
     return p->resource;
 }
 
+/* Whether the resource can match |g| at all, judged from its parts (length, first and last
+ * byte) before it is composed: "GET /users/:id" is never copied for a "POST /admin/..." rule. */
+static __attribute__((noinline)) bool resource_may_match(const struct otel__dd_glob *g,
+                                                         struct otel__dd_span_props *p)
+{
+    if (!(p->mapped & OTEL__DD_MAPPED_RESOURCE_PARTS)) {
+        struct otel__dd_view v;
+        props_view(p, &v);
+        p->res_parts = (uint8_t)otel__dd_map_resource_parts(&v, &p->res_a, &p->res_b);
+        p->mapped |= OTEL__DD_MAPPED_RESOURCE_PARTS;
+    }
+    otel_str a = p->res_a, b = p->res_parts == 2 ? p->res_b : (otel_str){ NULL, 0 };
+    size_t len = a.len + (p->res_parts == 2 ? 1 + b.len : 0);
+    if (len > sizeof(p->resource_buf))
+        return true; /* composing cuts it: decide on the composed text */
+    if (g->kind == OTEL__DD_GLOB_LITERAL ? len != g->len : len < g->min_len)
+        return false;
+    if (!len)
+        return true;
+    unsigned char first = a.len ? (unsigned char)a.data[0] : ' ';
+    unsigned char last = p->res_parts != 2 ? (unsigned char)a.data[a.len - 1]
+                         : b.len           ? (unsigned char)b.data[b.len - 1]
+                                           : ' ';
+    return (!g->first || g->first == otel__dd_lower_tab[first]) &&
+           (!g->last || g->last == otel__dd_lower_tab[last]);
+}
+
 /* Everything but the service. */
 static inline bool rule_matches_rest(const struct otel__dd_rule *r, struct otel__dd_span_props *p)
 {
@@ -461,10 +488,13 @@ static inline bool rule_matches_rest(const struct otel__dd_rule *r, struct otel_
         if (r->name.kind != OTEL__DD_GLOB_ANY &&
             !otel__dd_glob_match(&r->name, (p->mapped & OTEL__DD_MAPPED_NAME) ? p->name : props_name(p)))
             return false;
-        if (r->resource.kind != OTEL__DD_GLOB_ANY &&
-            !otel__dd_glob_match(&r->resource,
-                                 (p->mapped & OTEL__DD_MAPPED_RESOURCE) ? p->resource : props_resource(p)))
-            return false;
+        if (r->resource.kind != OTEL__DD_GLOB_ANY) {
+            if (!(p->mapped & OTEL__DD_MAPPED_RESOURCE) && !resource_may_match(&r->resource, p))
+                return false;
+            if (!otel__dd_glob_match(
+                    &r->resource, (p->mapped & OTEL__DD_MAPPED_RESOURCE) ? p->resource : props_resource(p)))
+                return false;
+        }
     }
     const otel_sampling_params *params = p->params;
     for (size_t i = 0; i < r->tag_count; i++) {

@@ -116,6 +116,7 @@ struct otel__dd_rule {
 
 #define OTEL__DD_MAPPED_NAME 1u
 #define OTEL__DD_MAPPED_RESOURCE 2u
+#define OTEL__DD_MAPPED_RESOURCE_PARTS 4u
 
 /* What a rule is matched against. |name| and |resource| are computed lazily: a rule that does
  * not look at them never pays for the mapping. */
@@ -126,6 +127,8 @@ struct otel__dd_span_props {
     uint8_t mapped; /* OTEL__DD_MAPPED_*: which of name and resource are known */
     otel_str name;
     otel_str resource;
+    otel_str res_a, res_b; /* the resource's parts (OTEL__DD_MAPPED_RESOURCE_PARTS) */
+    uint8_t res_parts;     /* 1: |res_a|; 2: |res_a| " " |res_b| */
     char name_buf[128];
     char resource_buf[256];
 };
