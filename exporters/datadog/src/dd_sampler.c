@@ -77,6 +77,7 @@ otel_status otel__dd_glob_init(struct otel__dd_glob *g, otel_str pattern)
         const char *last = strrchr(g->pattern, '*');
         g->prefix_len = (uint32_t)(first - g->pattern);
         g->suffix_len = (uint32_t)(n - (size_t)(last - g->pattern) - 1);
+        g->one_star = first == last;
     }
     /* Bytes every match must start and end with ('?' and '*' excluded). */
     if (n && g->pattern[0] != '*' && g->pattern[0] != '?')
@@ -92,59 +93,19 @@ void otel__dd_glob_cleanup(struct otel__dd_glob *g)
     memset(g, 0, sizeof(*g));
 }
 
-/* The 8 bytes at |s| with ASCII 'A'..'Z' lowercased, in one word: a byte below 0x80 whose low 7
- * bits reach 'A' but not 'Z' + 1 gets 0x20 added (no carries cross bytes). */
-static inline uint64_t lower8(const char *s)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
-    uint64_t w;
-    memcpy(&w, s, 8);
-    uint64_t b = w & ~high;
-    uint64_t upper = (b + ones * (0x80 - 'A')) & ~(b + ones * (0x80 - 'Z' - 1)) & ~w & high;
-    return w | (upper >> 2);
-}
-
-static inline bool word_eq(const struct otel__dd_glob *g, size_t at, const char *s)
-{
-    uint64_t pw, cw;
-    memcpy(&pw, g->pattern + at, 8);
-    memcpy(&cw, g->care + at, 8);
-    return ((lower8(s) ^ pw) & cw) == 0;
-}
-
-/* Pattern bytes [at, at + n) (lowercase; '?' matches any byte) against |n| subject bytes: 8 at a
- * time, the tail as an overlapping word. */
-static inline bool seg_eq(const struct otel__dd_glob *g, size_t at, const char *s, size_t n)
-{
-    if (n < 8) {
-        const char *p = g->pattern + at;
-        for (size_t i = 0; i < n; i++) {
-            unsigned char pc = (unsigned char)p[i];
-            if (pc != otel__dd_lower_tab[(unsigned char)s[i]] && pc != '?')
-                return false;
-        }
-        return true;
-    }
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        if (!word_eq(g, at + i, s + i))
-            return false;
-    return i == n || word_eq(g, at + n - 8, s + n - 8);
-}
-
 bool otel__dd_glob_match_bytes(const struct otel__dd_glob *g, otel_str subject)
 {
     if (g->kind == OTEL__DD_GLOB_ANY)
         return true;
     if (g->kind == OTEL__DD_GLOB_LITERAL)
-        return subject.len == g->len && seg_eq(g, 0, subject.data, g->len);
+        return subject.len == g->len && otel__dd_seg_eq(g, 0, subject.data, g->len);
     if (subject.len < g->min_len)
         return false;
     const char *p = g->pattern;
     const char *s = subject.data;
     /* Anchored ends first: the cheapest rejections. */
-    if (!seg_eq(g, g->len - g->suffix_len, s + subject.len - g->suffix_len, g->suffix_len) ||
-        !seg_eq(g, 0, s, g->prefix_len))
+    if (!otel__dd_seg_eq(g, g->len - g->suffix_len, s + subject.len - g->suffix_len, g->suffix_len) ||
+        !otel__dd_seg_eq(g, 0, s, g->prefix_len))
         return false;
     /* Middle segments, in order, leftmost-first inside the window between prefix and suffix. */
     size_t pi = g->prefix_len + 1;            /* after the first '*' */
@@ -157,7 +118,7 @@ bool otel__dd_glob_match_bytes(const struct otel__dd_glob *g, otel_str subject)
         size_t sl = seg - pi;
         bool found = false;
         for (; si + sl <= send; si++) {
-            if (seg_eq(g, pi, s + si, sl)) {
+            if (otel__dd_seg_eq(g, pi, s + si, sl)) {
                 found = true;
                 break;
             }
@@ -435,16 +396,29 @@ static void props_view(const struct otel__dd_span_props *p, struct otel__dd_view
     v->res_ix = NULL;
 }
 
-/* The span's Datadog name and resource, each computed on first use. */
-static __attribute__((noinline)) otel_str props_name(struct otel__dd_span_props *p)
+/* The span's Datadog name, and its resource as parts (with the composed resource's length and
+ * first and last bytes, lowercased), computed together on first use. */
+static __attribute__((noinline)) void props_map(struct otel__dd_span_props *p)
 {
     struct otel__dd_view v;
     props_view(p, &v);
     otel__dd_map_name(&v, p->name_buf, sizeof(p->name_buf), &p->name);
-    p->mapped |= OTEL__DD_MAPPED_NAME;
-    return p->name;
+    otel_str a, b;
+    int parts = otel__dd_map_resource_parts(&v, &a, &b);
+    p->res_a = a;
+    p->res_b = b;
+    p->res_parts = (uint8_t)parts;
+    size_t len = a.len + (parts == 2 ? 1 + b.len : 0);
+    p->res_len = len;
+    p->res_first = len ? otel__dd_lower_tab[a.len ? (unsigned char)a.data[0] : ' '] : 0;
+    unsigned char last = parts != 2 ? (a.len ? (unsigned char)a.data[a.len - 1] : 0)
+                         : b.len    ? (unsigned char)b.data[b.len - 1]
+                                    : ' ';
+    p->res_last = otel__dd_lower_tab[last];
+    p->mapped |= OTEL__DD_MAPPED_NAME | OTEL__DD_MAPPED_RESOURCE_PARTS;
 }
 
+/* The composed resource, on first use. */
 static __attribute__((noinline)) otel_str props_resource(struct otel__dd_span_props *p)
 {
     struct otel__dd_view v;
@@ -456,41 +430,31 @@ static __attribute__((noinline)) otel_str props_resource(struct otel__dd_span_pr
 
 /* Whether the resource can match |g| at all, judged from its parts (length, first and last
  * byte) before it is composed: "GET /users/:id" is never copied for a "POST /admin/..." rule. */
-static __attribute__((noinline)) bool resource_may_match(const struct otel__dd_glob *g,
-                                                         struct otel__dd_span_props *p)
+static inline bool resource_may_match(const struct otel__dd_glob *g, const struct otel__dd_span_props *p)
 {
-    if (!(p->mapped & OTEL__DD_MAPPED_RESOURCE_PARTS)) {
-        struct otel__dd_view v;
-        props_view(p, &v);
-        p->res_parts = (uint8_t)otel__dd_map_resource_parts(&v, &p->res_a, &p->res_b);
-        p->mapped |= OTEL__DD_MAPPED_RESOURCE_PARTS;
-    }
-    otel_str a = p->res_a, b = p->res_parts == 2 ? p->res_b : (otel_str){ NULL, 0 };
-    size_t len = a.len + (p->res_parts == 2 ? 1 + b.len : 0);
+    size_t len = p->res_len;
     if (len > sizeof(p->resource_buf))
         return true; /* composing cuts it: decide on the composed text */
     if (g->kind == OTEL__DD_GLOB_LITERAL ? len != g->len : len < g->min_len)
         return false;
-    if (!len)
-        return true;
-    unsigned char first = a.len ? (unsigned char)a.data[0] : ' ';
-    unsigned char last = p->res_parts != 2 ? (unsigned char)a.data[a.len - 1]
-                         : b.len           ? (unsigned char)b.data[b.len - 1]
-                                           : ' ';
-    return (!g->first || g->first == otel__dd_lower_tab[first]) &&
-           (!g->last || g->last == otel__dd_lower_tab[last]);
+    return !len || ((!g->first || g->first == p->res_first) && (!g->last || g->last == p->res_last));
 }
 
 /* Everything but the service. */
 static inline bool rule_matches_rest(const struct otel__dd_rule *r, struct otel__dd_span_props *p)
 {
     if (r->needs_mapping) {
-        if (r->name.kind != OTEL__DD_GLOB_ANY &&
-            !otel__dd_glob_match(&r->name, (p->mapped & OTEL__DD_MAPPED_NAME) ? p->name : props_name(p)))
+        if (!(p->mapped & OTEL__DD_MAPPED_NAME))
+            props_map(p);
+        if (r->name.kind != OTEL__DD_GLOB_ANY && !otel__dd_glob_match(&r->name, p->name))
             return false;
         if (r->resource.kind != OTEL__DD_GLOB_ANY) {
-            if (!(p->mapped & OTEL__DD_MAPPED_RESOURCE) && !resource_may_match(&r->resource, p))
-                return false;
+            if (!(p->mapped & OTEL__DD_MAPPED_RESOURCE)) {
+                if (!(p->mapped & OTEL__DD_MAPPED_RESOURCE_PARTS))
+                    props_map(p);
+                if (!resource_may_match(&r->resource, p))
+                    return false;
+            }
             if (!otel__dd_glob_match(
                     &r->resource, (p->mapped & OTEL__DD_MAPPED_RESOURCE) ? p->resource : props_resource(p)))
                 return false;

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dd_mapping.h"
 #include "otel/exporters/datadog.h"
@@ -53,6 +54,7 @@ struct otel__dd_glob {
     unsigned char first; /* the pattern's first byte when it must equal the subject's (no '*' or
                           * '?'), else 0 */
     unsigned char last;  /* the same for the last byte */
+    bool one_star;       /* "<prefix>*<suffix>": no middle segments */
 };
 
 /* ASCII lowercase table. */
@@ -63,6 +65,49 @@ otel_status otel__dd_glob_init(struct otel__dd_glob *g, otel_str pattern);
 void otel__dd_glob_cleanup(struct otel__dd_glob *g);
 /* The byte-level part of otel__dd_glob_match, once the length allows a match. */
 bool otel__dd_glob_match_bytes(const struct otel__dd_glob *g, otel_str subject);
+
+/* The 8 bytes at |s| with ASCII 'A'..'Z' lowercased, in one word: a byte below 0x80 whose low 7
+ * bits reach 'A' but not 'Z' + 1 gets 0x20 added (no carries cross bytes). The empty asm hides
+ * where |s| came from, so that inlining into a caller with a short constant subject does not
+ * make gcc warn about a read it cannot prove unreachable (n >= 8 is checked by the caller). */
+static inline uint64_t otel__dd_lower8(const char *s)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+    __asm__("" : "+r"(s));
+    uint64_t w;
+    memcpy(&w, s, 8);
+    uint64_t b = w & ~high;
+    uint64_t upper = (b + ones * (0x80 - 'A')) & ~(b + ones * (0x80 - 'Z' - 1)) & ~w & high;
+    return w | (upper >> 2);
+}
+
+static inline bool otel__dd_word_eq(const struct otel__dd_glob *g, size_t at, const char *s)
+{
+    uint64_t pw, cw;
+    memcpy(&pw, g->pattern + at, 8);
+    memcpy(&cw, g->care + at, 8);
+    return ((otel__dd_lower8(s) ^ pw) & cw) == 0;
+}
+
+/* Pattern bytes [at, at + n) (lowercase; '?' matches any byte) against |n| subject bytes: 8 at a
+ * time, the tail as an overlapping word. */
+static inline bool otel__dd_seg_eq(const struct otel__dd_glob *g, size_t at, const char *s, size_t n)
+{
+    if (n < 8) {
+        const char *p = g->pattern + at;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char pc = (unsigned char)p[i];
+            if (pc != otel__dd_lower_tab[(unsigned char)s[i]] && pc != '?')
+                return false;
+        }
+        return true;
+    }
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        if (!otel__dd_word_eq(g, at + i, s + i))
+            return false;
+    return i == n || otel__dd_word_eq(g, at + n - 8, s + n - 8);
+}
 
 /* Inline so that most rules are decided by a kind or length compare without a call. */
 static inline bool otel__dd_glob_match(const struct otel__dd_glob *g, otel_str subject)
@@ -86,6 +131,10 @@ static inline bool otel__dd_glob_match(const struct otel__dd_glob *g, otel_str s
         if (g->last && g->last != otel__dd_lower_tab[(unsigned char)subject.data[subject.len - 1]])
             return false;
     }
+    if (g->kind == OTEL__DD_GLOB_PATTERN && g->one_star)
+        return otel__dd_seg_eq(g, 0, subject.data, g->prefix_len) &&
+               otel__dd_seg_eq(g, g->len - g->suffix_len, subject.data + subject.len - g->suffix_len,
+                               g->suffix_len);
     return otel__dd_glob_match_bytes(g, subject);
 }
 /* Matches an uncompiled pattern (tests). */
@@ -119,7 +168,8 @@ struct otel__dd_rule {
 #define OTEL__DD_MAPPED_RESOURCE_PARTS 4u
 
 /* What a rule is matched against. |name| and |resource| are computed lazily: a rule that does
- * not look at them never pays for the mapping. */
+ * not look at them never pays for the mapping (the name and the resource's parts are mapped
+ * together; the resource is composed only when a rule may match it). */
 struct otel__dd_span_props {
     otel_str service;
     const otel_sampling_params *params; /* attributes for tags, kind and name for the mapping */
@@ -127,8 +177,10 @@ struct otel__dd_span_props {
     uint8_t mapped; /* OTEL__DD_MAPPED_*: which of name and resource are known */
     otel_str name;
     otel_str resource;
-    otel_str res_a, res_b; /* the resource's parts (OTEL__DD_MAPPED_RESOURCE_PARTS) */
-    uint8_t res_parts;     /* 1: |res_a|; 2: |res_a| " " |res_b| */
+    otel_str res_a, res_b;             /* the resource's parts (OTEL__DD_MAPPED_RESOURCE_PARTS) */
+    uint8_t res_parts;                 /* 1: |res_a|; 2: |res_a| " " |res_b| */
+    unsigned char res_first, res_last; /* the composed resource's end bytes, lowercased */
+    size_t res_len;                    /* and its length */
     char name_buf[128];
     char resource_buf[256];
 };
