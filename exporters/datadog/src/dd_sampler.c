@@ -396,13 +396,21 @@ static void props_view(const struct otel__dd_span_props *p, struct otel__dd_view
     v->res_ix = NULL;
 }
 
-/* The span's Datadog name, and its resource as parts (with the composed resource's length and
- * first and last bytes, lowercased), computed together on first use. */
-static __attribute__((noinline)) void props_map(struct otel__dd_span_props *p)
+/* The span's Datadog name, on first use. */
+static __attribute__((noinline)) void props_name(struct otel__dd_span_props *p)
 {
     struct otel__dd_view v;
     props_view(p, &v);
     otel__dd_map_name(&v, p->name_buf, sizeof(p->name_buf), &p->name);
+    p->mapped |= OTEL__DD_MAPPED_NAME;
+}
+
+/* The span's resource as parts, with the composed resource's length and first and last bytes
+ * (lowercased), on first use. */
+static __attribute__((noinline)) void props_resource_parts(struct otel__dd_span_props *p)
+{
+    struct otel__dd_view v;
+    props_view(p, &v);
     otel_str a, b;
     int parts = otel__dd_map_resource_parts(&v, &a, &b);
     p->res_a = a;
@@ -415,7 +423,7 @@ static __attribute__((noinline)) void props_map(struct otel__dd_span_props *p)
                          : b.len    ? (unsigned char)b.data[b.len - 1]
                                     : ' ';
     p->res_last = otel__dd_lower_tab[last];
-    p->mapped |= OTEL__DD_MAPPED_NAME | OTEL__DD_MAPPED_RESOURCE_PARTS;
+    p->mapped |= OTEL__DD_MAPPED_RESOURCE_PARTS;
 }
 
 /* The composed resource, on first use. */
@@ -444,14 +452,16 @@ static inline bool resource_may_match(const struct otel__dd_glob *g, const struc
 static inline bool rule_matches_rest(const struct otel__dd_rule *r, struct otel__dd_span_props *p)
 {
     if (r->needs_mapping) {
-        if (!(p->mapped & OTEL__DD_MAPPED_NAME))
-            props_map(p);
-        if (r->name.kind != OTEL__DD_GLOB_ANY && !otel__dd_glob_match(&r->name, p->name))
-            return false;
+        if (r->name.kind != OTEL__DD_GLOB_ANY) {
+            if (!(p->mapped & OTEL__DD_MAPPED_NAME))
+                props_name(p);
+            if (!otel__dd_glob_match(&r->name, p->name))
+                return false;
+        }
         if (r->resource.kind != OTEL__DD_GLOB_ANY) {
             if (!(p->mapped & OTEL__DD_MAPPED_RESOURCE)) {
                 if (!(p->mapped & OTEL__DD_MAPPED_RESOURCE_PARTS))
-                    props_map(p);
+                    props_resource_parts(p);
                 if (!resource_may_match(&r->resource, p))
                     return false;
             }

@@ -168,8 +168,8 @@ struct otel__dd_rule {
 #define OTEL__DD_MAPPED_RESOURCE_PARTS 4u
 
 /* What a rule is matched against. |name| and |resource| are computed lazily: a rule that does
- * not look at them never pays for the mapping (the name and the resource's parts are mapped
- * together; the resource is composed only when a rule may match it). */
+ * not look at them never pays for the mapping (the resource is composed only when a rule may
+ * match it, as judged from its parts). */
 struct otel__dd_span_props {
     otel_str service;
     const otel_sampling_params *params; /* attributes for tags, kind and name for the mapping */
