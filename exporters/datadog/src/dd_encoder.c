@@ -1721,6 +1721,9 @@ otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t max_bytes
         ci.every_span = pos->span != NONE32;
         uint32_t part_in_chunk = pos->in_chunk;
         size_t part_consumed = pos->consumed;
+        /* A chunk is first encoded whole and the size checked at its end; only when it does not
+         * fit is it encoded again checking each span (rare: once per payload at most). */
+        bool careful = ci.every_span;
 again:;
         uint32_t remaining = e->chunk_size[c] - pos->in_chunk;
         struct enc_mark part = enc_mark(e);
@@ -1735,6 +1738,15 @@ again:;
                 otel_status st = extras_build(e, e->spans[i]->resource);
                 if (st != OTEL_OK)
                     return st;
+            }
+            if (!careful) {
+                if (is_v05(e))
+                    encode_span_v05(e, i, first_span, &ci);
+                else
+                    encode_span_v04(e, i, first_span, &ci);
+                n++;
+                first_span = false;
+                continue;
             }
             struct enc_mark sm = enc_mark(e);
             if (is_v05(e))
@@ -1780,6 +1792,15 @@ again:;
         }
         if (enc_failed(e))
             return OTEL_ERR_NOMEM;
+        if (!careful) {
+            if (enc_size(e) > max_bytes) {
+                enc_rollback(e, &part);
+                careful = true;
+                goto again;
+            }
+            pos->in_chunk += n;
+            pos->consumed += n;
+        }
         if (n == 0) {
             enc_rollback(e, &part);
         } else {
