@@ -3,9 +3,10 @@
  * The exporter sends finished spans to a Datadog agent in the agent's own MessagePack intake
  * formats (/v0.4/traces by default, /v0.5/traces on request), over HTTP on TCP or on a unix
  * domain socket, mapping OpenTelemetry spans the way the agent maps OTLP (operation name,
- * resource and type from the semantic conventions; attributes to meta and metrics; events and
- * links; error fields from the status and the exception event). The agent's answer carries
- * per-service sampling rates, which the exporter hands to the sampler.
+ * resource and type from the semantic conventions, "llm" for spans with gen_ai.* attributes;
+ * attributes to meta and metrics; links natively and events as JSON in meta, or natively with
+ * native_span_events; error fields from the status and the exception event). The agent's answer
+ * carries per-service sampling rates, which the exporter hands to the sampler.
  *
  * The sampler makes Datadog's head-sampling decision for new traces: user rules
  * (DD_TRACE_SAMPLING_RULES), the global rate (DD_TRACE_SAMPLE_RATE), a rate limiter on what the
@@ -172,7 +173,11 @@ typedef struct otel_datadog_options {
     uint32_t max_attempts;            /* tries per payload within the export deadline; default 3 */
     int64_t retry_initial_backoff_ns; /* first retry delay, doubled each time, with jitter; 100 ms */
     int64_t retry_max_backoff_ns;     /* default 1 s */
-    size_t max_payload_bytes;         /* a batch larger than this is sent in several requests; 8 MiB */
+    /* The largest request body; default 8 MiB. A batch that does not fit goes in several requests,
+     * whole traces while they fit; a trace that alone does not fit is sent in parts (chunks of the
+     * same trace, each carrying the sampling decision); a span that alone does not fit is dropped
+     * and counted. */
+    size_t max_payload_bytes;
     /* Agent feedback (rates in, dropped counts out). Retained. NULL: otel_datadog_rates_shared(). */
     otel_datadog_rates *rates;
     /* The sampler settings that otel_datadog_options_from_env() reads (DD_TRACE_SAMPLING_RULES,
