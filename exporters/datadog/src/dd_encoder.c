@@ -701,6 +701,14 @@ struct exception_info {
     otel_str stack;
 };
 
+static inline bool has_exception_event(const otel_span_data *d)
+{
+    for (uint32_t i = 0; i < d->event_count; i++)
+        if (d->events[i].name.len == 9 && memcmp(d->events[i].name.data, "exception", 9) == 0)
+            return true;
+    return false;
+}
+
 static struct exception_info find_exception(const otel_span_data *d)
 {
     struct exception_info x = { 0 };
@@ -788,7 +796,7 @@ static size_t events_plain_len(const otel_span_data *d)
     size_t n = 2 + (d->event_count - 1); /* brackets, commas */
     for (uint32_t i = 0; i < d->event_count; i++) {
         const otel_event_data *ev = &d->events[i];
-        if (ev->dropped_attr_count || !otel__json_is_plain(ev->name.data, ev->name.len))
+        if (ev->dropped_attr_count || !otel__json_is_plain_fast(ev->name.data, ev->name.len))
             return 0;
         n += sizeof("{\"name\":\"\",\"time_unix_nano\":}") - 1 + ev->name.len + json_int_len(ev->time_ns);
         if (!ev->attr_count)
@@ -796,12 +804,12 @@ static size_t events_plain_len(const otel_span_data *d)
         n += sizeof(",\"attributes\":{}") - 1 + (ev->attr_count - 1);
         for (uint32_t k = 0; k < ev->attr_count; k++) {
             const otel_attr *a = &ev->attrs[k];
-            if (!otel__json_is_plain(a->key.data, a->key.len))
+            if (!otel__json_is_plain_fast(a->key.data, a->key.len))
                 return 0;
             n += a->key.len + 3; /* quotes, colon */
             switch (a->value.type) {
             case OTEL_VALUE_STR:
-                if (!otel__json_is_plain(a->value.as.s.data, a->value.as.s.len))
+                if (!otel__json_is_plain_fast(a->value.as.s.data, a->value.as.s.len))
                     return 0;
                 n += a->value.as.s.len + 2;
                 break;
@@ -1217,7 +1225,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
 
     pl.error = d->status_code == OTEL_SPAN_STATUS_ERROR;
     memset(&pl.exc, 0, sizeof(pl.exc));
-    if (d->event_count)
+    if (d->event_count && has_exception_event(d))
         pl.exc = find_exception(d);
     pl.err_msg = d->status_description.len ? d->status_description : pl.exc.message;
     /* Events: native span_events (v0.4, when configured), else JSON in meta["events"]. v0.4

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dd_msgpack.h"
 #include "otel/common.h"
@@ -102,6 +103,27 @@ uint8_t *otel__json_w_8digits(uint8_t *p, uint32_t v);
 /* True when otel__json_put_str would copy |s| as it is between the quotes: ASCII with no byte
  * below 0x20, no '"' and no '\\'. */
 bool otel__json_is_plain(const char *s, size_t len);
+
+/* The same for 8 bytes at |p|: none below 0x20, '"', '\\' or with the top bit set (x ^ c has a
+ * zero byte where a byte equals c; the "has a byte below n" test is exact about whether there
+ * is one). */
+static inline bool otel__json_word_plain(const char *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+    uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w;
+    return (bad & high) == 0;
+}
+
+/* otel__json_is_plain with the usual short names (8 to 16 bytes: two overlapping words) inline. */
+static inline bool otel__json_is_plain_fast(const char *s, size_t len)
+{
+    if (len >= 8 && len <= 16)
+        return otel__json_word_plain(s) && otel__json_word_plain(s + len - 8);
+    return otel__json_is_plain(s, len);
+}
 
 /* Appends an attribute value: strings quoted, numbers and booleans bare, arrays as JSON arrays,
  * bytes as a base64 string, empty values as null. */
