@@ -432,6 +432,41 @@ static void test_v05_string_table_interns_each_string_once(void **state)
     otel_resource_release(res);
 }
 
+/* Many numeric attributes (more than the encoder lists on the side): every one in metrics. */
+static void test_many_numeric_attributes_all_reach_metrics(void **state)
+{
+    (void)state;
+    DD_REQUIRE_DECODER();
+    otel_resource *res = make_resource("svc");
+    enum { N = 40 };
+    static char keys[N][8];
+    otel_attr attrs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "n%02d", i);
+        attrs[i] = (otel_attr){ { keys[i], 3 }, i % 3 ? otel_value_int(i) : otel_value_double(i + 0.5) };
+    }
+    otel_span_data d = base_span(res, "op", OTEL_SPAN_KIND_INTERNAL);
+    dd_set_ids(&d, 0, 5, 6, 0);
+    const otel_span_data *spans[] = { &d };
+    for (int n = 15; n <= N; n += 25) {
+        d.attrs = attrs;
+        d.attr_count = (uint32_t)n;
+        for (int v = 4; v <= 5; v++) {
+            char *out = encode_and_decode(v, NULL, spans, 1);
+            for (int i = 0; i < n; i++) {
+                char want[64];
+                if (i % 3)
+                    snprintf(want, sizeof(want), "\"n%02d\":\"f:%d.0\"", i, i);
+                else
+                    snprintf(want, sizeof(want), "\"n%02d\":\"f:%d.5\"", i, i);
+                DD_ASSERT_HAS(out, want);
+            }
+            free(out);
+        }
+    }
+    otel_resource_release(res);
+}
+
 /* Native v0.4 span_events: typed attribute values as the agent's AttributeAnyValue, nothing in
  * meta["events"]; v0.5 (no such field) keeps the JSON form even when native events are asked
  * for. */
@@ -761,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_service_precedence_span_attr_resource_then_dd_service),
         cmocka_unit_test(test_attribute_types_map_to_meta_and_metrics),
         cmocka_unit_test(test_v05_string_table_interns_each_string_once),
+        cmocka_unit_test(test_many_numeric_attributes_all_reach_metrics),
         cmocka_unit_test(test_native_span_events_round_trip),
         cmocka_unit_test(test_large_batch_is_split_into_payloads_at_chunk_boundaries),
         cmocka_unit_test(test_oversized_chunk_is_split_and_oversized_span_dropped),

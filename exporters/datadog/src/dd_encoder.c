@@ -1154,7 +1154,7 @@ ALWAYS_INLINE uint8_t *c_ckey(struct otel__dd_encoder *e, bool v05, uint8_t *p, 
 #define W_KEY(p, hdr, lit) otel__w_raw((p), hdr lit, sizeof(lit))
 
 /* The decimal text of an integer status code (at most 20 bytes) into |buf|. */
-static otel_str status_text(char *buf, const otel_value *v)
+ALWAYS_INLINE otel_str status_text(char *buf, const otel_value *v)
 {
     if (v->type == OTEL_VALUE_STR)
         return v->as.s;
@@ -1243,6 +1243,9 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     otel__dd_buf_reset(&e->vtext);
     size_t bound = 0;
     uint32_t meta = e->extras.meta_count, metrics = e->extras.metric_count;
+    /* The numeric attributes, for the metrics loop (all attributes are walked there when there
+     * are more than fit here). */
+    uint32_t num_idx[16], num_count = 0;
     for (uint32_t i = 0; i < d->attr_count; i++) {
         const otel_attr *a = &d->attrs[i];
         bound += str_bound(v05, a->key.len);
@@ -1255,6 +1258,9 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
             } else {
                 metrics++;
                 bound += 9;
+                if (num_count < 16)
+                    num_idx[num_count] = i;
+                num_count++;
             }
             break;
         case OTEL_VALUE_STR:
@@ -1520,12 +1526,20 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     } else {
         p = otel__w_copy(p, e->extras.metric_blob.data, e->extras.metric_blob.len);
     }
-    for (uint32_t i = 0; i < d->attr_count; i++) {
-        const otel_attr *a = &d->attrs[i];
-        if (!is_metric(&a->value) || is_int_status_code(a, i, &ix))
-            continue;
-        p = c_str(e, v05, p, a->key);
-        p = otel__w_f64(p, metric_value(&a->value));
+    if (num_count <= 16) {
+        for (uint32_t k = 0; k < num_count; k++) {
+            const otel_attr *a = &d->attrs[num_idx[k]];
+            p = c_str(e, v05, p, a->key);
+            p = otel__w_f64(p, metric_value(&a->value));
+        }
+    } else {
+        for (uint32_t i = 0; i < d->attr_count; i++) {
+            const otel_attr *a = &d->attrs[i];
+            if (!is_metric(&a->value) || is_int_status_code(a, i, &ix))
+                continue;
+            p = c_str(e, v05, p, a->key);
+            p = otel__w_f64(p, metric_value(&a->value));
+        }
     }
     if (pl.top_level) {
         p = c_ckey(e, v05, p, CK_TOP_LEVEL);
