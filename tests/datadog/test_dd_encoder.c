@@ -432,6 +432,47 @@ static void test_v05_string_table_interns_each_string_once(void **state)
     otel_resource_release(res);
 }
 
+/* Event times in the events JSON: the encoder keeps the leading digits between events, so the
+ * times here change them (and the digit count) from one event to the next. */
+static void test_event_times_in_json_across_magnitudes(void **state)
+{
+    (void)state;
+    DD_REQUIRE_DECODER();
+    otel_resource *res = make_resource("svc");
+    static const int64_t times[] = { INT64_C(1700000000000000005),
+                                     INT64_C(1700000000300000007),
+                                     INT64_C(1700000000300000123),
+                                     99999999,
+                                     100000000,
+                                     INT64_C(999999999999999999),
+                                     INT64_C(1000000000000000000),
+                                     0,
+                                     INT64_C(1700000000000000005),
+                                     INT64_MAX };
+    enum { N = sizeof(times) / sizeof(times[0]) };
+    otel_event_data ev[N];
+    otel_span_data s[N];
+    const otel_span_data *spans[N];
+    for (int i = 0; i < N; i++) {
+        ev[i] = (otel_event_data){ .name = OTEL_STR("tick"), .time_ns = times[i] };
+        s[i] = base_span(res, "op", OTEL_SPAN_KIND_INTERNAL);
+        dd_set_ids(&s[i], 0, 3, (uint64_t)i + 1, 0);
+        s[i].events = &ev[i];
+        s[i].event_count = 1;
+        spans[i] = &s[i];
+    }
+    char *out = encode_and_decode(4, NULL, spans, N);
+    for (int i = 0; i < N; i++) {
+        char want[96];
+        snprintf(want, sizeof(want), "\\\"time_unix_nano\\\":%lld}]\"", (long long)times[i]);
+        const char *line = dd_span_line(out, i);
+        assert_non_null(line);
+        DD_ASSERT_HAS(line, want);
+    }
+    free(out);
+    otel_resource_release(res);
+}
+
 /* Many numeric attributes (more than the encoder lists on the side): every one in metrics. */
 static void test_many_numeric_attributes_all_reach_metrics(void **state)
 {
@@ -796,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_service_precedence_span_attr_resource_then_dd_service),
         cmocka_unit_test(test_attribute_types_map_to_meta_and_metrics),
         cmocka_unit_test(test_v05_string_table_interns_each_string_once),
+        cmocka_unit_test(test_event_times_in_json_across_magnitudes),
         cmocka_unit_test(test_many_numeric_attributes_all_reach_metrics),
         cmocka_unit_test(test_native_span_events_round_trip),
         cmocka_unit_test(test_large_batch_is_split_into_payloads_at_chunk_boundaries),

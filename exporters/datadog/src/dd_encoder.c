@@ -791,14 +791,18 @@ static inline uint8_t *w_json_int(uint8_t *p, int64_t v)
  * need no escaping, string values that need none, booleans and integers, no dropped count; 0
  * otherwise (events_json then builds it in scratch). The plain JSON is written straight into
  * the output by w_events_plain, byte for byte what events_json would produce. */
-static size_t events_plain_len(const otel_span_data *d)
+static size_t events_plain_len(const struct otel__dd_encoder *e, const otel_span_data *d)
 {
     size_t n = 2 + (d->event_count - 1); /* brackets, commas */
     for (uint32_t i = 0; i < d->event_count; i++) {
         const otel_event_data *ev = &d->events[i];
         if (ev->dropped_attr_count || !otel__json_is_plain_fast(ev->name.data, ev->name.len))
             return 0;
-        n += sizeof("{\"name\":\"\",\"time_unix_nano\":}") - 1 + ev->name.len + json_int_len(ev->time_ns);
+        /* The time's length from the digits w_event_time keeps, when they apply. */
+        size_t tl = ev->time_ns >= 100000000 && (uint64_t)ev->time_ns / 100000000 == e->ts_hi
+                        ? (size_t)e->ts_len + 8
+                        : json_int_len(ev->time_ns);
+        n += sizeof("{\"name\":\"\",\"time_unix_nano\":}") - 1 + ev->name.len + tl;
         if (!ev->attr_count)
             continue;
         n += sizeof(",\"attributes\":{}") - 1 + (ev->attr_count - 1);
@@ -1232,7 +1236,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
      * writes plain events JSON in place; anything else goes through scratch. */
     bool events_native = !v05 && d->event_count && e->cfg.native_span_events;
     bool events_meta = d->event_count && !events_native;
-    size_t events_plain = !v05 && events_meta ? events_plain_len(d) : 0;
+    size_t events_plain = !v05 && events_meta ? events_plain_len(e, d) : 0;
     if (events_plain > UINT32_MAX)
         events_plain = 0;
     pl.events = events_meta && !events_plain ? events_json(&e->scratch, d) : OTEL_STR("");

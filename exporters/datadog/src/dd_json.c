@@ -587,17 +587,17 @@ void otel__json_put_str(struct otel__dd_buf *b, const char *s, size_t len)
 }
 
 /* Two decimal digits per step. */
-static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
-                                     "31323334353637383940414243444546474849505152535455565758596061"
-                                     "62636465666768697071727374757677787980818283848586878889909192"
-                                     "93949596979899";
+const char otel__json_digit_pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                                         "31323334353637383940414243444546474849505152535455565758596061"
+                                         "62636465666768697071727374757677787980818283848586878889909192"
+                                         "93949596979899";
 
 /* Four digits of |v| (< 10^4) at |q|. */
 static inline void four_digits(uint8_t *q, uint32_t v)
 {
     uint32_t hi = v / 100;
-    memcpy(q, digit_pairs + 2 * hi, 2);
-    memcpy(q + 2, digit_pairs + 2 * (v - hi * 100), 2);
+    memcpy(q, otel__json_digit_pairs + 2 * hi, 2);
+    memcpy(q + 2, otel__json_digit_pairs + 2 * (v - hi * 100), 2);
 }
 
 static const uint64_t pow10_u64[20] = {
@@ -622,14 +622,6 @@ static const uint64_t pow10_u64[20] = {
     UINT64_C(1000000000000000000),
     UINT64_C(10000000000000000000),
 };
-
-uint8_t *otel__json_w_8digits(uint8_t *p, uint32_t v)
-{
-    uint32_t a = v / 10000;
-    four_digits(p, a);
-    four_digits(p + 4, v - a * 10000);
-    return p + 8;
-}
 
 size_t otel__json_uint_len(uint64_t v)
 {
@@ -659,11 +651,11 @@ uint8_t *otel__json_w_uint(uint8_t *p, uint64_t v)
         uint32_t r = w % 100;
         w /= 100;
         q -= 2;
-        memcpy(q, digit_pairs + 2 * r, 2);
+        memcpy(q, otel__json_digit_pairs + 2 * r, 2);
     }
     if (w >= 10) {
         q -= 2;
-        memcpy(q, digit_pairs + 2 * w, 2);
+        memcpy(q, otel__json_digit_pairs + 2 * w, 2);
     } else {
         *--q = (uint8_t)('0' + w);
     }

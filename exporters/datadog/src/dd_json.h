@@ -97,8 +97,20 @@ void otel__json_put_double(struct otel__dd_buf *b, double d);
  * end; at most 20 bytes). */
 size_t otel__json_uint_len(uint64_t v);
 uint8_t *otel__json_w_uint(uint8_t *p, uint64_t v);
+/* "00" "01" ... "99". */
+extern const char otel__json_digit_pairs[201];
+
 /* Exactly 8 digits of |v| (< 10^8), leading zeros included; returns p + 8. */
-uint8_t *otel__json_w_8digits(uint8_t *p, uint32_t v);
+static inline uint8_t *otel__json_w_8digits(uint8_t *p, uint32_t v)
+{
+    uint32_t hi = v / 10000, lo = v - hi * 10000;
+    uint32_t a = hi / 100, b = lo / 100;
+    memcpy(p, otel__json_digit_pairs + 2 * a, 2);
+    memcpy(p + 2, otel__json_digit_pairs + 2 * (hi - a * 100), 2);
+    memcpy(p + 4, otel__json_digit_pairs + 2 * b, 2);
+    memcpy(p + 6, otel__json_digit_pairs + 2 * (lo - b * 100), 2);
+    return p + 8;
+}
 
 /* True when otel__json_put_str would copy |s| as it is between the quotes: ASCII with no byte
  * below 0x20, no '"' and no '\\'. */
