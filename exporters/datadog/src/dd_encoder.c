@@ -98,7 +98,12 @@ static const struct {
 /* v0.4 constant keys pre-encoded (fixstr header + bytes) in 32-byte rows, so that writing one is
  * a fixed 32-byte copy (the span's bound has the slack) and a cursor bump. */
 static uint8_t ckey_rows[CK_COUNT][32];
+/* "span.kind" and its value, pre-encoded per kind (OTEL_SPAN_KIND_* 0..5), with its length. */
+static uint8_t kind_rows[6][32];
+static uint8_t kind_row_len[6];
 static pthread_once_t ckey_rows_once = PTHREAD_ONCE_INIT;
+
+static enum ckey kind_ckey(otel_span_kind k);
 
 static void ckey_rows_init(void)
 {
@@ -106,6 +111,13 @@ static void ckey_rows_init(void)
         /* Every constant fits a fixstr and a row (checked by the tests' round trips). */
         ckey_rows[k][0] = (uint8_t)(0xa0 | ckeys[k].len);
         memcpy(&ckey_rows[k][1], ckeys[k].s, ckeys[k].len);
+    }
+    for (int kind = 0; kind < 6; kind++) {
+        enum ckey v = kind_ckey((otel_span_kind)kind);
+        size_t a = 1 + ckeys[CK_SPAN_KIND].len, b = 1 + ckeys[v].len;
+        memcpy(kind_rows[kind], ckey_rows[CK_SPAN_KIND], a);
+        memcpy(kind_rows[kind] + a, ckey_rows[v], b);
+        kind_row_len[kind] = (uint8_t)(a + b);
     }
 }
 
@@ -480,6 +492,7 @@ void otel__dd_encoder_cleanup(struct otel__dd_encoder *e)
     otel__dd_buf_free(&e->scratch3);
     otel__dd_buf_free(&e->vtext);
     otel__dd_buf_free(&e->names);
+    otel__dd_buf_free(&e->scope_blob);
     otel__free(e->slots);
     otel__free(e->trace_hi);
     otel__free(e->trace_lo);
@@ -567,6 +580,7 @@ size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *
     e->chunk_count = 0;
     otel__dd_encoder_rewind(e);
     e->extras.valid = false;
+    e->scope_valid = false;
     e->extras.resource = NULL;
     if (count == 0)
         return 0;
@@ -1181,6 +1195,27 @@ ALWAYS_INLINE bool is_int_status_code(const otel_attr *a, uint32_t i, const stru
     return a->value.type == OTEL_VALUE_INT && ix->at[OTEL__DDK_HTTP_STATUS_CODE] == i + 1;
 }
 
+/* v0.4: otel.scope.name and otel.scope.version of |scope| pre-encoded, kept while the spans
+ * share the scope (within one batch: scopes are not compared across batches). */
+static void scope_blob_build(struct otel__dd_encoder *e, const otel_scope_data *scope)
+{
+    struct otel__dd_buf *b = &e->scope_blob;
+    otel__dd_buf_reset(b);
+    e->scope_pairs = 0;
+    if (scope && scope->name.len) {
+        otel__dd_buf_put(b, ckey_rows[CK_SCOPE_NAME], 1 + ckeys[CK_SCOPE_NAME].len);
+        otel__mp_ostr(b, scope->name);
+        e->scope_pairs++;
+    }
+    if (scope && scope->version.len) {
+        otel__dd_buf_put(b, ckey_rows[CK_SCOPE_VERSION], 1 + ckeys[CK_SCOPE_VERSION].len);
+        otel__mp_ostr(b, scope->version);
+        e->scope_pairs++;
+    }
+    e->scope_for = scope;
+    e->scope_valid = !b->failed;
+}
+
 /* Everything encode_span needs to know before writing. */
 struct span_plan {
     otel_str name, resource, type;
@@ -1317,8 +1352,14 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     }
     meta += 1; /* span.kind */
     const otel_scope_data *scope = d->scope;
-    pl.scope_name = scope && scope->name.len;
-    pl.scope_version = scope && scope->version.len;
+    if (!v05) {
+        if (!e->scope_valid || e->scope_for != scope)
+            scope_blob_build(e, scope);
+        meta += e->scope_pairs;
+        bound += e->scope_blob.len;
+    }
+    pl.scope_name = v05 && scope && scope->name.len;
+    pl.scope_version = v05 && scope && scope->version.len;
     if (pl.scope_name) {
         meta++;
         bound += CKEY_BOUND + str_bound(v05, scope->name.len);
@@ -1362,7 +1403,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
 
     struct otel__dd_buf *o = &e->out;
     if (e->scratch.failed || e->scratch2.failed || e->scratch3.failed || e->vtext.failed ||
-        !otel__dd_buf_reserve(o, bound)) {
+        e->scope_blob.failed || !otel__dd_buf_reserve(o, bound)) {
         o->failed = true;
         return;
     }
@@ -1458,8 +1499,15 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
         p = c_ckey(e, v05, p, CK_HTTP_URL);
         p = c_str(e, v05, p, pl.remap_url->value.as.s);
     }
-    p = c_ckey(e, v05, p, CK_SPAN_KIND);
-    p = c_ckey(e, v05, p, kind_ckey(d->kind));
+    if (v05) {
+        p = c_ckey(e, v05, p, CK_SPAN_KIND);
+        p = c_ckey(e, v05, p, kind_ckey(d->kind));
+    } else {
+        unsigned kind = (unsigned)d->kind < 6 ? (unsigned)d->kind : 0;
+        memcpy(p, kind_rows[kind], 32);
+        p += kind_row_len[kind];
+        p = otel__w_copy(p, e->scope_blob.data, e->scope_blob.len);
+    }
     if (pl.scope_name) {
         p = c_ckey(e, v05, p, CK_SCOPE_NAME);
         p = c_str(e, v05, p, scope->name);
@@ -1712,7 +1760,7 @@ void otel__dd_encoder_rewind(struct otel__dd_encoder *e)
 static inline bool enc_failed(const struct otel__dd_encoder *e)
 {
     return e->out.failed || e->strtab.failed || e->scratch.failed || e->scratch2.failed ||
-           e->scratch3.failed || e->vtext.failed || e->names.failed;
+           e->scratch3.failed || e->vtext.failed || e->names.failed || e->scope_blob.failed;
 }
 
 otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t max_bytes,
@@ -1727,6 +1775,8 @@ otel_status otel__dd_encoder_encode(struct otel__dd_encoder *e, size_t max_bytes
     otel__dd_buf_restart(&e->scratch3);
     otel__dd_buf_restart(&e->vtext);
     otel__dd_buf_restart(&e->names);
+    otel__dd_buf_restart(&e->scope_blob);
+    e->scope_valid = false;
     otel__dd_buf_reserve(&e->out, OUT_RESERVE);
     e->out.len = OUT_RESERVE;
     if (is_v05(e)) {

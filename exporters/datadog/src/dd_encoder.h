@@ -137,6 +137,11 @@ struct otel__dd_encoder {
     uint32_t *span_tab;
     size_t tab_cap;
     struct otel__dd_extras extras;
+    /* v0.4: the otel.scope.* entries of the last scope, encoded (see scope_blob_build). */
+    struct otel__dd_buf scope_blob;
+    const otel_scope_data *scope_for;
+    uint32_t scope_pairs;
+    bool scope_valid;
 };
 
 /* Span flags computed by grouping. */
