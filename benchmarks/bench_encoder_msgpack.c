@@ -7,16 +7,19 @@
  * measured dd-trace-cpp at 976 ns/span (584 B/span) and dd-trace (Node) at 2.9 us/span.
  *
  * Latest results (2026-11-21, 2-vCPU Xeon VM shared with other builds, gcc 12.2 -O3; median of
- * three runs' medians of 7 repetitions; instructions from callgrind, (Ir at --iterations 120 -
- * Ir at 20) / (100 x 512); details and method in docs/PERFORMANCE.md, section "Datadog"; the
- * v0.5 wall figure predates the in-place events JSON):
- *   baseline_visit_512           0.8 ns/span      6 instr/span
- *   group_512                     28 ns/span    254 instr/span
- *   v04_512_4attrs_1event        132 ns/span   2101 instr/span   602 B/span   (target 120)
- *   v04_512_plain                 67 ns/span   1074 instr/span   405 B/span
- *   v05_512_4attrs_1event        624 ns/span   4677 instr/span   170 B/span
- *   v04_trace1x1000_plain 1021, v04_traces100x10_plain 1064 instr/span (396 / 403 B/span)
- *   v04_trace1x1000_4attrs_1event 2041, v04_traces100x10_4attrs_1event 2089 (593 / 600 B/span)
+ * three runs' medians of 7 repetitions, alternating with a build of 06b095b, whose figures
+ * follow the arrows' left sides; instructions from callgrind, (Ir at --iterations 120 - Ir at
+ * 20) / (100 x 512); details and method in docs/PERFORMANCE.md, section "Datadog"; wall times
+ * swung by 20% between rounds, the instruction counts are the stable figure):
+ *   baseline_visit_512           0.6 ns/span              6 instr/span
+ *   group_512                    16 -> 12 ns/span       254 -> 209 instr/span
+ *   v04_512_4attrs_1event       143 -> 148 ns/span     2101 -> 1855 instr/span  602 B/span  (target 120;
+ *                               131-160 -> 119-137 in focused rounds)
+ *   v04_512_plain                74 -> 86 ns/span      1074 -> 1058 instr/span  405 B/span
+ *   v05_512_4attrs_1event       432 -> 421 ns/span     4677 -> 4597 instr/span  170 B/span
+ *   v04_trace1x1000_plain 1021, v04_traces100x10_plain 1064 instr/span (396 / 403 B/span), and
+ *   v04_trace1x1000_4attrs_1event 2041, v04_traces100x10_4attrs_1event 2089 (593 / 600 B/span),
+ *   measured on 06b095b (before the encoder changes of this round)
  *   0 allocations per span in every config.
  *
  *   cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTEL_BUILD_BENCHMARKS=ON
