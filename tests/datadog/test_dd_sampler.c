@@ -169,7 +169,8 @@ static bool naive_match(const char *p, size_t pn, const char *s, size_t sn)
 static void test_glob_agrees_with_a_naive_matcher(void **state)
 {
     (void)state;
-    static const char alpha[] = "@AZ[`az{\xc3" "bB";
+    static const char alpha[] = "@AZ[`az{\xc3"
+                                "bB";
     uint64_t x = UINT64_C(0x2545f4914f6cdd1d);
     char pat[40], sub[40];
     for (int round = 0; round < 200000; round++) {
