@@ -198,6 +198,15 @@ static inline struct otel__rng *otel__rng_self(void)
     return r;
 }
 
+/* True when the calling thread's generator is seeded for this process (otel__rng_self would
+ * not reseed it). */
+static inline bool otel__rng_seeded(void)
+{
+    struct otel__rng *r = &otel__rng_tls;
+    __asm__("" : "+r"(r)); /* see OTEL__TLS_ADDR in span.h */
+    return r->fork_gen == atomic_load_explicit(&otel__rng_fork_generation, memory_order_relaxed);
+}
+
 /* One wyrand step on the state |*s|. */
 static inline uint64_t otel__wyrand(uint64_t *s)
 {

@@ -289,7 +289,7 @@ start_recording(struct otel__tracer *t, struct otel__provider *p, struct otel__t
                 const otel_span_context *psc, bool has_parent, bool copy_name, otel_span_kind kind,
                 otel_trace_state *ts)
 {
-    struct otel__rng *rng = otel__rng_self();
+    struct otel__rng *rng = OTEL__TLS_ADDR(otel__rng_tls); /* seeded: see start_span */
     otel_span_context sc;
     if (has_parent) {
         memcpy(sc.trace_id, psc->trace_id, OTEL_TRACE_ID_SIZE);
@@ -335,20 +335,22 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
         copy_name = !(opts->flags & OTEL_SPAN_START_STATIC_NAME);
         kind = opts->kind;
     }
-    if (__builtin_expect(
-            !parent || !p->fast_start || atomic_load_explicit(&p->shut_down, memory_order_relaxed), 0))
+    /* |parent| may point into this thread's context stack, which a log handler could change:
+     * the fast path runs nothing that logs (the thread is bound to the provider already, the
+     * generator is seeded for this process); the first span of a thread, or after fork, takes
+     * the general path, which copies the parent first. */
+    struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
+    if (__builtin_expect(!parent || !p->fast_start || th->serial != p->pool.serial || !otel__rng_seeded() ||
+                             atomic_load_explicit(&p->shut_down, memory_order_relaxed),
+                         0))
         return start_general(t, p, name, opts, parent);
-    /* |parent| may point into this thread's context stack: read it before anything that could
-     * log (binding the thread, seeding the generator), since a log handler may attach contexts. */
-    const otel_span_context parent_sc = parent->span_context;
-    otel_trace_state *ts = parent->trace_state ? otel_trace_state_retain(parent->trace_state) : NULL;
-    const otel_span_context *psc = &parent_sc;
+    const otel_span_context *psc = &parent->span_context;
     bool has_parent = otel__span_context_valid(psc);
     bool sampled = has_parent ? p->sampler_shortcut == OTEL__SAMPLER_ALWAYS_ON ||
                                     (p->sampler_shortcut == OTEL__SAMPLER_PARENT_ON &&
                                      (psc->trace_flags & OTEL_TRACE_FLAG_SAMPLED))
                               : p->sampler_shortcut != OTEL__SAMPLER_ALWAYS_OFF;
-    struct otel__thread *th = otel__thread_bind(&p->pool);
+    otel_trace_state *ts = parent->trace_state ? otel_trace_state_retain(parent->trace_state) : NULL;
     if (!sampled)
         return start_nonrecording_lazy(p, th, psc, has_parent, ts);
     return start_recording(t, p, th, name, psc, has_parent, copy_name, kind, ts);
