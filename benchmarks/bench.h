@@ -73,7 +73,7 @@ static void *bench_realloc(void *p, size_t n)
     atomic_fetch_add_explicit(&bench_alloc_count, 1, memory_order_relaxed);
     return realloc(p, n);
 }
-static const otel__mem_hooks bench_hooks = { bench_malloc, bench_calloc, bench_realloc, free };
+static const otel__mem_hooks bench_hooks = { bench_malloc, bench_calloc, bench_realloc, free, false };
 
 static int64_t bench_now_ns(void)
 {

@@ -147,7 +147,7 @@ static void mem_free(void *p)
         atomic_fetch_sub(&mem_live, (long long)malloc_usable_size(p));
     free(p);
 }
-static const otel__mem_hooks mem_hooks = { mem_malloc, mem_calloc, mem_realloc, mem_free };
+static const otel__mem_hooks mem_hooks = { mem_malloc, mem_calloc, mem_realloc, mem_free, false };
 
 enum span_shape { PLAIN, PLAIN_STATIC_NAME, ATTRS4_EVENT };
 

@@ -5,6 +5,7 @@
 #ifndef OTEL_MEM_H
 #define OTEL_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "otel/common.h"
@@ -27,12 +28,37 @@ OTEL_API void otel__free(void *p);
  * Thread-safety: safe. */
 OTEL_API char *otel__strndup(const char *s, size_t n);
 
-/* Test hook: the four functions every allocation goes through. */
+/* A per-thread cache of small blocks, in front of the funnel, for objects that the request path
+ * creates and drops once per operation (context nodes, trace states). otel__cache_malloc(n)
+ * returns a block of at least |n| bytes, from the calling thread's cache when it holds one of
+ * |n|'s size class; otel__cache_free(p, n) takes a block that otel__cache_malloc(n) returned
+ * (the same |n|, or any |n| of the same size class), on any thread, and keeps it in the calling
+ * thread's cache when there is room. Each thread keeps at most OTEL__CACHE_PER_CLASS blocks
+ * per class of OTEL__CACHE_CLASS_BYTES-byte steps up to OTEL__CACHE_MAX_BYTES; larger requests
+ * go straight to the funnel. A thread's blocks are freed when it exits (a pthread key
+ * destructor); after that, its frees go straight to the funnel. Hooks with |no_cache| set
+ * bypass the cache entirely (blocks still get their class's size), so allocation-failure tests
+ * see, and can fail, every allocation.
+ * Thread-safety: safe; each thread uses only its own cache. */
+#define OTEL__CACHE_CLASS_BYTES 64
+#define OTEL__CACHE_MAX_BYTES 512
+#define OTEL__CACHE_PER_CLASS 8
+OTEL_API void *otel__cache_malloc(size_t n);
+OTEL_API void otel__cache_free(void *p, size_t n);
+
+/* Frees the blocks the calling thread's cache holds (tests and benchmarks).
+ * Thread-safety: safe; affects only the calling thread. */
+OTEL_API void otel__cache_flush(void);
+
+/* Test hook: the four functions every allocation goes through. |no_cache| (zero by default)
+ * makes otel__cache_malloc/otel__cache_free bypass the per-thread cache, so every allocation
+ * reaches the hooks. */
 typedef struct otel__mem_hooks {
     void *(*malloc_fn)(size_t);
     void *(*calloc_fn)(size_t, size_t);
     void *(*realloc_fn)(void *, size_t);
     void (*free_fn)(void *);
+    bool no_cache;
 } otel__mem_hooks;
 
 /* Installs |h| (the pointer is kept: |h| must stay valid until replaced, e.g. a static const

@@ -29,6 +29,12 @@ struct otel_trace_state {
     struct ts_member members[]; /* |count| of them, then the header text they point into */
 };
 
+/* The bytes of a trace state of |count| members and |text_len| bytes of header text. */
+static inline size_t ts_size(size_t count, size_t text_len)
+{
+    return sizeof(otel_trace_state) + count * sizeof(struct ts_member) + text_len;
+}
+
 static inline const char *ts_bytes(const otel_trace_state *ts)
 {
     return (const char *)&ts->members[ts->count];
@@ -149,7 +155,7 @@ static otel_trace_state *ts_build(const otel_str *pairs, size_t count, const cha
     size_t bytes = 2 * count - 1; /* the '=' of each member and the ',' between them */
     for (size_t i = 0; i < 2 * count; i++)
         bytes += pairs[i].len;
-    otel_trace_state *ts = otel__malloc(sizeof(*ts) + count * sizeof(ts->members[0]) + bytes);
+    otel_trace_state *ts = otel__cache_malloc(ts_size(count, bytes));
     if (!ts)
         return NULL;
     atomic_init(&ts->refs, 1);
@@ -276,7 +282,7 @@ void otel_trace_state_release(const otel_trace_state *ts)
      * read-modify-write. */
     if (m && (atomic_load_explicit(&m->refs, memory_order_acquire) == 1 ||
               atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1))
-        otel__free(m);
+        otel__cache_free(m, ts_size(m->count, m->text_len));
 }
 
 size_t otel_trace_state_count(const otel_trace_state *ts)

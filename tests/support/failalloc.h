@@ -101,6 +101,7 @@ static inline void failalloc_install(void)
         failalloc_calloc,
         failalloc_realloc,
         failalloc_free,
+        true, /* no_cache: every allocation reaches the hooks, so each one can be failed */
     };
     failalloc_fail_at(0);
     otel__mem_set_hooks(&hooks);
@@ -145,7 +146,9 @@ typedef struct failalloc_result {
  * scenario must release everything it allocated before returning; it returns 0 on success and
  * nonzero (e.g. an otel_status) when it saw a failure. Installs and uninstalls the hooks.
  * Memory a scenario keeps on purpose (a per-thread cache warmed up on first use) must be warmed
- * up before calling this, or it shows up as a leak. */
+ * up before calling this, or it shows up as a leak. The hooks bypass the per-thread block cache
+ * of otel__cache_malloc (mem.h), so context nodes and trace states are allocated and freed
+ * through them as if there were no cache. */
 static inline failalloc_result failalloc_run(int (*scenario)(void *arg), void *arg)
 {
     failalloc_result r = { 0 };
