@@ -29,10 +29,11 @@ struct otel_trace_state {
     struct ts_member members[]; /* |count| of them, then the header text they point into */
 };
 
-/* The bytes of a trace state of |count| members and |text_len| bytes of header text. */
+/* The bytes of a trace state of |count| members and |text_len| bytes of header text. The text
+ * gets whole 16-byte blocks, so the parser can copy it 16 bytes at a time. */
 static inline size_t ts_size(size_t count, size_t text_len)
 {
-    return sizeof(otel_trace_state) + count * sizeof(struct ts_member) + text_len;
+    return sizeof(otel_trace_state) + count * sizeof(struct ts_member) + ((text_len + 15) & ~(size_t)15);
 }
 
 static inline const char *ts_bytes(const otel_trace_state *ts)
@@ -190,6 +191,92 @@ static inline bool is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
+#if defined(__SSE2__)
+/* The fast path of otel_trace_state_parse() for the usual header: at most 64 bytes, no
+ * whitespace, no empty member, no repeated key, every byte printable. One SSE2 pass marks the
+ * commas, the equals signs and any other byte a value cannot hold, as bits of three 64-bit
+ * masks; the members are then found from bit to bit (a '=' then a ',' or the end), only the keys
+ * are checked byte by byte, and the trace state is built at once with the header text copied
+ * whole. Returns false, having done nothing, for anything else (including invalid headers): the
+ * general parser then decides. */
+#define FAST_MAX_BYTES 64
+
+static bool parse_fast(otel_str header, otel_trace_state **out, otel_status *st)
+{
+    const char *p = header.data;
+    size_t len = header.len;
+    /* The header in a zeroed buffer, so whole 16-byte loads never read past it. */
+    char buf[FAST_MAX_BYTES] __attribute__((aligned(16))) = { 0 };
+    memcpy(buf, p, len);
+    uint64_t comma = 0, eq = 0, ok = 0;
+    for (size_t i = 0; i < len; i += 16) {
+        __m128i x = _mm_load_si128((const __m128i *)(const void *)(buf + i));
+        comma |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(','))) << i;
+        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('='))) << i;
+        /* nblk-chr plus ',' and '=': %x21-7E (signed compares: bytes from 0x80 up are negative). */
+        __m128i printable =
+            _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x20)), _mm_cmplt_epi8(x, _mm_set1_epi8(0x7f)));
+        ok |= (uint64_t)(unsigned)_mm_movemask_epi8(printable) << i;
+    }
+    uint64_t all = len == 64 ? ~UINT64_C(0) : (UINT64_C(1) << len) - 1;
+    if ((ok & all) != all)
+        return false;
+
+    struct ts_member members[OTEL_TRACE_STATE_MAX_MEMBERS];
+    size_t count = 0;
+    size_t start = 0;
+    /* The separators in order must be '=' ',' '=' ',' ... '=': take them two at a time. */
+    uint64_t sep = comma | eq;
+    for (;;) {
+        if (!sep)
+            return false;
+        size_t e = (size_t)__builtin_ctzll(sep);
+        sep &= sep - 1;
+        size_t c = sep ? (size_t)__builtin_ctzll(sep) : len;
+        sep &= sep - 1;
+        /* key "=" value, both non-empty. */
+        if (!(eq >> e & 1) || (c < len && !(comma >> c & 1)) || e == start || c == e + 1)
+            return false;
+        unsigned rest = C_KEY;
+        for (size_t k = start + 1; k < e; k++)
+            rest &= char_class(buf[k]);
+        if (!(char_class(buf[start]) & C_KEY_FIRST) || !rest)
+            return false;
+        uint32_t key_len = (uint32_t)(e - start);
+        for (size_t m = 0; m < count; m++)
+            if (members[m].key_len == key_len && memcmp(buf + members[m].key_off, buf + start, key_len) == 0)
+                return false;
+        members[count++] =
+            (struct ts_member){ (uint32_t)start, key_len, (uint32_t)e + 1, (uint32_t)(c - e - 1) };
+        if (c == len)
+            break;
+        start = c + 1;
+        /* A trailing comma (an empty last member), or more than 32 members (at least 4 bytes
+         * each, so only from 65 bytes up, which never reach here). */
+        if (start == len)
+            return false;
+    }
+    otel_trace_state *ts = otel__cache_malloc(ts_size(count, len));
+    if (!ts) {
+        *st = OTEL_ERR_NOMEM;
+        return true;
+    }
+    atomic_init(&ts->refs, 1);
+    ts->count = (uint32_t)count;
+    ts->text_len = (uint32_t)len;
+    for (size_t m = 0; m < count; m++)
+        ts->members[m] = members[m];
+    /* Whole 16-byte blocks of the zero-padded copy: ts_size() leaves room for them. */
+    char *text = (char *)&ts->members[count];
+    for (size_t i = 0; i < len; i += 16)
+        _mm_storeu_si128((__m128i *)(void *)(text + i),
+                         _mm_load_si128((const __m128i *)(const void *)(buf + i)));
+    *out = ts;
+    *st = OTEL_OK;
+    return true;
+}
+#endif
+
 otel_status otel_trace_state_parse(otel_str header, otel_trace_state **out)
 {
     if (!out)
@@ -199,6 +286,11 @@ otel_status otel_trace_state_parse(otel_str header, otel_trace_state **out)
         return OTEL_OK;
     if (!header.data)
         return OTEL_ERR_INVALID_ARG;
+#if defined(__SSE2__)
+    otel_status fast_status;
+    if (header.len <= FAST_MAX_BYTES && parse_fast(header, out, &fast_status))
+        return fast_status;
+#endif
 
     /* One pass: each list member is OWS key "=" value OWS, between commas; empty members are
      * allowed and skipped. The value's characters include the space, so its trailing spaces

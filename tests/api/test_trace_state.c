@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -189,6 +190,103 @@ static void test_parse_accepts_32_members_and_rejects_33(void **state)
     assert_int_equal(otel_trace_state_parse((otel_str){ padded, len32 + 6 }, &ts), OTEL_OK);
     assert_int_equal(otel_trace_state_count(ts), 32);
     otel_trace_state_release(ts);
+}
+
+/* Headers of up to 64 bytes take a separate fast path in the parser; the same header followed by
+ * empty members (commas), which the grammar ignores, is longer and takes the general one. Both
+ * must agree on validity, members and text, for hand-picked and for pseudo-random headers. */
+static void check_short_header_like_padded(const char *h, size_t len)
+{
+    char padded[160];
+    memcpy(padded, h, len);
+    memset(padded + len, ',', 80);
+    otel_trace_state *a = NULL, *b = NULL;
+    otel_status sa = otel_trace_state_parse((otel_str){ h, len }, &a);
+    otel_status sb = otel_trace_state_parse((otel_str){ padded, len + 80 }, &b);
+    if (sa != sb || otel_trace_state_count(a) != otel_trace_state_count(b))
+        fail_msg("\"%.*s\": status %d/%d, count %zu/%zu", (int)len, h, (int)sa, (int)sb,
+                 otel_trace_state_count(a), otel_trace_state_count(b));
+    char ta[160], tb[160];
+    otel_trace_state_serialize(a, ta, sizeof(ta));
+    otel_trace_state_serialize(b, tb, sizeof(tb));
+    if (strcmp(ta, tb) != 0)
+        fail_msg("\"%.*s\": \"%s\" vs \"%s\"", (int)len, h, ta, tb);
+    for (size_t i = 0; i < otel_trace_state_count(a); i++) {
+        otel_str ka, va, kb, vb;
+        assert_true(otel_trace_state_entry(a, i, &ka, &va));
+        assert_true(otel_trace_state_entry(b, i, &kb, &vb));
+        assert_true(otel_str_eq(ka, kb) && otel_str_eq(va, vb));
+    }
+    otel_trace_state_release(a);
+    otel_trace_state_release(b);
+}
+
+static void test_short_headers_parse_like_longer_equivalent_ones(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        "a=1",
+        "a=1,",
+        ",a=1",
+        "a=1,,b=2",
+        "a==1",
+        "a=1=2",
+        "=1",
+        "a=",
+        "A=1",
+        "a=1,a=2",
+        "a=1,b=2,a=3",
+        "a=1 ",
+        " a=1",
+        "a=1\t",
+        "a=\x7f",
+        "a=b c",
+        "1a=x",
+        "a@b=c",
+        "a/b=c,d*e=f",
+        "k=,",
+        "k=v,=",
+        "k=v,,",
+        "k",
+        "k,",
+        ",",
+        "a=~",
+        "a=1,b",
+        "a-b_c=x!y",
+        "a=1,b==",
+        "z=\x80",
+        "a@b@c=1",
+        "@a=1",
+        "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+        "abcdefghijklmnop=qrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyza", /* 64 */
+        "abcdefghijklmnop=qrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz",  /* 63 */
+        "abcdefg=12345678",
+        "abcdefg=1234567",
+        "abcdefg=123456789",
+        "a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        check_short_header_like_padded(cases[i], strlen(cases[i]));
+    /* Pseudo-random headers over the characters that matter, mostly well formed. */
+    static const char alphabet[] = "abz09==,,,, \t@*/-_A~\x7f";
+    uint32_t x = 12345;
+    for (int n = 0; n < 20000; n++) {
+        char h[64];
+        x = x * 1103515245u + 12345u;
+        size_t len = 1 + (x >> 16) % 64;
+        for (size_t i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            unsigned r = (x >> 16) % 100;
+            /* 85 %: lowercase letters and digits; the rest from the alphabet. */
+            h[i] = r < 85 ? "abcdefghijklmnopqrstuvwxyz0123456789"[r % 36]
+                          : alphabet[r % (sizeof(alphabet) - 1)];
+            if (i % 6 == 3 && r < 50)
+                h[i] = '=';
+            else if (i % 6 == 5 && r < 50)
+                h[i] = ',';
+        }
+        check_short_header_like_padded(h, len);
+    }
 }
 
 static void test_set_puts_the_member_first_and_removes_the_old_one(void **state)
@@ -381,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_parse_rejects_any_invalid_member),
         cmocka_unit_test(test_parse_keeps_the_first_member_of_a_repeated_key),
         cmocka_unit_test(test_parse_accepts_32_members_and_rejects_33),
+        cmocka_unit_test(test_short_headers_parse_like_longer_equivalent_ones),
         cmocka_unit_test(test_set_puts_the_member_first_and_removes_the_old_one),
         cmocka_unit_test(test_set_on_null_creates_a_list),
         cmocka_unit_test(test_set_rejects_invalid_key_or_value_without_output),
