@@ -142,26 +142,13 @@ otel_context *otel_global_extract(const otel_context *ctx, const otel_carrier_re
  * Header list carrier
  * ------------------------------------------------------------------------------------------- */
 
-static bool name_ieq(otel_str a, otel_str b)
+/* Case-insensitive comparison of the tails of two equally long names, from the first byte that
+ * differs exactly. */
+static bool name_ieq_from(const char *a, const char *b, size_t i, size_t len)
 {
-    if (a.len != b.len)
-        return false;
-    /* Names usually arrive in the case asked for (HTTP/2 and most HTTP/1 clients send
-     * lowercase): an exact comparison, eight bytes at a time, settles most matches without
-     * folding; folding starts at the first byte that differs. */
-    size_t i = 0;
-    for (; i + 8 <= a.len; i += 8) {
-        uint64_t x, y;
-        memcpy(&x, a.data + i, 8);
-        memcpy(&y, b.data + i, 8);
-        if (x != y)
-            break;
-    }
-    while (i < a.len && a.data[i] == b.data[i])
-        i++;
-    for (; i < a.len; i++) {
-        unsigned char x = (unsigned char)a.data[i];
-        unsigned char y = (unsigned char)b.data[i];
+    for (; i < len; i++) {
+        unsigned char x = (unsigned char)a[i];
+        unsigned char y = (unsigned char)b[i];
         if (x >= 'A' && x <= 'Z')
             x = (unsigned char)(x - 'A' + 'a');
         if (y >= 'A' && y <= 'Z')
@@ -172,15 +159,42 @@ static bool name_ieq(otel_str a, otel_str b)
     return true;
 }
 
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+/* Names of equal length |len|. They usually arrive in the case asked for (HTTP/2 and most
+ * HTTP/1 clients send lowercase): an exact comparison, eight bytes at a time with the last
+ * eight bytes read overlapping, settles most matches without folding; folding starts only
+ * when that finds a difference. */
+static inline bool name_ieq(const char *a, const char *b, size_t len)
+{
+    if (len >= 8) {
+        size_t i = 0;
+        for (; i + 8 < len; i += 8)
+            if (load64(a + i) != load64(b + i))
+                return name_ieq_from(a, b, i, len);
+        return load64(a + len - 8) == load64(b + len - 8) || name_ieq_from(a, b, i, len);
+    }
+    return name_ieq_from(a, b, 0, len);
+}
+
 static size_t header_list_get(void *user_data, otel_str name, otel_str *values, size_t cap)
 {
     const otel_header_list *list = user_data;
+    if (!list || !list->headers)
+        return 0;
     size_t found = 0;
-    for (size_t i = 0; list && list->headers && i < list->count; i++) {
-        if (!name_ieq(list->headers[i].name, name))
+    const otel_header *h = list->headers;
+    for (size_t i = 0; i < list->count; i++) {
+        /* The length test inline: most names of a request differ in length from the one asked. */
+        if (h[i].name.len != name.len || !name_ieq(h[i].name.data, name.data, name.len))
             continue;
         if (values && found < cap)
-            values[found] = list->headers[i].value;
+            values[found] = h[i].value;
         found++;
     }
     return found;

@@ -201,79 +201,121 @@ static inline bool is_ows(char c)
  * general parser then decides. */
 #define FAST_MAX_BYTES 64
 
+/* Marks the 16 bytes |x| as bits |at|.. of the masks, dropping the first |skip| bytes (marked
+ * already by the previous block). */
+static inline void fast_mark(__m128i x, unsigned skip, size_t at, uint64_t *comma, uint64_t *eq, uint64_t *ok)
+{
+    unsigned c = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(',')));
+    unsigned e = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('=')));
+    /* nblk-chr plus ',' and '=': %x21-7E (signed compares: bytes from 0x80 up are negative). */
+    __m128i printable =
+        _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x20)), _mm_cmplt_epi8(x, _mm_set1_epi8(0x7f)));
+    unsigned k = (unsigned)_mm_movemask_epi8(printable);
+    *comma |= (uint64_t)(c >> skip) << at;
+    *eq |= (uint64_t)(e >> skip) << at;
+    *ok |= (uint64_t)(k >> skip) << at;
+}
+
+static inline unsigned popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
+    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+    x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+    return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
 static bool parse_fast(otel_str header, otel_trace_state **out, otel_status *st)
 {
     const char *p = header.data;
     size_t len = header.len;
-    /* The header in a zeroed buffer, so whole 16-byte loads never read past it. */
-    char buf[FAST_MAX_BYTES] __attribute__((aligned(16))) = { 0 };
-    memcpy(buf, p, len);
     uint64_t comma = 0, eq = 0, ok = 0;
-    for (size_t i = 0; i < len; i += 16) {
-        __m128i x = _mm_load_si128((const __m128i *)(const void *)(buf + i));
-        comma |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(','))) << i;
-        eq |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('='))) << i;
-        /* nblk-chr plus ',' and '=': %x21-7E (signed compares: bytes from 0x80 up are negative). */
-        __m128i printable =
-            _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x20)), _mm_cmplt_epi8(x, _mm_set1_epi8(0x7f)));
-        ok |= (uint64_t)(unsigned)_mm_movemask_epi8(printable) << i;
+    __m128i small = _mm_setzero_si128();
+    if (len >= 16) {
+        /* Whole blocks, then the last 16 bytes of the header (overlapping the previous block)
+         * rather than a read past its end. */
+        size_t i = 0;
+        for (; i + 16 <= len; i += 16)
+            fast_mark(_mm_loadu_si128((const __m128i *)(const void *)(p + i)), 0, i, &comma, &eq, &ok);
+        if (i < len)
+            fast_mark(_mm_loadu_si128((const __m128i *)(const void *)(p + len - 16)),
+                      (unsigned)(16 - (len - i)), i, &comma, &eq, &ok);
+    } else {
+        char buf[16] = { 0 };
+        memcpy(buf, p, len);
+        small = _mm_loadu_si128((const __m128i *)(const void *)buf);
+        fast_mark(small, 0, 0, &comma, &eq, &ok);
     }
     uint64_t all = len == 64 ? ~UINT64_C(0) : (UINT64_C(1) << len) - 1;
     if ((ok & all) != all)
         return false;
 
-    struct ts_member members[OTEL_TRACE_STATE_MAX_MEMBERS];
+    /* A valid header has one '=' per member: allocate for that many, and give the block back
+     * if the header turns out to be something else. */
+    size_t members = popcount64(eq);
+    size_t bytes = ts_size(members, len);
+    otel_trace_state *ts = otel__cache_malloc(bytes);
+    if (!ts) {
+        *st = OTEL_ERR_NOMEM;
+        return true;
+    }
     size_t count = 0;
     size_t start = 0;
     /* The separators in order must be '=' ',' '=' ',' ... '=': take them two at a time. */
     uint64_t sep = comma | eq;
     for (;;) {
         if (!sep)
-            return false;
+            goto out_other;
         size_t e = (size_t)__builtin_ctzll(sep);
         sep &= sep - 1;
         size_t c = sep ? (size_t)__builtin_ctzll(sep) : len;
         sep &= sep - 1;
         /* key "=" value, both non-empty. */
         if (!(eq >> e & 1) || (c < len && !(comma >> c & 1)) || e == start || c == e + 1)
-            return false;
+            goto out_other;
         unsigned rest = C_KEY;
         for (size_t k = start + 1; k < e; k++)
-            rest &= char_class(buf[k]);
-        if (!(char_class(buf[start]) & C_KEY_FIRST) || !rest)
-            return false;
+            rest &= char_class(p[k]);
+        if (!(char_class(p[start]) & C_KEY_FIRST) || !rest)
+            goto out_other;
         uint32_t key_len = (uint32_t)(e - start);
         for (size_t m = 0; m < count; m++)
-            if (members[m].key_len == key_len && memcmp(buf + members[m].key_off, buf + start, key_len) == 0)
-                return false;
-        members[count++] =
-            (struct ts_member){ (uint32_t)start, key_len, (uint32_t)e + 1, (uint32_t)(c - e - 1) };
+            if (ts->members[m].key_len == key_len &&
+                memcmp(p + ts->members[m].key_off, p + start, key_len) == 0)
+                goto out_other;
+        ts->members[count].key_off = (uint32_t)start;
+        ts->members[count].key_len = key_len;
+        ts->members[count].value_off = (uint32_t)e + 1;
+        ts->members[count].value_len = (uint32_t)(c - e - 1);
+        count++;
         if (c == len)
             break;
         start = c + 1;
-        /* A trailing comma (an empty last member), or more than 32 members (at least 4 bytes
-         * each, so only from 65 bytes up, which never reach here). */
+        /* A trailing comma: an empty last member. */
         if (start == len)
-            return false;
-    }
-    otel_trace_state *ts = otel__cache_malloc(ts_size(count, len));
-    if (!ts) {
-        *st = OTEL_ERR_NOMEM;
-        return true;
+            goto out_other;
     }
     atomic_init(&ts->refs, 1);
     ts->count = (uint32_t)count;
     ts->text_len = (uint32_t)len;
-    for (size_t m = 0; m < count; m++)
-        ts->members[m] = members[m];
-    /* Whole 16-byte blocks of the zero-padded copy: ts_size() leaves room for them. */
+    /* 16 bytes at a time: ts_size() gives the text whole 16-byte blocks. */
     char *text = (char *)&ts->members[count];
-    for (size_t i = 0; i < len; i += 16)
-        _mm_storeu_si128((__m128i *)(void *)(text + i),
-                         _mm_load_si128((const __m128i *)(const void *)(buf + i)));
+    if (len >= 16) {
+        size_t i = 0;
+        for (; i + 16 <= len; i += 16)
+            _mm_storeu_si128((__m128i *)(void *)(text + i),
+                             _mm_loadu_si128((const __m128i *)(const void *)(p + i)));
+        if (i < len)
+            _mm_storeu_si128((__m128i *)(void *)(text + len - 16),
+                             _mm_loadu_si128((const __m128i *)(const void *)(p + len - 16)));
+    } else {
+        _mm_storeu_si128((__m128i *)(void *)text, small);
+    }
     *out = ts;
     *st = OTEL_OK;
     return true;
+out_other:
+    otel__cache_free(ts, bytes);
+    return false;
 }
 #endif
 

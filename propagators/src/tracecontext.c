@@ -5,6 +5,10 @@
  * interop on, inject also refreshes the tracestate "dd" member the way Datadog tracers do. */
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "prop_internal.h"
 
 #include "api_internal.h"
@@ -49,6 +53,57 @@ static inline bool hex_byte(const char *p, uint8_t *out)
     return true;
 }
 
+#if defined(__SSE2__)
+/* 16 lowercase hex digits at |src|: their values in the low nibble of each byte, and in |*ok|
+ * all ones for the bytes that are such digits. */
+static inline __m128i hex16_values(const char *src, __m128i *ok)
+{
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)src);
+    /* Signed compares: bytes from 0x80 up are negative and fail both ranges. */
+    __m128i digit =
+        _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+    __m128i letter =
+        _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('f' + 1)));
+    *ok = _mm_or_si128(digit, letter);
+    /* '0'-'9' and 'a'-'f' end in their value, or their value minus 9 for the letters. */
+    return _mm_add_epi8(_mm_and_si128(x, _mm_set1_epi8(0x0f)), _mm_and_si128(letter, _mm_set1_epi8(9)));
+}
+
+/* Pairs of digit values (first digit in the low byte of each 16-bit lane) as one byte per lane. */
+static inline __m128i hex_pairs(__m128i v)
+{
+    return _mm_or_si128(_mm_slli_epi16(_mm_and_si128(v, _mm_set1_epi16(0x00ff)), 4), _mm_srli_epi16(v, 8));
+}
+
+/* The trace id (32 digits at |p|) and span id (16 digits at |p| + 33) of a traceparent into
+ * *sc, all at once: false unless every digit is lowercase hex and neither id is all zeros. */
+static inline bool decode_ids(const char *p, otel_span_context *sc)
+{
+    __m128i ok_a, ok_b, ok_c;
+    __m128i a = hex16_values(p, &ok_a);
+    __m128i b = hex16_values(p + 16, &ok_b);
+    __m128i c = hex16_values(p + 33, &ok_c);
+    if (_mm_movemask_epi8(_mm_and_si128(_mm_and_si128(ok_a, ok_b), ok_c)) != 0xffff)
+        return false;
+    __m128i trace = _mm_packus_epi16(hex_pairs(a), hex_pairs(b));
+    __m128i span = _mm_packus_epi16(hex_pairs(c), _mm_setzero_si128());
+    __m128i zero = _mm_setzero_si128();
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(trace, zero)) == 0xffff ||
+        (_mm_movemask_epi8(_mm_cmpeq_epi8(span, zero)) & 0xff) == 0xff)
+        return false;
+    _mm_storeu_si128((__m128i *)(void *)sc->trace_id, trace);
+    _mm_storel_epi64((__m128i *)(void *)sc->span_id, span);
+    return true;
+}
+#else
+static inline bool decode_ids(const char *p, otel_span_context *sc)
+{
+    return otel__prop_hex_decode(p, OTEL_TRACE_ID_SIZE, sc->trace_id, true) &&
+           otel__prop_hex_decode(p + 33, OTEL_SPAN_ID_SIZE, sc->span_id, true) &&
+           otel_span_context_is_valid(sc);
+}
+#endif
+
 /* Parses one traceparent value (already trimmed) into *sc. */
 static bool parse_traceparent(otel_str v, otel_span_context *sc)
 {
@@ -64,10 +119,7 @@ static bool parse_traceparent(otel_str v, otel_span_context *sc)
     if (version == 0 ? v.len != TRACEPARENT_LEN : (v.len > TRACEPARENT_LEN && p[55] != '-'))
         return false;
     uint8_t flags;
-    if (!otel__prop_hex_decode(p + 3, OTEL_TRACE_ID_SIZE, sc->trace_id, true) ||
-        !otel__prop_hex_decode(p + 36, OTEL_SPAN_ID_SIZE, sc->span_id, true) || !hex_byte(p + 53, &flags))
-        return false;
-    if (!otel_span_context_is_valid(sc))
+    if (!decode_ids(p + 3, sc) || !hex_byte(p + 53, &flags))
         return false;
     /* Only the flags of this version travel on; the others "MUST be set to zero". */
     sc->trace_flags = (uint8_t)(flags & FLAGS_KNOWN);

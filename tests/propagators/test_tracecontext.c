@@ -108,6 +108,40 @@ static void test_version_00_must_end_after_flags(void **state)
     assert_false(tp_ok(TP "-"));
 }
 
+/* Every byte value at every id digit: lowercase hex digits decode to their value, anything else
+ * (uppercase, the neighbours of the digit ranges, bytes from 0x80 up) invalidates the header. */
+static void test_each_id_digit_accepts_exactly_lowercase_hex(void **state)
+{
+    (void)state;
+    char tp[] = "00-0123456789abcdef0123456789abcdef-fedcba9876543210-01";
+    static const char hex[] = "0123456789abcdef";
+    for (size_t pos = 3; pos < 52; pos++) {
+        if (pos == 35)
+            continue;
+        char saved = tp[pos];
+        for (unsigned c = 0; c < 256; c++) {
+            tp[pos] = (char)c;
+            const char *digit = c ? memchr(hex, (int)c, 16) : NULL;
+            otel_header h[] = { { OTEL_STR("traceparent"), { tp, sizeof(tp) - 1 } } };
+            otel_context *ctx = extract_list(&g_tc, h, 1);
+            otel_span_context sc = otel_context_get_span_context(ctx);
+            if (!digit) {
+                if (otel_span_context_is_valid(&sc))
+                    fail_msg("byte 0x%02x at %zu accepted", c, pos);
+            } else {
+                unsigned v = (unsigned)(digit - hex);
+                size_t d = pos < 35 ? pos - 3 : pos - 36;
+                const uint8_t *id = pos < 35 ? sc.trace_id : sc.span_id;
+                unsigned got = d % 2 ? id[d / 2] & 0x0fu : (unsigned)id[d / 2] >> 4;
+                if (!otel_span_context_is_valid(&sc) || got != v)
+                    fail_msg("digit %c at %zu: %u", (char)c, pos, got);
+            }
+            otel_context_release(ctx);
+        }
+        tp[pos] = saved;
+    }
+}
+
 static void test_higher_version_accepts_trailing_dash_fields(void **state)
 {
     (void)state;
@@ -627,6 +661,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_traceparent_gives_remote_sampled_context),
+        cmocka_unit_test(test_each_id_digit_accepts_exactly_lowercase_hex),
         cmocka_unit_test(test_header_name_is_case_insensitive),
         cmocka_unit_test(test_wrong_header_names_are_ignored),
         cmocka_unit_test(test_two_traceparent_headers_are_invalid),
