@@ -3,6 +3,7 @@
  * tracestate to the API's parser; injection formats into stack buffers, so neither side
  * allocates beyond the trace state object and the context node it returns. With Datadog
  * interop on, inject also refreshes the tracestate "dd" member the way Datadog tracers do. */
+#include <stddef.h>
 #include <string.h>
 
 #if defined(__SSE2__)
@@ -75,9 +76,16 @@ static inline __m128i hex_pairs(__m128i v)
     return _mm_or_si128(_mm_slli_epi16(_mm_and_si128(v, _mm_set1_epi16(0x00ff)), 4), _mm_srli_epi16(v, 8));
 }
 
-/* The trace id (32 digits at |p|) and span id (16 digits at |p| + 33) of a traceparent into
- * *sc, all at once: false unless every digit is lowercase hex and neither id is all zeros. */
-static inline bool decode_ids(const char *p, otel_span_context *sc)
+/* The trace id (32 digits at |p|) and span id (16 digits at |p| + 33) of a traceparent, with
+ * |flags|, into *sc as a remote span context: false unless every digit is lowercase hex and
+ * neither id is all zeros. *sc is written with two overlapping 16-byte stores, so that the
+ * 16-byte loads that copy it later (struct copies of its 26 bytes) are served by store
+ * forwarding rather than waiting for byte-sized stores to reach the cache. */
+_Static_assert(sizeof(otel_span_context) == 26 && offsetof(otel_span_context, span_id) == 16 &&
+                   offsetof(otel_span_context, trace_flags) == 24 &&
+                   offsetof(otel_span_context, is_remote) == 25,
+               "decode_ids() writes otel_span_context as bytes 0-15 and 10-25");
+static inline bool decode_ids(const char *p, uint8_t flags, otel_span_context *sc)
 {
     __m128i ok_a, ok_b, ok_c;
     __m128i a = hex16_values(p, &ok_a);
@@ -91,20 +99,27 @@ static inline bool decode_ids(const char *p, otel_span_context *sc)
     if (_mm_movemask_epi8(_mm_cmpeq_epi8(trace, zero)) == 0xffff ||
         (_mm_movemask_epi8(_mm_cmpeq_epi8(span, zero)) & 0xff) == 0xff)
         return false;
-    _mm_storeu_si128((__m128i *)(void *)sc->trace_id, trace);
-    _mm_storel_epi64((__m128i *)(void *)sc->span_id, span);
+    /* Bytes 10-25: the end of the trace id, the span id, the flags and is_remote (true). */
+    __m128i tail = _mm_insert_epi16(span, flags | 1 << 8, 4);
+    __m128i high = _mm_or_si128(_mm_srli_si128(trace, 10), _mm_slli_si128(tail, 6));
+    _mm_storeu_si128((__m128i *)(void *)sc, trace);
+    _mm_storeu_si128((__m128i *)(void *)((char *)sc + 10), high);
     return true;
 }
 #else
-static inline bool decode_ids(const char *p, otel_span_context *sc)
+static inline bool decode_ids(const char *p, uint8_t flags, otel_span_context *sc)
 {
-    return otel__prop_hex_decode(p, OTEL_TRACE_ID_SIZE, sc->trace_id, true) &&
-           otel__prop_hex_decode(p + 33, OTEL_SPAN_ID_SIZE, sc->span_id, true) &&
-           otel_span_context_is_valid(sc);
+    if (!otel__prop_hex_decode(p, OTEL_TRACE_ID_SIZE, sc->trace_id, true) ||
+        !otel__prop_hex_decode(p + 33, OTEL_SPAN_ID_SIZE, sc->span_id, true) ||
+        !otel_span_context_is_valid(sc))
+        return false;
+    sc->trace_flags = flags;
+    sc->is_remote = true;
+    return true;
 }
 #endif
 
-/* Parses one traceparent value (already trimmed) into *sc. */
+/* Parses one traceparent value (already trimmed) into *sc, a remote span context. */
 static bool parse_traceparent(otel_str v, otel_span_context *sc)
 {
     if (v.len < TRACEPARENT_LEN || v.len > OTEL_PROPAGATORS_TRACEPARENT_MAX_BYTES)
@@ -119,11 +134,10 @@ static bool parse_traceparent(otel_str v, otel_span_context *sc)
     if (version == 0 ? v.len != TRACEPARENT_LEN : (v.len > TRACEPARENT_LEN && p[55] != '-'))
         return false;
     uint8_t flags;
-    if (!decode_ids(p + 3, sc) || !hex_byte(p + 53, &flags))
+    if (!hex_byte(p + 53, &flags))
         return false;
     /* Only the flags of this version travel on; the others "MUST be set to zero". */
-    sc->trace_flags = (uint8_t)(flags & FLAGS_KNOWN);
-    return true;
+    return decode_ids(p + 3, (uint8_t)(flags & FLAGS_KNOWN), sc);
 }
 
 /* The trace state of the carrier's tracestate lines (NULL when absent, invalid or too large). */
@@ -177,7 +191,6 @@ static otel_context *tc_extract(void *user_data, const otel_context *ctx, const 
     if (n == 0)
         return otel_context_retain(ctx);
     otel_span_context sc;
-    memset(&sc, 0, sizeof(sc));
     if (n > 1) {
         OTEL__PROP_DEBUG("tracecontext: %zu traceparent headers; ignored", n);
         return otel_context_retain(ctx);
@@ -186,8 +199,15 @@ static otel_context *tc_extract(void *user_data, const otel_context *ctx, const 
         OTEL__PROP_DEBUG("tracecontext: invalid traceparent ignored");
         return otel_context_retain(ctx);
     }
-    /* The parsed trace state's only reference goes to the new context node. */
-    return otel__prop_attach_owned(ctx, sc, extract_tracestate(r), false);
+    /* What otel__prop_attach_owned() does without a debug mark, with |sc| passed on as
+     * parse_traceparent() wrote it (already remote). The parsed trace state's only reference
+     * goes to the new context node. */
+    otel_context *out = NULL;
+    if (otel__context_with_span_context_owned(ctx, &sc, extract_tracestate(r), &out) != OTEL_OK) {
+        OTEL__LOG(OTEL_LOG_WARN, "propagators: out of memory; extracted span context dropped");
+        return otel_context_retain(ctx);
+    }
+    return out;
 }
 
 /* ---------------------------------------------------------------------------------------------
