@@ -334,6 +334,35 @@ static void test_header_buffer_replaces_and_counts_drops(void **state)
     assert_int_equal(otel_header_buffer_list(NULL).count, 0);
 }
 
+/* Values and names of every length up to 80 bytes are copied exactly, back to back, without
+ * touching the bytes after them. */
+static void test_header_buffer_copies_every_length_exactly(void **state)
+{
+    (void)state;
+    char src[81];
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = (char)('A' + i % 50);
+    for (size_t len = 0; len <= 80; len++) {
+        otel_header hs[2];
+        char bytes[256];
+        memset(bytes, '#', sizeof(bytes));
+        otel_header_buffer b;
+        otel_header_buffer_init(&b, hs, 2, bytes, 2 * len + 5);
+        otel_carrier_writer w = otel_header_buffer_writer(&b);
+        w.set(w.user_data, (otel_str){ "k1234", 5 }, (otel_str){ src, len });
+        w.set(w.user_data, (otel_str){ "k1234", 5 }, (otel_str){ src + 1, len }); /* replaces */
+        assert_int_equal(b.count, 1);
+        assert_int_equal(b.dropped, 0);
+        assert_int_equal(b.bytes_used, 2 * len + 5);
+        assert_true(otel_str_eq(hs[0].name, OTEL_STR("k1234")));
+        assert_int_equal(hs[0].value.len, len);
+        assert_memory_equal(hs[0].value.data, src + 1, len);
+        assert_memory_equal(bytes, src, len);
+        for (size_t i = 2 * len + 5; i < sizeof(bytes); i++)
+            assert_int_equal(bytes[i], '#');
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +386,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tracecontext_without_datadog_has_no_interop, setup,
                                         log_capture_teardown),
         cmocka_unit_test_setup_teardown(test_header_buffer_replaces_and_counts_drops, setup,
+                                        log_capture_teardown),
+        cmocka_unit_test_setup_teardown(test_header_buffer_copies_every_length_exactly, setup,
                                         log_capture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
