@@ -12,6 +12,7 @@
 #include "api_internal.h"
 #include "context_internal.h"
 #include "log_internal.h"
+#include "block_cache.h"
 #include "mem.h"
 
 /* ---------------------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ static otel_context *node_new(const otel_context *parent, enum ctx_kind kind)
 {
     /* From the per-thread block cache (a server extracts and drops one node per request), and
      * not zeroed: every field is set here. */
-    otel_context *n = otel__cache_malloc(sizeof(*n));
+    otel_context *n = otel__cache_take(sizeof(*n));
     if (!n)
         return NULL;
     atomic_init(&n->refs, 1);
@@ -175,7 +176,7 @@ void otel_context_release(const otel_context *ctx)
             otel_baggage_release(n->baggage);
             break;
         }
-        otel__cache_free(n, sizeof(*n));
+        otel__cache_give(n, sizeof(*n));
         n = parent;
     }
 }

@@ -5,17 +5,19 @@
  * nodes, trace states) reuse what the previous request freed without a malloc/free pair. */
 #include "mem.h"
 
+#include "block_cache.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static _Atomic(const otel__mem_hooks *) g_hooks;
+_Atomic(const otel__mem_hooks *) otel__g_mem_hooks;
 
 void *otel__malloc(size_t n)
 {
-    const otel__mem_hooks *h = atomic_load_explicit(&g_hooks, memory_order_acquire);
+    const otel__mem_hooks *h = atomic_load_explicit(&otel__g_mem_hooks, memory_order_acquire);
     if (n == 0)
         n = 1;
     return h ? h->malloc_fn(n) : malloc(n);
@@ -23,7 +25,7 @@ void *otel__malloc(size_t n)
 
 void *otel__calloc(size_t n, size_t size)
 {
-    const otel__mem_hooks *h = atomic_load_explicit(&g_hooks, memory_order_acquire);
+    const otel__mem_hooks *h = atomic_load_explicit(&otel__g_mem_hooks, memory_order_acquire);
     if (n == 0 || size == 0) {
         n = 1;
         size = 1;
@@ -35,7 +37,7 @@ void *otel__calloc(size_t n, size_t size)
 
 void *otel__realloc(void *p, size_t n)
 {
-    const otel__mem_hooks *h = atomic_load_explicit(&g_hooks, memory_order_acquire);
+    const otel__mem_hooks *h = atomic_load_explicit(&otel__g_mem_hooks, memory_order_acquire);
     /* realloc(p, 0) may free p and return NULL, which callers would take for a failure. */
     if (n == 0)
         n = 1;
@@ -46,7 +48,7 @@ void otel__free(void *p)
 {
     if (!p)
         return;
-    const otel__mem_hooks *h = atomic_load_explicit(&g_hooks, memory_order_acquire);
+    const otel__mem_hooks *h = atomic_load_explicit(&otel__g_mem_hooks, memory_order_acquire);
     if (h)
         h->free_fn(p);
     else
@@ -68,7 +70,7 @@ char *otel__strndup(const char *s, size_t n)
 
 void otel__mem_set_hooks(const otel__mem_hooks *h)
 {
-    atomic_store_explicit(&g_hooks, h, memory_order_release);
+    atomic_store_explicit(&otel__g_mem_hooks, h, memory_order_release);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -82,39 +84,23 @@ void otel__mem_set_hooks(const otel__mem_hooks *h)
  * destructors releasing contexts) go straight to the funnel instead of being stranded.
  * ------------------------------------------------------------------------------------------- */
 
-#define CACHE_CLASSES (OTEL__CACHE_MAX_BYTES / OTEL__CACHE_CLASS_BYTES)
+#define CACHE_CLASSES OTEL__CACHE_CLASSES
 
-enum cache_state {
-    CACHE_UNREGISTERED = 0,
-    CACHE_LIVE,
-    CACHE_DEAD, /* the thread is exiting, or the destructor could not be registered */
-};
-
-struct cache_block {
-    struct cache_block *next;
-};
-
-struct block_cache {
-    struct cache_block *head[CACHE_CLASSES];
-    uint8_t count[CACHE_CLASSES];
-    uint8_t state; /* enum cache_state */
-};
-
-/* initial-exec: one instruction off the thread pointer, as for the context stack. */
-static __thread struct block_cache t_cache __attribute__((tls_model("initial-exec")));
+/* The state block_cache.h's inline fast paths reach. */
+__thread struct otel__block_cache otel__t_block_cache __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t g_cache_key;
 static pthread_once_t g_cache_key_once = PTHREAD_ONCE_INIT;
 static bool g_cache_key_ok;
 
-static void cache_drain(struct block_cache *c)
+static void cache_drain(struct otel__block_cache *c)
 {
     for (size_t k = 0; k < CACHE_CLASSES; k++) {
-        struct cache_block *b = c->head[k];
+        struct otel__cache_block *b = c->head[k];
         c->head[k] = NULL;
         c->count[k] = 0;
         while (b) {
-            struct cache_block *next = b->next;
+            struct otel__cache_block *next = b->next;
             otel__free(b);
             b = next;
         }
@@ -123,8 +109,8 @@ static void cache_drain(struct block_cache *c)
 
 static void cache_thread_exit(void *arg)
 {
-    struct block_cache *c = arg;
-    c->state = CACHE_DEAD;
+    struct otel__block_cache *c = arg;
+    c->state = OTEL__CACHE_DEAD;
     cache_drain(c);
 }
 
@@ -134,19 +120,14 @@ static void make_cache_key(void)
 }
 
 /* Registers the thread-exit cleanup; false when the cache must not keep blocks. */
-static bool cache_register(struct block_cache *c)
+static bool cache_register(struct otel__block_cache *c)
 {
-    if (c->state == CACHE_UNREGISTERED) {
+    if (c->state == OTEL__CACHE_UNREGISTERED) {
         pthread_once(&g_cache_key_once, make_cache_key);
-        c->state = g_cache_key_ok && pthread_setspecific(g_cache_key, c) == 0 ? CACHE_LIVE : CACHE_DEAD;
+        c->state =
+            g_cache_key_ok && pthread_setspecific(g_cache_key, c) == 0 ? OTEL__CACHE_LIVE : OTEL__CACHE_DEAD;
     }
-    return c->state == CACHE_LIVE;
-}
-
-static inline bool cache_bypassed(void)
-{
-    const otel__mem_hooks *h = atomic_load_explicit(&g_hooks, memory_order_acquire);
-    return h && h->no_cache;
+    return c->state == OTEL__CACHE_LIVE;
 }
 
 void *otel__cache_malloc(size_t n)
@@ -156,9 +137,9 @@ void *otel__cache_malloc(size_t n)
     if (n > OTEL__CACHE_MAX_BYTES)
         return otel__malloc(n);
     size_t k = (n - 1) / OTEL__CACHE_CLASS_BYTES;
-    struct block_cache *c = &t_cache;
-    struct cache_block *b = c->head[k];
-    if (b && !cache_bypassed()) {
+    struct otel__block_cache *c = &otel__t_block_cache;
+    struct otel__cache_block *b = c->head[k];
+    if (b && !otel__cache_bypassed()) {
         c->head[k] = b->next;
         c->count[k]--;
         return b;
@@ -175,10 +156,10 @@ void otel__cache_free(void *p, size_t n)
         n = 1;
     if (n <= OTEL__CACHE_MAX_BYTES) {
         size_t k = (n - 1) / OTEL__CACHE_CLASS_BYTES;
-        struct block_cache *c = &t_cache;
-        if (c->count[k] < OTEL__CACHE_PER_CLASS && !cache_bypassed() &&
-            (c->state == CACHE_LIVE || cache_register(c))) {
-            struct cache_block *b = p;
+        struct otel__block_cache *c = &otel__t_block_cache;
+        if (c->count[k] < OTEL__CACHE_PER_CLASS && !otel__cache_bypassed() &&
+            (c->state == OTEL__CACHE_LIVE || cache_register(c))) {
+            struct otel__cache_block *b = p;
             b->next = c->head[k];
             c->head[k] = b;
             c->count[k]++;
@@ -190,5 +171,5 @@ void otel__cache_free(void *p, size_t n)
 
 void otel__cache_flush(void)
 {
-    cache_drain(&t_cache);
+    cache_drain(&otel__t_block_cache);
 }

@@ -12,6 +12,7 @@
 #endif
 
 #include "api_internal.h"
+#include "block_cache.h"
 #include "mem.h"
 #include "otel/trace.h"
 
@@ -156,7 +157,7 @@ static otel_trace_state *ts_build(const otel_str *pairs, size_t count, const cha
     size_t bytes = 2 * count - 1; /* the '=' of each member and the ',' between them */
     for (size_t i = 0; i < 2 * count; i++)
         bytes += pairs[i].len;
-    otel_trace_state *ts = otel__cache_malloc(ts_size(count, bytes));
+    otel_trace_state *ts = otel__cache_take(ts_size(count, bytes));
     if (!ts)
         return NULL;
     atomic_init(&ts->refs, 1);
@@ -253,7 +254,7 @@ static bool parse_fast(otel_str header, otel_trace_state **out, otel_status *st)
      * if the header turns out to be something else. */
     size_t members = popcount64(eq);
     size_t bytes = ts_size(members, len);
-    otel_trace_state *ts = otel__cache_malloc(bytes);
+    otel_trace_state *ts = otel__cache_take(bytes);
     if (!ts) {
         *st = OTEL_ERR_NOMEM;
         return true;
@@ -314,7 +315,7 @@ static bool parse_fast(otel_str header, otel_trace_state **out, otel_status *st)
     *st = OTEL_OK;
     return true;
 out_other:
-    otel__cache_free(ts, bytes);
+    otel__cache_give(ts, bytes);
     return false;
 }
 #endif
@@ -416,7 +417,7 @@ void otel_trace_state_release(const otel_trace_state *ts)
      * read-modify-write. */
     if (m && (atomic_load_explicit(&m->refs, memory_order_acquire) == 1 ||
               atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1))
-        otel__cache_free(m, ts_size(m->count, m->text_len));
+        otel__cache_give(m, ts_size(m->count, m->text_len));
 }
 
 size_t otel_trace_state_count(const otel_trace_state *ts)
