@@ -28,9 +28,9 @@ void otel_header_buffer_reset(otel_header_buffer *b)
 
 /* Copies |n| bytes. Header values are short and often formatted just before (a traceparent):
  * every read stays within one 16-byte block counted from the start of |src| (whole blocks, then
- * the rest as two overlapping 8-, 4- or 1-byte reads), so it is served by store forwarding when
- * the value was written as such blocks, where a library memcpy's wider or unaligned reads would
- * wait for those stores to reach the cache. */
+ * the rest as two overlapping 8- or 4-byte reads, or up to three single bytes), so it is served by store
+ * forwarding when the value was written as such blocks, where a library memcpy's wider or unaligned reads
+ * would wait for those stores to reach the cache. */
 static inline void copy_value(char *dst, const char *src, size_t n)
 {
     size_t i = 0;
@@ -43,9 +43,11 @@ static inline void copy_value(char *dst, const char *src, size_t n)
     } else if (rest >= 4) {
         memcpy(dst + i, src + i, 4);
         memcpy(dst + n - 4, src + n - 4, 4);
-    } else {
-        for (; i < n; i++)
-            dst[i] = src[i];
+    } else if (rest) {
+        /* 1 to 3 bytes: the first, the middle and the last (some of them the same byte). */
+        dst[i] = src[i];
+        dst[i + rest / 2] = src[i + rest / 2];
+        dst[n - 1] = src[n - 1];
     }
 }
 
