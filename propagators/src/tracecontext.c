@@ -224,14 +224,19 @@ static inline __m128i hex_chars(__m128i n)
 
 /* Writes "00-<trace id>-<span id>-<flags>" into |out| (55 bytes; TRACEPARENT_BUF bytes of room),
  * as four 16-byte stores at 0, 16, 32 and 48: a copy that reads it 16 bytes at a time from the
- * start (as the header buffer does) is served by store forwarding. */
+ * start (as the header buffer does) is served by store forwarding. Returns false, writing
+ * nothing, when |sc| is not valid (an id is all zeros). */
 #define TRACEPARENT_BUF 64
-static void format_traceparent(const otel_span_context *sc, char *out)
+static bool format_traceparent(const otel_span_context *sc, char *out)
 {
     const __m128i lo4 = _mm_set1_epi8(0x0f);
     __m128i t = _mm_loadu_si128((const __m128i *)(const void *)sc->trace_id);
     /* Bytes 10-25 of the span context, moved down: the span id, the flags, is_remote. */
     __m128i s = _mm_srli_si128(_mm_loadu_si128((const __m128i *)(const void *)((const char *)sc + 10)), 6);
+    __m128i zero = _mm_setzero_si128();
+    if (_mm_movemask_epi8(_mm_cmpeq_epi8(t, zero)) == 0xffff ||
+        (_mm_movemask_epi8(_mm_cmpeq_epi8(s, zero)) & 0xff) == 0xff)
+        return false;
     s = _mm_and_si128(s, _mm_set_epi8(0, 0, 0, 0, 0, 0, 0, FLAGS_KNOWN, -1, -1, -1, -1, -1, -1, -1, -1));
     __m128i t_hi = _mm_and_si128(_mm_srli_epi16(t, 4), lo4), t_lo = _mm_and_si128(t, lo4);
     __m128i s_hi = _mm_and_si128(_mm_srli_epi16(s, 4), lo4), s_lo = _mm_and_si128(s, lo4);
@@ -250,12 +255,16 @@ static void format_traceparent(const otel_span_context *sc, char *out)
     _mm_storeu_si128((__m128i *)(void *)(out + 16), c1);
     _mm_storeu_si128((__m128i *)(void *)(out + 32), c2);
     _mm_storeu_si128((__m128i *)(void *)(out + 48), c3);
+    return true;
 }
 #else
 #define TRACEPARENT_BUF TRACEPARENT_LEN
-/* Writes "00-<trace id>-<span id>-<flags>" into |out| (55 bytes). */
-static void format_traceparent(const otel_span_context *sc, char *out)
+/* Writes "00-<trace id>-<span id>-<flags>" into |out| (55 bytes); false, writing nothing, when
+ * |sc| is not valid. */
+static bool format_traceparent(const otel_span_context *sc, char *out)
 {
+    if (!otel_span_context_is_valid(sc))
+        return false;
     out[0] = '0';
     out[1] = '0';
     out[2] = '-';
@@ -267,6 +276,7 @@ static void format_traceparent(const otel_span_context *sc, char *out)
     uint8_t flags = (uint8_t)(sc->trace_flags & FLAGS_KNOWN);
     out[53] = digits[flags >> 4];
     out[54] = digits[flags & 0x0f];
+    return true;
 }
 #endif
 
@@ -381,10 +391,9 @@ static void tc_inject(void *user_data, const otel_context *ctx, const otel_carri
 {
     const struct tc_config *cfg = user_data;
     otel_span_context sc = otel_context_get_span_context(ctx);
-    if (!otel_span_context_is_valid(&sc))
-        return;
     char tp[TRACEPARENT_BUF];
-    format_traceparent(&sc, tp);
+    if (!format_traceparent(&sc, tp))
+        return;
     w->set(w->user_data, OTEL_STR("traceparent"), (otel_str){ tp, TRACEPARENT_LEN });
 
     const otel_trace_state *ts = otel_context_get_trace_state(ctx);

@@ -516,6 +516,10 @@ static void test_inject_without_valid_context_writes_nothing(void **state)
     inject_into(&g_tc, c, &o);
     assert_int_equal(o.buf.count, 0);
     otel_context_release(c);
+    c = ctx_with(make_sc("00000000000000000000000000000000", "00f067aa0ba902b7", 1), NULL);
+    inject_into(&g_tc, c, &o);
+    assert_int_equal(o.buf.count, 0);
+    otel_context_release(c);
 }
 
 static void test_inject_truncates_long_tracestate_by_whole_members(void **state)
@@ -576,6 +580,48 @@ static void test_round_trip_keeps_ids_flags_and_tracestate(void **state)
     assert_string_equal(ts_str(c1, x, sizeof(x)), ts_str(c2, y, sizeof(y)));
     otel_context_release(c1);
     otel_context_release(c2);
+}
+
+/* Pseudo-random ids and every flags byte: inject writes what a plain formatter writes (only the
+ * known flags), and extracting it gives the same ids back. */
+static void test_round_trip_of_random_ids_and_every_flags_byte(void **state)
+{
+    (void)state;
+    uint32_t x = 7;
+    for (unsigned flags = 0; flags < 256; flags++) {
+        otel_span_context sc = { .trace_flags = (uint8_t)flags };
+        for (size_t i = 0; i < 16; i++) {
+            x = x * 1103515245u + 12345u;
+            sc.trace_id[i] = (uint8_t)(x >> 16);
+        }
+        for (size_t i = 0; i < 8; i++) {
+            x = x * 1103515245u + 12345u;
+            sc.span_id[i] = (uint8_t)(x >> 16);
+        }
+        sc.trace_id[flags % 16] |= 1;
+        sc.span_id[flags % 8] |= 1;
+        char want[56];
+        int pos = snprintf(want, sizeof(want), "00-");
+        for (size_t i = 0; i < 16; i++)
+            pos += snprintf(want + pos, sizeof(want) - (size_t)pos, "%02x", sc.trace_id[i]);
+        pos += snprintf(want + pos, sizeof(want) - (size_t)pos, "-");
+        for (size_t i = 0; i < 8; i++)
+            pos += snprintf(want + pos, sizeof(want) - (size_t)pos, "%02x", sc.span_id[i]);
+        snprintf(want + pos, sizeof(want) - (size_t)pos, "-%02x", flags & 3u);
+        otel_context *c = NULL;
+        assert_int_equal(otel_context_with_span_context(NULL, &sc, NULL, &c), OTEL_OK);
+        test_out o;
+        inject_into(&g_tc, c, &o);
+        assert_true(out_is(&o, "traceparent", want));
+        otel_context *back = extract_out(&g_tc, &o);
+        otel_span_context b = otel_context_get_span_context(back);
+        assert_memory_equal(b.trace_id, sc.trace_id, 16);
+        assert_memory_equal(b.span_id, sc.span_id, 8);
+        assert_int_equal(b.trace_flags, flags & 3u);
+        assert_true(b.is_remote);
+        otel_context_release(back);
+        otel_context_release(c);
+    }
 }
 
 static void test_fields_lists_both_headers(void **state)
@@ -694,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_inject_without_valid_context_writes_nothing),
         cmocka_unit_test(test_inject_truncates_long_tracestate_by_whole_members),
         cmocka_unit_test(test_round_trip_keeps_ids_flags_and_tracestate),
+        cmocka_unit_test(test_round_trip_of_random_ids_and_every_flags_byte),
         cmocka_unit_test(test_fields_lists_both_headers),
         cmocka_unit_test(test_constructor_rejects_null_out),
         cmocka_unit_test(test_interop_writes_dd_member_first),
