@@ -6,19 +6,20 @@
  * *_no_baggage configs leave out the optional header; the *_extract_invalid* configs feed each
  * extractor malformed input (checked to be rejected at set-up) to measure the rejection path.
  * Targets (issue 5): inject traceparent+tracestate <= 40 ns, extract <= 60 ns.
- * Latest results (2026-11-21, 2-vCPU "Intel Xeon Processor" VM under load, gcc 12.2 -O3; median
- * ns/op of five runs, instructions/op from callgrind; full table in docs/PERFORMANCE.md,
- * section "Propagation"; tracecontext rows after the trace-state/header-lookup work, the
- * others' ns from before it):
- *   noop_inject 11 ns / 66 ins          noop_extract 8 ns / 28 ins
- *   tracecontext_inject 47 ns / 446     tracecontext_extract 100 ns / 1441 (2 allocs)
- *     (were 129 ns / 685 and 275 ns / 2354; the old build measured alongside: 69 and 156 ns)
- *   b3_inject 44 / 329                  b3_extract 131 / 837
- *   datadog_inject 312 / 2000           datadog_extract 736 / 3714
- *   baggage5_inject 191 / 1659          baggage5_extract 943 / 6235 (6 allocs)
- * Invalid input and *_no_baggage (instructions/op; ns in docs/PERFORMANCE.md, section
- * "Benchmark-suite configs"): tracecontext 204-271, datadog 274, b3/b3multi/jaeger 586-612,
- * baggage 2153; default_inject_no_baggage 524, default_extract_no_baggage 1798. */
+ * Latest results (2026-11-21, 2-vCPU "Intel Xeon Processor" VM, load average about 3, gcc 12.2
+ * -O3; median ns/op of three runs of 7 repetitions, instructions/op from callgrind; full table in
+ * docs/PERFORMANCE.md, section "Propagation"):
+ *   noop_inject 8 ns / 66 ins           noop_extract 4 ns / 29 ins
+ *   tracecontext_inject 29 ns / 374     tracecontext_extract 53 ns / 1006 (0 allocs)
+ *     (were 47 ns / 446 and 100 ns / 1441 with 2 allocs; the old build measured alongside:
+ *     48 and 108 ns)
+ *   b3_inject 28 / 331                  b3_extract 62-80 / 725
+ *   datadog_inject 146 / 1948           datadog_extract 281 / 3364
+ *   baggage5_inject 106 / 1650          baggage5_extract 454 / 6162 (5 allocs)
+ * Invalid input and *_no_baggage (instructions/op, measured before the extract work; ns in
+ * docs/PERFORMANCE.md, section "Benchmark-suite configs"): tracecontext 204-271, datadog 274,
+ * b3/b3multi/jaeger 586-612, baggage 2153; default_inject_no_baggage 524,
+ * default_extract_no_baggage 1798. */
 #include <stdio.h>
 
 #include "bench.h"
