@@ -198,8 +198,8 @@ static inline bool is_ows(char c)
  * commas, the equals signs and any other byte a value cannot hold, as bits of three 64-bit
  * masks; the members are then found from bit to bit (a '=' then a ',' or the end), only the keys
  * are checked byte by byte, and the trace state is built at once with the header text copied
- * whole. Returns false, having done nothing, for anything else (including invalid headers): the
- * general parser then decides. */
+ * whole. Anything else (including invalid headers) is left to the general parser, having done
+ * nothing; so is running out of memory, so that an invalid header still reports itself as such. */
 #define FAST_MAX_BYTES 64
 
 /* Marks the 16 bytes |x| as bits |at|.. of the masks, dropping the first |skip| bytes (marked
@@ -225,7 +225,13 @@ static inline unsigned popcount64(uint64_t x)
     return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
 }
 
-static bool parse_fast(otel_str header, otel_trace_state **out, otel_status *st)
+enum fast_result {
+    FAST_DONE,   /* *out is the trace state */
+    FAST_OTHER,  /* not the usual header: the general parser decides */
+    FAST_NO_MEM, /* no memory for the object: the general parser decides without allocating */
+};
+
+static enum fast_result parse_fast(otel_str header, otel_trace_state **out)
 {
     const char *p = header.data;
     size_t len = header.len;
@@ -248,17 +254,15 @@ static bool parse_fast(otel_str header, otel_trace_state **out, otel_status *st)
     }
     uint64_t all = len == 64 ? ~UINT64_C(0) : (UINT64_C(1) << len) - 1;
     if ((ok & all) != all)
-        return false;
+        return FAST_OTHER;
 
     /* A valid header has one '=' per member: allocate for that many, and give the block back
      * if the header turns out to be something else. */
     size_t members = popcount64(eq);
     size_t bytes = ts_size(members, len);
     otel_trace_state *ts = otel__cache_take(bytes);
-    if (!ts) {
-        *st = OTEL_ERR_NOMEM;
-        return true;
-    }
+    if (!ts)
+        return FAST_NO_MEM;
     size_t count = 0;
     size_t start = 0;
     /* The separators in order must be '=' ',' '=' ',' ... '=': take them two at a time. */
@@ -312,11 +316,10 @@ static bool parse_fast(otel_str header, otel_trace_state **out, otel_status *st)
         _mm_storeu_si128((__m128i *)(void *)text, small);
     }
     *out = ts;
-    *st = OTEL_OK;
-    return true;
+    return FAST_DONE;
 out_other:
     otel__cache_give(ts, bytes);
-    return false;
+    return FAST_OTHER;
 }
 #endif
 
@@ -329,10 +332,14 @@ otel_status otel_trace_state_parse(otel_str header, otel_trace_state **out)
         return OTEL_OK;
     if (!header.data)
         return OTEL_ERR_INVALID_ARG;
+    bool may_allocate = true;
 #if defined(__SSE2__)
-    otel_status fast_status;
-    if (header.len <= FAST_MAX_BYTES && parse_fast(header, out, &fast_status))
-        return fast_status;
+    if (header.len <= FAST_MAX_BYTES) {
+        enum fast_result r = parse_fast(header, out);
+        if (r == FAST_DONE)
+            return OTEL_OK;
+        may_allocate = r != FAST_NO_MEM;
+    }
 #endif
 
     /* One pass: each list member is OWS key "=" value OWS, between commas; empty members are
@@ -393,6 +400,8 @@ otel_status otel_trace_state_parse(otel_str header, otel_trace_state **out)
     }
     if (count == 0)
         return OTEL_OK;
+    if (!may_allocate)
+        return OTEL_ERR_NOMEM;
     /* A header with nothing but its kept members (the usual case) is copied at once. */
     bool exact = text_len == header.len;
     otel_trace_state *ts = ts_build(pairs, count, exact ? header.data : NULL);

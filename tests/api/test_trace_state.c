@@ -456,6 +456,24 @@ out_ts:
     return (int)st;
 }
 
+/* Out of memory does not hide an invalid header: it is reported as invalid, as before any
+ * allocation; a valid one reports the lack of memory. */
+static void test_invalid_header_is_invalid_even_without_memory(void **state)
+{
+    (void)state;
+    otel_trace_state *ts = NULL;
+    failalloc_install();
+    failalloc_fail_at(1);
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("a=1,B=2"), &ts), OTEL_ERR_INVALID_ARG);
+    failalloc_fail_at(1);
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("a=1,b=2,a=3"), &ts), OTEL_ERR_NOMEM);
+    failalloc_fail_at(1);
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("a=1,b=2"), &ts), OTEL_ERR_NOMEM);
+    assert_true(failalloc_failed());
+    assert_null(ts);
+    failalloc_uninstall();
+}
+
 static void test_allocation_failures_are_reported_and_leak_nothing(void **state)
 {
     (void)state;
@@ -490,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_serialize_round_trips_through_parse),
         cmocka_unit_test(test_retain_and_release_count_references),
         cmocka_unit_test(test_allocation_failures_are_reported_and_leak_nothing),
+        cmocka_unit_test(test_invalid_header_is_invalid_even_without_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
