@@ -62,9 +62,11 @@ typedef struct otel__mem_hooks {
 } otel__mem_hooks;
 
 /* Installs |h| (the pointer is kept: |h| must stay valid until replaced, e.g. a static const
- * table; all four members must be set); NULL restores libc. Memory must be freed by
+ * table; all four function members must be set); NULL restores libc. Memory must be freed by
  * the hooks that allocated it, so install hooks that forward to libc (as the failalloc test
- * helper does) or install them only while nothing allocated earlier is still alive.
+ * helper and the benchmarks do) or install them only while nothing allocated earlier is still
+ * alive; blocks kept in a thread's cache are freed later through whatever is installed then
+ * (at the latest when the thread exits).
  * Thread-safety: tests only; not safe while other threads allocate. */
 OTEL_API void otel__mem_set_hooks(const otel__mem_hooks *h);
 
