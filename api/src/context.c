@@ -444,9 +444,8 @@ otel_context_token otel_span_make_current(otel_span span)
     return token;
 }
 
-otel_status otel_context_detach(otel_context_token token)
+static __attribute__((noinline)) otel_status detach_slow(struct otel__tls_stack *s, otel_context_token token)
 {
-    struct otel__tls_stack *s = &otel__t_stack;
     uint32_t depth = (uint32_t)(token >> 32);
     uint32_t serial = (uint32_t)token;
     if (depth == 0 || depth > s->depth || s->frames[depth - 1].serial != serial) {
@@ -467,6 +466,23 @@ otel_status otel_context_detach(otel_context_token token)
         return OTEL_ERR_INVALID_ARG;
     }
     return OTEL_OK;
+}
+
+otel_status otel_context_detach(otel_context_token token)
+{
+    struct otel__tls_stack *s = &otel__t_stack;
+    uint32_t depth = (uint32_t)(token >> 32);
+    /* The common case inline, with no call: the top frame, a span frame that holds no reference
+     * (no trace state, no context object built for it). */
+    if (__builtin_expect(depth == s->depth && depth != 0, 1)) {
+        const struct otel__frame *f = &s->frames[depth - 1];
+        if (__builtin_expect(f->serial == (uint32_t)token && f->is_span && !f->p.trace_state && !f->p.context,
+                             1)) {
+            s->depth = depth - 1;
+            return OTEL_OK;
+        }
+    }
+    return detach_slow(s, token);
 }
 
 /* Builds the context objects of span frames up to and including frame |i|, bottom-up and
