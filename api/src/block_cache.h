@@ -42,18 +42,25 @@ static inline bool otel__cache_bypassed(void)
     return h && h->no_cache;
 }
 
+/* A cached block of class |k| from the calling thread's cache, or NULL. */
+static inline void *otel__cache_pop(size_t k)
+{
+    struct otel__block_cache *c = &otel__t_block_cache;
+    struct otel__cache_block *b = c->head[k];
+    if (!b || otel__cache_bypassed())
+        return NULL;
+    c->head[k] = b->next;
+    c->count[k]--;
+    return b;
+}
+
 /* otel__cache_malloc(n): a cached block of |n|'s class when the thread has one. */
 static inline void *otel__cache_take(size_t n)
 {
     if (n - 1 < OTEL__CACHE_MAX_BYTES) {
-        size_t k = (n - 1) / OTEL__CACHE_CLASS_BYTES;
-        struct otel__block_cache *c = &otel__t_block_cache;
-        struct otel__cache_block *b = c->head[k];
-        if (b && !otel__cache_bypassed()) {
-            c->head[k] = b->next;
-            c->count[k]--;
+        void *b = otel__cache_pop((n - 1) / OTEL__CACHE_CLASS_BYTES);
+        if (b)
             return b;
-        }
     }
     return otel__cache_malloc(n);
 }

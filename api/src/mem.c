@@ -137,13 +137,9 @@ void *otel__cache_malloc(size_t n)
     if (n > OTEL__CACHE_MAX_BYTES)
         return otel__malloc(n);
     size_t k = (n - 1) / OTEL__CACHE_CLASS_BYTES;
-    struct otel__block_cache *c = &otel__t_block_cache;
-    struct otel__cache_block *b = c->head[k];
-    if (b && !otel__cache_bypassed()) {
-        c->head[k] = b->next;
-        c->count[k]--;
+    void *b = otel__cache_pop(k);
+    if (b)
         return b;
-    }
     /* Every block gets its class's full size: it may serve any request of the class later. */
     return otel__malloc((k + 1) * OTEL__CACHE_CLASS_BYTES);
 }
