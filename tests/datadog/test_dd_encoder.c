@@ -287,6 +287,49 @@ static void test_v05_groups_spans_into_chunks_by_trace_id(void **state)
     check_grouping(5);
 }
 
+/* Each chunk's decision comes from its own root's trace state, also when consecutive chunks
+ * share one (the encoder parses a trace state once while it repeats). */
+static void test_each_chunk_takes_its_roots_trace_state_decision(void **state)
+{
+    (void)state;
+    DD_REQUIRE_DECODER();
+    otel_resource *res = make_resource("svc");
+    otel_trace_state *keep = NULL, *drop = NULL;
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("dd=s:2;t.dm:-3"), &keep), OTEL_OK);
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("dd=s:-1;t.dm:-3"), &drop), OTEL_OK);
+    /* Roots of five traces: keep, keep, drop, none, keep. */
+    const otel_trace_state *ts[5] = { keep, keep, drop, NULL, keep };
+    otel_span_data s[5];
+    const otel_span_data *spans[5];
+    for (int i = 0; i < 5; i++) {
+        s[i] = base_span(res, "op", OTEL_SPAN_KIND_SERVER);
+        dd_set_ids(&s[i], 0, (uint64_t)i + 1, (uint64_t)i + 100, 0);
+        s[i].trace_state = ts[i];
+        spans[i] = &s[i];
+    }
+    for (int v = 4; v <= 5; v++) {
+        char *out = encode_and_decode(v, NULL, spans, 5);
+        DD_ASSERT_HAS(out, "TRACES 5\n");
+        const char *want[5][2] = {
+            { "_sampling_priority_v1\":\"f:2.0", "\"_dd.p.dm\":\"s:-3\"" },
+            { "_sampling_priority_v1\":\"f:2.0", "\"_dd.p.dm\":\"s:-3\"" },
+            { "_sampling_priority_v1\":\"f:-1.0", "\"_dd.p.dm\":\"s:-3\"" },
+            { "_sampling_priority_v1\":\"f:1.0", "\"_dd.p.dm\":\"s:-0\"" },
+            { "_sampling_priority_v1\":\"f:2.0", "\"_dd.p.dm\":\"s:-3\"" },
+        };
+        for (int i = 0; i < 5; i++) {
+            const char *line = dd_span_line(out, i);
+            assert_non_null(line);
+            DD_ASSERT_HAS(line, want[i][0]);
+            DD_ASSERT_HAS(line, want[i][1]);
+        }
+        free(out);
+    }
+    otel_trace_state_release(keep);
+    otel_trace_state_release(drop);
+    otel_resource_release(res);
+}
+
 static void test_top_level_for_remote_parent_entry_kinds_and_service_changes(void **state)
 {
     (void)state;
@@ -833,6 +876,7 @@ int main(void)
         cmocka_unit_test(test_v05_round_trip_maps_every_field),
         cmocka_unit_test(test_v04_groups_spans_into_chunks_by_trace_id),
         cmocka_unit_test(test_v05_groups_spans_into_chunks_by_trace_id),
+        cmocka_unit_test(test_each_chunk_takes_its_roots_trace_state_decision),
         cmocka_unit_test(test_top_level_for_remote_parent_entry_kinds_and_service_changes),
         cmocka_unit_test(test_service_precedence_span_attr_resource_then_dd_service),
         cmocka_unit_test(test_attribute_types_map_to_meta_and_metrics),

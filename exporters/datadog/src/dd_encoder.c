@@ -581,6 +581,7 @@ size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *
     otel__dd_encoder_rewind(e);
     e->extras.valid = false;
     e->scope_valid = false;
+    e->ts_for = NULL;
     e->extras.resource = NULL;
     if (count == 0)
         return 0;
@@ -675,7 +676,7 @@ struct chunk_info {
                       * the part's first span the decision maker */
 };
 
-static struct chunk_info chunk_decision(const struct otel__dd_encoder *e, size_t c)
+static struct chunk_info chunk_decision(struct otel__dd_encoder *e, size_t c)
 {
     struct chunk_info ci = { 1, -1, false };
     uint32_t root = NONE32;
@@ -688,10 +689,15 @@ static struct chunk_info chunk_decision(const struct otel__dd_encoder *e, size_t
     if (root == NONE32)
         root = e->chunk_first[c];
     const otel_span_data *d = e->spans[root];
-    int prio, mech;
-    if (otel__dd_trace_state_decision(d->trace_state, &prio, &mech)) {
-        ci.priority = prio;
-        ci.mechanism = mech;
+    /* The Datadog sampler gives every root it decides one of a few shared trace states, so
+     * consecutive chunks mostly carry the same one: it is parsed once. */
+    if (!d->trace_state || d->trace_state != e->ts_for) {
+        e->ts_for = d->trace_state;
+        e->ts_has = otel__dd_trace_state_decision(d->trace_state, &e->ts_priority, &e->ts_mechanism);
+    }
+    if (e->ts_has) {
+        ci.priority = e->ts_priority;
+        ci.mechanism = e->ts_mechanism;
     } else {
         ci.priority = (d->context.trace_flags & OTEL_TRACE_FLAG_SAMPLED) ? 1 : 0;
         if (e->parent_id[root] == 0)

@@ -116,6 +116,11 @@ struct otel__dd_encoder {
     uint64_t ts_hi;
     uint8_t ts_text[16];
     uint8_t ts_len;
+    /* The last root trace state's Datadog decision (see chunk_decision), valid for one batch:
+     * the spans hold their trace states, so a pointer seen again is the same state. */
+    const otel_trace_state *ts_for;
+    bool ts_has;
+    int ts_priority, ts_mechanism;
     /* The batch being encoded. */
     const otel_span_data *const *spans;
     size_t span_count;
