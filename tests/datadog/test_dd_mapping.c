@@ -258,6 +258,74 @@ static void test_non_string_values_and_unknown_keys_are_ignored(void **state)
                      OTEL__DDK_DEPLOYMENT_ENVIRONMENT_NAME);
 }
 
+static void test_every_known_key_is_found_and_near_misses_are_not(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *key;
+        int k;
+    } known[] = {
+        { "db.query.text", OTEL__DDK_DB_QUERY_TEXT },
+        { "db.statement", OTEL__DDK_DB_STATEMENT },
+        { "db.system", OTEL__DDK_DB_SYSTEM },
+        { "db.system.name", OTEL__DDK_DB_SYSTEM_NAME },
+        { "deployment.environment", OTEL__DDK_DEPLOYMENT_ENVIRONMENT },
+        { "deployment.environment.name", OTEL__DDK_DEPLOYMENT_ENVIRONMENT_NAME },
+        { "faas.invoked_name", OTEL__DDK_FAAS_INVOKED_NAME },
+        { "faas.invoked_provider", OTEL__DDK_FAAS_INVOKED_PROVIDER },
+        { "faas.trigger", OTEL__DDK_FAAS_TRIGGER },
+        { "graphql.operation.name", OTEL__DDK_GRAPHQL_OPERATION_NAME },
+        { "graphql.operation.type", OTEL__DDK_GRAPHQL_OPERATION_TYPE },
+        { "http.method", OTEL__DDK_HTTP_METHOD },
+        { "http.request.method", OTEL__DDK_HTTP_REQUEST_METHOD },
+        { "http.response.status_code", OTEL__DDK_HTTP_RESPONSE_STATUS_CODE },
+        { "http.route", OTEL__DDK_HTTP_ROUTE },
+        { "http.status_code", OTEL__DDK_HTTP_STATUS_CODE },
+        { "messaging.destination", OTEL__DDK_MESSAGING_DESTINATION },
+        { "messaging.destination.name", OTEL__DDK_MESSAGING_DESTINATION_NAME },
+        { "messaging.operation", OTEL__DDK_MESSAGING_OPERATION },
+        { "messaging.operation.type", OTEL__DDK_MESSAGING_OPERATION_TYPE },
+        { "messaging.system", OTEL__DDK_MESSAGING_SYSTEM },
+        { "network.protocol.name", OTEL__DDK_NETWORK_PROTOCOL_NAME },
+        { "operation.name", OTEL__DDK_OPERATION_NAME },
+        { "resource.name", OTEL__DDK_RESOURCE_NAME },
+        { "rpc.method", OTEL__DDK_RPC_METHOD },
+        { "rpc.service", OTEL__DDK_RPC_SERVICE },
+        { "rpc.system", OTEL__DDK_RPC_SYSTEM },
+        { "sampling.priority", OTEL__DDK_SAMPLING_PRIORITY },
+        { "service.name", OTEL__DDK_SERVICE_NAME },
+        { "service.version", OTEL__DDK_SERVICE_VERSION },
+        { "span.type", OTEL__DDK_SPAN_TYPE },
+        { "url.full", OTEL__DDK_URL_FULL },
+    };
+    assert_int_equal(sizeof(known) / sizeof(known[0]), OTEL__DDK_COUNT);
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        char buf[64];
+        size_t n = strlen(known[i].key);
+        memcpy(buf, known[i].key, n);
+        assert_int_equal(otel__dd_key_of((otel_str){ buf, n }), known[i].k);
+        /* Every single-byte change, a byte more or less: none is a known key. */
+        for (size_t j = 0; j < n; j++) {
+            char c = buf[j];
+            buf[j] = (char)(c ^ 0x20);
+            assert_int_equal(otel__dd_key_of((otel_str){ buf, n }), -1);
+            buf[j] = c;
+        }
+        buf[n] = 'x';
+        assert_int_equal(otel__dd_key_of((otel_str){ buf, n + 1 }), -1);
+        assert_int_equal(otel__dd_key_of((otel_str){ buf, n - 1 }), -1);
+        assert_int_equal(otel__dd_key_of((otel_str){ buf + 1, n - 1 }), -1);
+    }
+    /* The index: positions, the last duplicate winning. */
+    otel_attr attrs[] = { OTEL_ATTR_STR_LIT("http.route", "/a"), OTEL_ATTR_STR_LIT("x.y", "z"),
+                          OTEL_ATTR_STR_LIT("http.route", "/b"), OTEL_ATTR_STR_LIT("gen_ai.system", "o") };
+    struct otel__dd_attr_index ix;
+    otel__dd_index_attrs(attrs, 4, &ix);
+    assert_int_equal(ix.at[OTEL__DDK_HTTP_ROUTE], 3);
+    assert_int_equal(ix.at[OTEL__DDK_HTTP_METHOD], 0);
+    assert_true(ix.gen_ai);
+}
+
 static void test_default_service_detection(void **state)
 {
     (void)state;
@@ -271,6 +339,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mapping_table),
+        cmocka_unit_test(test_every_known_key_is_found_and_near_misses_are_not),
         cmocka_unit_test(test_resource_attributes_are_consulted_after_the_span),
         cmocka_unit_test(test_composed_names_report_the_space_they_need),
         cmocka_unit_test(test_non_string_values_and_unknown_keys_are_ignored),
