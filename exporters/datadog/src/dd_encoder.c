@@ -1475,8 +1475,10 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
             text = a->value.as.s;
             break;
         case OTEL_VALUE_BOOL:
-            text = a->value.as.b ? OTEL_STR("true") : OTEL_STR("false");
-            break;
+            /* "true" / "false" as their constant rows. */
+            p = c_str(e, v05, p, a->key);
+            p = c_ckey(e, v05, p, a->value.as.b ? CK_TRUE : CK_FALSE);
+            continue;
         case OTEL_VALUE_EMPTY:
             text = OTEL_STR("");
             break;
