@@ -18,6 +18,27 @@
 #include "log_capture.h"
 #include "otel/exporters/datadog.h"
 
+/* The inline check agrees with otel__json_is_plain for every byte value at every position of
+ * strings of 7 to 17 bytes (the inline range is 8 to 16). */
+static void test_plain_fast_agrees_with_is_plain(void **state)
+{
+    (void)state;
+    for (size_t len = 7; len <= 17; len++) {
+        char buf[17];
+        memset(buf, 'a', sizeof(buf));
+        assert_true(otel__json_is_plain_fast(buf, len));
+        for (size_t pos = 0; pos < len; pos++) {
+            for (int c = 0; c < 256; c++) {
+                buf[pos] = (char)c;
+                bool want = otel__json_is_plain(buf, len);
+                assert_int_equal(otel__json_is_plain_fast(buf, len), want);
+                assert_int_equal(want, c >= 0x20 && c < 0x80 && c != '"' && c != '\\');
+            }
+            buf[pos] = 'a';
+        }
+    }
+}
+
 static void test_parser_builds_the_tree(void **state)
 {
     (void)state;
@@ -291,6 +312,7 @@ static void test_uint_digits_match_printf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plain_fast_agrees_with_is_plain),
         cmocka_unit_test(test_parser_builds_the_tree),
         cmocka_unit_test(test_parser_rejects_invalid_json_with_an_offset),
         cmocka_unit_test(test_parser_limits_nesting),

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "dd_msgpack.h"
 #include "otel/common.h"
@@ -129,11 +132,25 @@ static inline bool otel__json_word_plain(const char *p)
     return (bad & high) == 0;
 }
 
-/* otel__json_is_plain with the usual short names (8 to 16 bytes: two overlapping words) inline. */
+/* otel__json_is_plain with the usual short names (8 to 16 bytes: two overlapping words) inline;
+ * with SSE2 the two words are tested together (a signed compare below 0x20 catches control
+ * bytes and bytes of 0x80 and above, as otel__json_word_plain does). */
 static inline bool otel__json_is_plain_fast(const char *s, size_t len)
 {
-    if (len >= 8 && len <= 16)
+    if (len >= 8 && len <= 16) {
+#if defined(__SSE2__)
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + len - 8, 8);
+        __m128i v = _mm_set_epi64x((long long)b, (long long)a);
+        __m128i bad = _mm_or_si128(
+            _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+            _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+        return _mm_movemask_epi8(bad) == 0;
+#else
         return otel__json_word_plain(s) && otel__json_word_plain(s + len - 8);
+#endif
+    }
     return otel__json_is_plain(s, len);
 }
 
