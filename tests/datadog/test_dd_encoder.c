@@ -330,6 +330,43 @@ static void test_each_chunk_takes_its_roots_trace_state_decision(void **state)
     otel_resource_release(res);
 }
 
+/* A "sampling.priority" attribute on a chunk's root is a manual decision: priority 2 (keep) or
+ * -1 (drop), decision maker -4, whatever the trace state says. */
+static void test_sampling_priority_attribute_on_the_root_is_a_manual_decision(void **state)
+{
+    (void)state;
+    DD_REQUIRE_DECODER();
+    otel_resource *res = make_resource("svc");
+    otel_trace_state *ts = NULL;
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("dd=s:1;t.dm:-1"), &ts), OTEL_OK);
+    otel_attr keep[] = { OTEL_ATTR_STR_LIT("x", "y"), OTEL_ATTR_INT("sampling.priority", 1) };
+    otel_attr drop[] = { OTEL_ATTR_DOUBLE("sampling.priority", 0) };
+    otel_span_data s[3];
+    const otel_span_data *spans[3];
+    for (int i = 0; i < 3; i++) {
+        s[i] = base_span(res, "op", OTEL_SPAN_KIND_SERVER);
+        dd_set_ids(&s[i], 0, (uint64_t)i + 1, (uint64_t)i + 100, 0);
+        s[i].trace_state = ts;
+        spans[i] = &s[i];
+    }
+    s[0].attrs = keep;
+    s[0].attr_count = 2;
+    s[1].attrs = drop;
+    s[1].attr_count = 1;
+    for (int v = 4; v <= 5; v++) {
+        char *out = encode_and_decode(v, NULL, spans, 3);
+        DD_ASSERT_HAS(dd_span_line(out, 0), "_sampling_priority_v1\":\"f:2.0");
+        DD_ASSERT_HAS(dd_span_line(out, 0), "\"_dd.p.dm\":\"s:-4\"");
+        DD_ASSERT_HAS(dd_span_line(out, 1), "_sampling_priority_v1\":\"f:-1.0");
+        DD_ASSERT_HAS(dd_span_line(out, 1), "\"_dd.p.dm\":\"s:-4\"");
+        DD_ASSERT_HAS(dd_span_line(out, 2), "_sampling_priority_v1\":\"f:1.0");
+        DD_ASSERT_HAS(dd_span_line(out, 2), "\"_dd.p.dm\":\"s:-1\"");
+        free(out);
+    }
+    otel_trace_state_release(ts);
+    otel_resource_release(res);
+}
+
 static void test_top_level_for_remote_parent_entry_kinds_and_service_changes(void **state)
 {
     (void)state;
@@ -877,6 +914,7 @@ int main(void)
         cmocka_unit_test(test_v04_groups_spans_into_chunks_by_trace_id),
         cmocka_unit_test(test_v05_groups_spans_into_chunks_by_trace_id),
         cmocka_unit_test(test_each_chunk_takes_its_roots_trace_state_decision),
+        cmocka_unit_test(test_sampling_priority_attribute_on_the_root_is_a_manual_decision),
         cmocka_unit_test(test_top_level_for_remote_parent_entry_kinds_and_service_changes),
         cmocka_unit_test(test_service_precedence_span_attr_resource_then_dd_service),
         cmocka_unit_test(test_attribute_types_map_to_meta_and_metrics),
