@@ -326,6 +326,82 @@ static void test_every_known_key_is_found_and_near_misses_are_not(void **state)
     assert_true(ix.gen_ai);
 }
 
+/* A resource whose only known key is one that otel__dd_index_has_resource_keys does not report
+ * maps every span as no resource at all would; one it reports is a key the mapping reads. */
+static void test_resource_keys_the_mapping_reads(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {
+        "operation.name",
+        "resource.name",
+        "span.type",
+        "service.name",
+        "http.request.method",
+        "http.method",
+        "http.route",
+        "db.system",
+        "db.system.name",
+        "db.statement",
+        "db.query.text",
+        "messaging.system",
+        "messaging.operation",
+        "messaging.operation.type",
+        "messaging.destination",
+        "messaging.destination.name",
+        "rpc.system",
+        "rpc.service",
+        "rpc.method",
+        "faas.invoked_provider",
+        "faas.invoked_name",
+        "faas.trigger",
+        "graphql.operation.type",
+        "graphql.operation.name",
+        "network.protocol.name",
+        "http.response.status_code",
+        "http.status_code",
+        "url.full",
+        "deployment.environment",
+        "deployment.environment.name",
+        "service.version",
+        "sampling.priority",
+    };
+    assert_int_equal(sizeof(keys) / sizeof(keys[0]), OTEL__DDK_COUNT);
+    otel_attr span_sets[3][2] = {
+        { OTEL_ATTR_STR_LIT("x", "y"), OTEL_ATTR_STR_LIT("z", "w") },
+        { OTEL_ATTR_STR_LIT("http.request.method", "GET"), OTEL_ATTR_STR_LIT("z", "w") },
+        { OTEL_ATTR_STR_LIT("db.system", "redis"), OTEL_ATTR_STR_LIT("messaging.system", "kafka") },
+    };
+    size_t reported = 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        otel_attr res[] = { { otel_str_from_cstr(keys[i]), otel_value_str(OTEL_STR("v")) } };
+        struct otel__dd_attr_index rix;
+        otel__dd_index_attrs(res, 1, &rix);
+        bool has = otel__dd_index_has_resource_keys(&rix);
+        reported += has;
+        bool differs = false;
+        for (int kind = 0; kind <= OTEL_SPAN_KIND_CONSUMER; kind++) {
+            for (size_t set = 0; set < 3; set++) {
+                struct otel__dd_attr_index ix;
+                otel__dd_index_attrs(span_sets[set], 2, &ix);
+                struct otel__dd_view v = {
+                    .kind = (otel_span_kind)kind, .name = OTEL_STR("n"), .attrs = span_sets[set], .ix = &ix
+                };
+                char b1[64], b2[64];
+                otel_str n1, r1, t1, n2, r2, t2;
+                otel__dd_map_span(&v, b1, sizeof(b1), &n1, &r1, &t1);
+                v.res_attrs = res;
+                v.res_ix = &rix;
+                otel__dd_map_span(&v, b2, sizeof(b2), &n2, &r2, &t2);
+                differs |= !otel_str_eq(n1, n2) || !otel_str_eq(r1, r2) || !otel_str_eq(t1, t2);
+            }
+        }
+        if (differs && !has)
+            fail_msg("the mapping reads %s from the resource, but it is not reported", keys[i]);
+    }
+    /* The resource keys of resource_parts and map_type. */
+    assert_int_equal(reported, 17);
+}
+
 static void test_default_service_detection(void **state)
 {
     (void)state;
@@ -340,6 +416,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mapping_table),
         cmocka_unit_test(test_every_known_key_is_found_and_near_misses_are_not),
+        cmocka_unit_test(test_resource_keys_the_mapping_reads),
         cmocka_unit_test(test_resource_attributes_are_consulted_after_the_span),
         cmocka_unit_test(test_composed_names_report_the_space_they_need),
         cmocka_unit_test(test_non_string_values_and_unknown_keys_are_ignored),

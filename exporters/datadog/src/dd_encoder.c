@@ -374,6 +374,7 @@ static otel_status extras_build(struct otel__dd_encoder *e, const otel_resource 
     x->res_attrs = attrs;
     x->res_count = n;
     otel__dd_index_attrs(attrs, n, &x->res_ix);
+    x->res_for_map = n && otel__dd_index_has_resource_keys(&x->res_ix);
     otel_str env = e->cfg.env, version = e->cfg.version;
     otel_str res_env = { "", 0 }, res_env_old = { "", 0 }, res_version = { "", 0 };
     for (size_t i = 0; i < n; i++) {
@@ -1256,7 +1257,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
         .attrs = d->attrs,
         .ix = ix,
     };
-    if (e->extras.res_count) {
+    if (e->extras.res_for_map) {
         view.res_attrs = e->extras.res_attrs;
         view.res_ix = &e->extras.res_ix;
     }

@@ -62,6 +62,7 @@ struct otel__dd_extras {
     const otel_attr *res_attrs; /* the resource's attributes and their index, for the mapping */
     size_t res_count;
     struct otel__dd_attr_index res_ix;
+    bool res_for_map; /* the resource holds keys the mapping reads (else the view goes without) */
     struct otel__dd_buf meta_blob;   /* v0.4: the meta entries, encoded */
     struct otel__dd_buf metric_blob; /* v0.4: the metrics entries, encoded */
     struct otel__dd_buf strings;     /* converted values (arrays as JSON, ...) */

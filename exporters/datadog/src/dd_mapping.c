@@ -374,6 +374,36 @@ static inline int part2(otel_str *a, otel_str *b, otel_str x, otel_str y)
     return 2;
 }
 
+/* The keys resource_parts and map_type read from the resource too (use_resource): keep in step
+ * with them. */
+static const uint8_t resource_keys[] = {
+    OTEL__DDK_RESOURCE_NAME,
+    OTEL__DDK_HTTP_REQUEST_METHOD,
+    OTEL__DDK_HTTP_METHOD,
+    OTEL__DDK_HTTP_ROUTE,
+    OTEL__DDK_MESSAGING_OPERATION_TYPE,
+    OTEL__DDK_MESSAGING_OPERATION,
+    OTEL__DDK_MESSAGING_DESTINATION,
+    OTEL__DDK_MESSAGING_DESTINATION_NAME,
+    OTEL__DDK_RPC_METHOD,
+    OTEL__DDK_RPC_SERVICE,
+    OTEL__DDK_GRAPHQL_OPERATION_TYPE,
+    OTEL__DDK_GRAPHQL_OPERATION_NAME,
+    OTEL__DDK_DB_SYSTEM_NAME,
+    OTEL__DDK_DB_SYSTEM,
+    OTEL__DDK_DB_STATEMENT,
+    OTEL__DDK_DB_QUERY_TEXT,
+    OTEL__DDK_SPAN_TYPE,
+};
+
+bool otel__dd_index_has_resource_keys(const struct otel__dd_attr_index *ix)
+{
+    for (size_t i = 0; i < sizeof(resource_keys); i++)
+        if (ix->at[resource_keys[i]])
+            return true;
+    return false;
+}
+
 /* The resource as one part, or two joined by a space. */
 static int resource_parts(const struct otel__dd_view *v, otel_str *a, otel_str *b)
 {

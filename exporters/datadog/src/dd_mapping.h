@@ -88,6 +88,10 @@ static inline const otel_attr *otel__dd_span_attr(const struct otel__dd_view *v,
     return at ? &v->attrs[at - 1] : NULL;
 }
 
+/* True when |ix| (a resource's index) holds a key that the mapping reads from the resource;
+ * when it does not, a view may leave res_attrs and res_ix NULL and map the same. */
+bool otel__dd_index_has_resource_keys(const struct otel__dd_attr_index *ix);
+
 /* The operation name, resource and type of the span. Composed strings ("postgresql.query",
  * "GET /users/:id") are written to |buf| (|cap| bytes); the others point into the attributes or
  * static storage. Returns the bytes |buf| needed: when that is more than |cap|, the composed
