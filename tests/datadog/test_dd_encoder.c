@@ -367,6 +367,43 @@ static void test_sampling_priority_attribute_on_the_root_is_a_manual_decision(vo
     otel_resource_release(res);
 }
 
+/* http.response.status_code (and an integer http.status_code) reach meta["http.status_code"]
+ * as decimal text, inside and outside the three-digit range. */
+static void test_status_codes_as_text(void **state)
+{
+    (void)state;
+    DD_REQUIRE_DECODER();
+    otel_resource *res = make_resource("svc");
+    static const int64_t codes[] = {
+        100, 101, 199, 200, 204, 310, 404, 500, 599, 999, 99, 0, 1000, -1, 123456
+    };
+    enum { N = sizeof(codes) / sizeof(codes[0]) };
+    otel_attr attrs[N][1];
+    otel_span_data s[N];
+    const otel_span_data *spans[N];
+    for (size_t i = 0; i < N; i++) {
+        if (i % 2)
+            attrs[i][0] = (otel_attr)OTEL_ATTR_INT("http.response.status_code", codes[i]);
+        else
+            attrs[i][0] = (otel_attr)OTEL_ATTR_INT("http.status_code", codes[i]);
+        s[i] = base_span(res, "op", OTEL_SPAN_KIND_SERVER);
+        dd_set_ids(&s[i], 0, 1, (uint64_t)i + 100, 0);
+        s[i].attrs = attrs[i];
+        s[i].attr_count = 1;
+        spans[i] = &s[i];
+    }
+    for (int v = 4; v <= 5; v++) {
+        char *out = encode_and_decode(v, NULL, spans, N);
+        for (size_t i = 0; i < N; i++) {
+            char want[64];
+            snprintf(want, sizeof(want), "\"http.status_code\":\"s:%lld\"", (long long)codes[i]);
+            DD_ASSERT_HAS(dd_span_line(out, (int)i), want);
+        }
+        free(out);
+    }
+    otel_resource_release(res);
+}
+
 static void test_top_level_for_remote_parent_entry_kinds_and_service_changes(void **state)
 {
     (void)state;
@@ -915,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_v05_groups_spans_into_chunks_by_trace_id),
         cmocka_unit_test(test_each_chunk_takes_its_roots_trace_state_decision),
         cmocka_unit_test(test_sampling_priority_attribute_on_the_root_is_a_manual_decision),
+        cmocka_unit_test(test_status_codes_as_text),
         cmocka_unit_test(test_top_level_for_remote_parent_entry_kinds_and_service_changes),
         cmocka_unit_test(test_service_precedence_span_attr_resource_then_dd_service),
         cmocka_unit_test(test_attribute_types_map_to_meta_and_metrics),

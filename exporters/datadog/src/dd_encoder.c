@@ -1190,10 +1190,9 @@ ALWAYS_INLINE otel_str status_text(char *buf, const otel_value *v)
         return v->as.s;
     int64_t code = v->type == OTEL_VALUE_INT ? v->as.i : (int64_t)v->as.d;
     if (code >= 100 && code < 1000) { /* HTTP status codes, without the general conversion */
-        uint32_t c = (uint32_t)code, h = c / 100, t = c / 10 % 10;
+        uint32_t c = (uint32_t)code, h = c / 100;
         buf[0] = (char)('0' + h);
-        buf[1] = (char)('0' + t);
-        buf[2] = (char)('0' + c % 10);
+        memcpy(buf + 1, otel__json_digit_pairs + 2 * (c - h * 100), 2);
         return (otel_str){ buf, 3 };
     }
     uint8_t *end = w_json_int((uint8_t *)buf, code);
@@ -1201,10 +1200,11 @@ ALWAYS_INLINE otel_str status_text(char *buf, const otel_value *v)
     return s;
 }
 
-/* The http.status_code attribute, when it is an integer: Datadog wants it in meta as text. */
-ALWAYS_INLINE bool is_int_status_code(const otel_attr *a, uint32_t i, const struct otel__dd_attr_index *ix)
+/* The http.status_code attribute, when it is an integer: Datadog wants it in meta as text.
+ * |status_at| is the index's entry for http.status_code (read once per span). */
+ALWAYS_INLINE bool is_int_status_code(const otel_attr *a, uint32_t i, uint32_t status_at)
 {
-    return a->value.type == OTEL_VALUE_INT && ix->at[OTEL__DDK_HTTP_STATUS_CODE] == i + 1;
+    return a->value.type == OTEL_VALUE_INT && status_at == i + 1;
 }
 
 /* v0.4: otel.scope.name and otel.scope.version of |scope| pre-encoded, kept while the spans
@@ -1251,6 +1251,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     pl.top_level = (flags & OTEL__DD_SPAN_TOP_LEVEL) != 0;
 
     const struct otel__dd_attr_index *ix = &e->attr_ix[idx];
+    const uint32_t status_at = ix->at[OTEL__DDK_HTTP_STATUS_CODE];
     struct otel__dd_view view = {
         .kind = d->kind,
         .name = d->name,
@@ -1302,7 +1303,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
         switch (a->value.type) {
         case OTEL_VALUE_INT:
         case OTEL_VALUE_DOUBLE:
-            if (is_int_status_code(a, i, ix)) {
+            if (is_int_status_code(a, i, status_at)) {
                 meta++;
                 bound += str_bound(v05, 21);
             } else {
@@ -1472,7 +1473,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
         switch (a->value.type) {
         case OTEL_VALUE_INT:
         case OTEL_VALUE_DOUBLE:
-            if (!is_int_status_code(a, i, ix))
+            if (!is_int_status_code(a, i, status_at))
                 continue;
             text = status_text(buf, &a->value);
             break;
@@ -1600,7 +1601,7 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     } else {
         for (uint32_t i = 0; i < d->attr_count; i++) {
             const otel_attr *a = &d->attrs[i];
-            if (!is_metric(&a->value) || is_int_status_code(a, i, ix))
+            if (!is_metric(&a->value) || is_int_status_code(a, i, status_at))
                 continue;
             p = c_str(e, v05, p, a->key);
             p = otel__w_f64(p, metric_value(&a->value));
