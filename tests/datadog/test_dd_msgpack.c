@@ -25,6 +25,26 @@ static void expect_bytes(const struct otel__dd_buf *b, const uint8_t *want, size
         expect_bytes((buf), want_, sizeof(want_));      \
     } while (0)
 
+/* otel__w_copy copies exactly |n| bytes for every size class (0 to 70), writing nothing
+ * around them. */
+static void test_cursor_copy_writes_exactly_n_bytes(void **state)
+{
+    (void)state;
+    uint8_t src[80], dst[96];
+    for (size_t i = 0; i < sizeof(src); i++)
+        src[i] = (uint8_t)(i * 7 + 1);
+    for (size_t n = 0; n <= 70; n++) {
+        memset(dst, 0xee, sizeof(dst));
+        uint8_t *end = otel__w_copy(dst + 8, src + 3, n);
+        assert_ptr_equal(end, dst + 8 + n);
+        assert_memory_equal(dst + 8, src + 3, n);
+        for (size_t i = 0; i < 8; i++)
+            assert_int_equal(dst[i], 0xee);
+        for (size_t i = 8 + n; i < sizeof(dst); i++)
+            assert_int_equal(dst[i], 0xee);
+    }
+}
+
 static void test_uint_uses_smallest_form_at_each_boundary(void **state)
 {
     (void)state;
@@ -210,6 +230,7 @@ static void test_boundary_values_round_trip_through_python_msgpack(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cursor_copy_writes_exactly_n_bytes),
         cmocka_unit_test(test_uint_uses_smallest_form_at_each_boundary),
         cmocka_unit_test(test_int_negative_forms_at_each_boundary),
         cmocka_unit_test(test_ids_always_use_uint64),

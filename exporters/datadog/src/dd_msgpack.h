@@ -280,24 +280,25 @@ static inline void otel__mp_f64(struct otel__dd_buf *b, double d)
 #define OTEL__MP_INLINE static inline __attribute__((always_inline))
 
 /* Copies |n| bytes; copies up to 32 bytes without a call (overlapping 16-, 8- or 4-byte
- * moves). */
+ * moves). The tests go by halves (16, then 8 or 32), so each size class is two or three
+ * compares away. */
 OTEL__MP_INLINE uint8_t *otel__w_copy(uint8_t *p, const void *src, size_t n)
 {
     const uint8_t *s = (const uint8_t *)src;
-    if (n >= 8 && n <= 16) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(p, &a, 8);
-        memcpy(p + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        memcpy(p, &a, 4);
-        memcpy(p + n - 4, &b, 4);
-    } else if (n < 4) {
-        if (n) { /* bytes 0, n/2 and n-1 cover 1 to 3 bytes */
+    if (n <= 16) {
+        if (n >= 8) {
+            uint64_t a, b;
+            memcpy(&a, s, 8);
+            memcpy(&b, s + n - 8, 8);
+            memcpy(p, &a, 8);
+            memcpy(p + n - 8, &b, 8);
+        } else if (n >= 4) {
+            uint32_t a, b;
+            memcpy(&a, s, 4);
+            memcpy(&b, s + n - 4, 4);
+            memcpy(p, &a, 4);
+            memcpy(p + n - 4, &b, 4);
+        } else if (n) { /* bytes 0, n/2 and n-1 cover 1 to 3 bytes */
             uint8_t a = s[0], b = s[n >> 1], c = s[n - 1];
             p[0] = a;
             p[n >> 1] = b;
