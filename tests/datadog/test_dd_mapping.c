@@ -158,6 +158,57 @@ static const struct mapping_case cases[] = {
       "web" },
     { OTEL_SPAN_KIND_CLIENT, "c", { { NULL, NULL } }, "client.request", "c", "http" },
     { OTEL_SPAN_KIND_SERVER, "s", { { NULL, NULL } }, "server.request", "s", "web" },
+    /* HTTP spans next to keys that take precedence over the HTTP rules or change them */
+    { OTEL_SPAN_KIND_CLIENT,
+      "c",
+      { { "http.request.method", "GET" }, { "db.system", "redis" } },
+      "http.client.request",
+      "GET",
+      "redis" },
+    { OTEL_SPAN_KIND_CLIENT,
+      "c",
+      { { "http.request.method", "GET" }, { "db.system.name", "postgresql" } },
+      "http.client.request",
+      "GET",
+      "sql" },
+    { OTEL_SPAN_KIND_SERVER,
+      "s",
+      { { "http.request.method", "GET" }, { "db.system", "redis" }, { "http.route", "/r" } },
+      "http.server.request",
+      "GET /r",
+      "web" },
+    { OTEL_SPAN_KIND_SERVER,
+      "s",
+      { { "http.request.method", "GET" }, { "operation.name", "op" }, { "resource.name", "res" } },
+      "op",
+      "res",
+      "web" },
+    { OTEL_SPAN_KIND_CLIENT,
+      "c",
+      { { "http.request.method", "GET" }, { "span.type", "cache" } },
+      "http.client.request",
+      "GET",
+      "cache" },
+    { OTEL_SPAN_KIND_SERVER,
+      "s",
+      { { "http.request.method", "" }, { "http.method", "PUT" }, { "http.route", "/p" } },
+      "http.server.request",
+      "PUT /p",
+      "web" },
+    { OTEL_SPAN_KIND_SERVER,
+      "s",
+      { { "http.request.method", "" }, { "messaging.operation", "send" } },
+      "http.server.request",
+      "send",
+      "web" },
+    { OTEL_SPAN_KIND_SERVER,
+      "s",
+      { { "http.request.method", "_OTHER" }, { "http.route", "/o" } },
+      "http.server.request",
+      "HTTP /o",
+      "web" },
+    { OTEL_SPAN_KIND_PRODUCER, "p", { { "http.request.method", "GET" } }, "producer", "GET", "custom" },
+    { OTEL_SPAN_KIND_INTERNAL, "i", { { "http.method", "GET" } }, "internal", "GET", "custom" },
     /* Kind names */
     { OTEL_SPAN_KIND_PRODUCER, "p", { { NULL, NULL } }, "producer", "p", "custom" },
     { OTEL_SPAN_KIND_CONSUMER, "c", { { NULL, NULL } }, "consumer", "c", "custom" },
@@ -189,6 +240,19 @@ static void test_mapping_table(void **state)
             fail_msg("case %zu: got (%.*s, %.*s, %.*s), want (%s, %s, %s)", i, (int)name.len, name.data,
                      (int)resource.len, resource.data, (int)type.len, type.data, c->name, c->resource,
                      c->type);
+        /* With a resource (one without keys the mapping reads) every rule is taken in turn, not
+         * the HTTP shortcut: the same result. */
+        otel_attr res[] = { OTEL_ATTR_STR_LIT("host.name", "h") };
+        struct otel__dd_attr_index rix;
+        otel__dd_index_attrs(res, 1, &rix);
+        v.res_attrs = res;
+        v.res_ix = &rix;
+        char buf2[128];
+        otel_str name2, resource2, type2;
+        otel__dd_map_span(&v, buf2, sizeof(buf2), &name2, &resource2, &type2);
+        if (!otel_str_eq(name, name2) || !otel_str_eq(resource, resource2) || !otel_str_eq(type, type2))
+            fail_msg("case %zu: the general rules give (%.*s, %.*s, %.*s)", i, (int)name2.len, name2.data,
+                     (int)resource2.len, resource2.data, (int)type2.len, type2.data);
     }
 }
 

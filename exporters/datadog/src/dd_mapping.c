@@ -515,10 +515,45 @@ static otel_str map_type(const struct otel__dd_view *v)
     }
 }
 
+/* The usual HTTP server or client span, mapped without going through every rule: it has an
+ * HTTP method (a non-empty string) and none of the keys that would take precedence or change
+ * the outcome (operation.name, resource.name, span.type, gen_ai.*, a client's db.system*), and
+ * the resource holds no key the mapping reads. The result is what map_name, map_resource and
+ * map_type give (test_dd_mapping's table covers both ways). False: take the general way. */
+static inline bool map_http(const struct otel__dd_view *v, struct composer *c, otel_str *name,
+                            otel_str *resource, otel_str *type)
+{
+    const struct otel__dd_attr_index *ix = v->ix;
+    bool server = v->kind == OTEL_SPAN_KIND_SERVER;
+    if (!(server || v->kind == OTEL_SPAN_KIND_CLIENT) || v->res_ix || ix->gen_ai ||
+        ix->at[OTEL__DDK_OPERATION_NAME] || ix->at[OTEL__DDK_RESOURCE_NAME] || ix->at[OTEL__DDK_SPAN_TYPE] ||
+        (!server && (ix->at[OTEL__DDK_DB_SYSTEM_NAME] || ix->at[OTEL__DDK_DB_SYSTEM])))
+        return false;
+    otel_str m, route;
+    if (!get_either(v, OTEL__DDK_HTTP_REQUEST_METHOD, OTEL__DDK_HTTP_METHOD, false, &m))
+        return false;
+    if (otel_str_eq(m, OTEL_STR("_OTHER")))
+        m = OTEL_STR("HTTP");
+    if (server) {
+        *name = OTEL_STR("http.server.request");
+        *resource = otel__dd_get_str(v, OTEL__DDK_HTTP_ROUTE, false, &route) ? join2(c, m, route) : m;
+        if (type)
+            *type = OTEL_STR("web");
+    } else {
+        *name = OTEL_STR("http.client.request");
+        *resource = m;
+        if (type)
+            *type = OTEL_STR("http");
+    }
+    return true;
+}
+
 size_t otel__dd_map_span(const struct otel__dd_view *v, char *buf, size_t cap, otel_str *name,
                          otel_str *resource, otel_str *type)
 {
     struct composer c = { .buf = buf, .cap = buf ? cap : 0 };
+    if (map_http(v, &c, name, resource, type))
+        return c.needed;
     *name = map_name(v, &c);
     *resource = map_resource(v, &c);
     if (type)
