@@ -591,6 +591,80 @@ static void test_event_times_in_json_across_magnitudes(void **state)
 }
 
 /* Many numeric attributes (more than the encoder lists on the side): every one in metrics. */
+/* Mixed attribute types around the 16 attributes counted in one go, with an integer
+ * http.status_code among the numbers (it goes to meta as text): every attribute lands where it
+ * belongs and the map headers match (the decoder checks them). */
+static void test_mixed_attributes_around_sixteen_with_an_integer_status_code(void **state)
+{
+    (void)state;
+    DD_REQUIRE_DECODER();
+    otel_resource *res = make_resource("svc");
+    enum { N = 40 };
+    static char keys[N][8];
+    otel_attr attrs[N];
+    static const int ns[] = { 1, 2, 15, 16, 17, 40 };
+    for (size_t t = 0; t < sizeof(ns) / sizeof(ns[0]); t++) {
+        int n = ns[t];
+        int status = n / 2;
+        for (int i = 0; i < n; i++) {
+            snprintf(keys[i], sizeof(keys[i]), "k%02d", i);
+            otel_str key = { keys[i], 3 };
+            switch (i % 5) {
+            case 0:
+                attrs[i] = (otel_attr){ key, otel_value_int(i) };
+                break;
+            case 1:
+                attrs[i] = (otel_attr){ key, otel_value_str(OTEL_STR("v")) };
+                break;
+            case 2:
+                attrs[i] = (otel_attr){ key, otel_value_double(i + 0.5) };
+                break;
+            case 3:
+                attrs[i] = (otel_attr){ key, otel_value_bool(i & 1) };
+                break;
+            default:
+                attrs[i] = (otel_attr){ key, { .type = OTEL_VALUE_EMPTY } };
+                break;
+            }
+        }
+        attrs[status] = (otel_attr)OTEL_ATTR_INT("http.status_code", 404);
+        otel_span_data d = base_span(res, "op", OTEL_SPAN_KIND_INTERNAL);
+        dd_set_ids(&d, 0, 5, 6, 0);
+        d.attrs = attrs;
+        d.attr_count = (uint32_t)n;
+        const otel_span_data *spans[] = { &d };
+        for (int v = 4; v <= 5; v++) {
+            char *out = encode_and_decode(v, NULL, spans, 1);
+            DD_ASSERT_HAS(out, "\"http.status_code\":\"s:404\"");
+            for (int i = 0; i < n; i++) {
+                if (i == status)
+                    continue;
+                char want[64];
+                switch (i % 5) {
+                case 0:
+                    snprintf(want, sizeof(want), "\"k%02d\":\"f:%d.0\"", i, i);
+                    break;
+                case 1:
+                    snprintf(want, sizeof(want), "\"k%02d\":\"s:v\"", i);
+                    break;
+                case 2:
+                    snprintf(want, sizeof(want), "\"k%02d\":\"f:%d.5\"", i, i);
+                    break;
+                case 3:
+                    snprintf(want, sizeof(want), "\"k%02d\":\"s:%s\"", i, (i & 1) ? "true" : "false");
+                    break;
+                default:
+                    snprintf(want, sizeof(want), "\"k%02d\":\"s:\"", i);
+                    break;
+                }
+                DD_ASSERT_HAS(out, want);
+            }
+            free(out);
+        }
+    }
+    otel_resource_release(res);
+}
+
 static void test_many_numeric_attributes_all_reach_metrics(void **state)
 {
     (void)state;
@@ -959,6 +1033,7 @@ int main(void)
         cmocka_unit_test(test_v05_string_table_interns_each_string_once),
         cmocka_unit_test(test_event_times_in_json_across_magnitudes),
         cmocka_unit_test(test_many_numeric_attributes_all_reach_metrics),
+        cmocka_unit_test(test_mixed_attributes_around_sixteen_with_an_integer_status_code),
         cmocka_unit_test(test_native_span_events_round_trip),
         cmocka_unit_test(test_large_batch_is_split_into_payloads_at_chunk_boundaries),
         cmocka_unit_test(test_oversized_chunk_is_split_and_oversized_span_dropped),

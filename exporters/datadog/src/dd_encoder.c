@@ -1297,7 +1297,40 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     /* The numeric attributes, for the metrics loop (all attributes are walked there when there
      * are more than fit here). */
     uint32_t num_idx[16], num_count = 0;
-    for (uint32_t i = 0; i < d->attr_count; i++) {
+    /* Up to 16 attributes of the usual types (strings, numbers, booleans, empty) are counted
+     * without branching on the type: per attribute at most a 5-byte key header and key, and a
+     * string value with its header, a float64 (9 bytes) or "false" with its header (6): key and
+     * string bytes + 15. An integer http.status_code goes to meta as text (at most 26 bytes
+     * more). Other types (converted to text) take the walk below. */
+    bool walk = d->attr_count > 16;
+    if (!walk) {
+        size_t bytes = 0;
+        for (uint32_t i = 0; i < d->attr_count; i++) {
+            const otel_attr *a = &d->attrs[i];
+            otel_value_type t = a->value.type;
+            num_idx[num_count] = i;
+            num_count += (unsigned)t - OTEL_VALUE_INT <= 1;
+            bytes += a->key.len + (t == OTEL_VALUE_STR ? a->value.as.s.len : 0);
+            walk |= t > OTEL_VALUE_STR;
+        }
+        if (!walk) {
+            bool int_status = status_at && d->attrs[status_at - 1].value.type == OTEL_VALUE_INT;
+            if (int_status) {
+                uint32_t k = 0, j = 0;
+                for (; k < num_count; k++)
+                    if (num_idx[k] != status_at - 1)
+                        num_idx[j++] = num_idx[k];
+                num_count = j;
+                bound += 26;
+            }
+            metrics += num_count;
+            meta += d->attr_count - num_count;
+            bound += v05 ? (size_t)d->attr_count * 14 : bytes + (size_t)d->attr_count * 15;
+        } else {
+            num_count = 0;
+        }
+    }
+    for (uint32_t i = 0; walk && i < d->attr_count; i++) {
         const otel_attr *a = &d->attrs[i];
         bound += str_bound(v05, a->key.len);
         switch (a->value.type) {
