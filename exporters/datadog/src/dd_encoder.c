@@ -916,13 +916,29 @@ static inline __attribute__((always_inline)) uint8_t *w_events_plain(struct otel
     return p;
 }
 
+/* The 8 lowercase hex digits of |v| in one word, first digit in the lowest byte: the nibbles
+ * spread one per byte, then '0' or 'a' - 10 added to each. */
+static inline uint64_t hex_u32_word(uint32_t v)
+{
+    uint64_t x = v;
+    x = ((x & 0xffff0000u) << 16) | (x & 0xffffu);
+    x = ((x & UINT64_C(0x0000ff000000ff00)) << 8) | (x & UINT64_C(0x000000ff000000ff));
+    x = ((x & UINT64_C(0x00f000f000f000f0)) << 4) | (x & UINT64_C(0x000f000f000f000f));
+    /* Now byte i holds nibble i from the least significant; 1 in each byte whose nibble >= 10. */
+    uint64_t letters = ((x + UINT64_C(0x0606060606060606)) >> 4) & UINT64_C(0x0101010101010101);
+    x += UINT64_C(0x3030303030303030) + letters * ('a' - '0' - 10);
+    return __builtin_bswap64(x);
+}
+
 static void hex_u64(uint64_t v, char out[16])
 {
-    static const char hex[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--) {
-        out[i] = hex[v & 15];
-        v >>= 4;
-    }
+    uint64_t hi = hex_u32_word((uint32_t)(v >> 32)), lo = hex_u32_word((uint32_t)v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    hi = __builtin_bswap64(hi);
+    lo = __builtin_bswap64(lo);
+#endif
+    memcpy(out, &hi, 8);
+    memcpy(out + 8, &lo, 8);
 }
 
 /* Appends a link attribute value as a JSON string (the agent wants map<str,str>): non-strings
