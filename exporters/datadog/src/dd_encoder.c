@@ -501,7 +501,6 @@ void otel__dd_encoder_cleanup(struct otel__dd_encoder *e)
     otel__free(e->parent_id);
     otel__free(e->next);
     otel__free(e->service);
-    otel__free(e->attr_ix);
     otel__free(e->flags);
     otel__free(e->chunk_first);
     otel__free(e->chunk_last);
@@ -528,7 +527,6 @@ static bool ensure_capacity(struct otel__dd_encoder *e, size_t count)
         !grow_array((void **)&e->parent_id, cap, sizeof(uint64_t)) ||
         !grow_array((void **)&e->next, cap, sizeof(uint32_t)) ||
         !grow_array((void **)&e->service, cap, sizeof(otel_str)) ||
-        !grow_array((void **)&e->attr_ix, cap, sizeof(struct otel__dd_attr_index)) ||
         !grow_array((void **)&e->flags, cap, sizeof(uint8_t)) ||
         !grow_array((void **)&e->chunk_first, cap, sizeof(uint32_t)) ||
         !grow_array((void **)&e->chunk_last, cap, sizeof(uint32_t)) ||
@@ -544,14 +542,13 @@ static bool ensure_capacity(struct otel__dd_encoder *e, size_t count)
 /* The span's Datadog service: its own service.name attribute, else the resource's unless that
  * is the SDK default and DD_SERVICE is set, else DD_SERVICE, else the resource's default. */
 static otel_str span_service(struct otel__dd_encoder *e, const otel_span_data *d,
-                             const struct otel__dd_attr_index *ix, const otel_resource **last_res,
-                             otel_str *last_res_service)
+                             const otel_resource **last_res, otel_str *last_res_service)
 {
-    uint16_t at = ix->at[OTEL__DDK_SERVICE_NAME];
-    if (at) {
-        const otel_value *v = &d->attrs[at - 1].value;
-        if (v->type == OTEL_VALUE_STR && v->as.s.len)
-            return v->as.s;
+    for (uint32_t i = 0; i < d->attr_count; i++) {
+        const otel_attr *a = &d->attrs[i];
+        if (a->key.len == 12 && a->value.type == OTEL_VALUE_STR && a->value.as.s.len &&
+            memcmp(a->key.data, "service.name", 12) == 0)
+            return a->value.as.s;
     }
     if (d->resource != *last_res) {
         otel_value v;
@@ -611,8 +608,7 @@ size_t otel__dd_encoder_group(struct otel__dd_encoder *e, const otel_span_data *
         e->parent_id[i] = load_be64(d->parent_span_id);
         e->next[i] = NONE32;
         e->flags[i] = 0;
-        otel__dd_index_attrs(d->attrs, d->attr_count, &e->attr_ix[i]);
-        e->service[i] = span_service(e, d, &e->attr_ix[i], &last_res, &last_res_service);
+        e->service[i] = span_service(e, d, &last_res, &last_res_service);
 
         size_t j = trace_slot(hi, lo, mask);
         for (;;) {
@@ -709,8 +705,7 @@ static struct chunk_info chunk_decision(struct otel__dd_encoder *e, size_t c)
             ci.mechanism = OTEL__DD_MECH_DEFAULT;
     }
     /* A "sampling.priority" attribute on the root is a manual decision (mechanism 4). */
-    uint16_t at = e->attr_ix[root].at[OTEL__DDK_SAMPLING_PRIORITY];
-    const otel_attr *sp = at ? &d->attrs[at - 1] : NULL;
+    const otel_attr *sp = otel_attrs_find(d->attrs, d->attr_count, OTEL_STR("sampling.priority"));
     if (sp && is_metric(&sp->value)) {
         double v = metric_value(&sp->value);
         ci.priority = v > 0 ? 2 : -1;
@@ -1266,13 +1261,14 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
     pl.local_root = (flags & OTEL__DD_SPAN_LOCAL_ROOT) != 0 || ci->every_span;
     pl.top_level = (flags & OTEL__DD_SPAN_TOP_LEVEL) != 0;
 
-    const struct otel__dd_attr_index *ix = &e->attr_ix[idx];
-    const uint32_t status_at = ix->at[OTEL__DDK_HTTP_STATUS_CODE];
+    struct otel__dd_attr_index ix;
+    otel__dd_index_attrs(d->attrs, d->attr_count, &ix);
+    const uint32_t status_at = ix.at[OTEL__DDK_HTTP_STATUS_CODE];
     struct otel__dd_view view = {
         .kind = d->kind,
         .name = d->name,
         .attrs = d->attrs,
-        .ix = ix,
+        .ix = &ix,
     };
     if (e->extras.res_for_map) {
         view.res_attrs = e->extras.res_attrs;
@@ -1384,12 +1380,12 @@ ALWAYS_INLINE void encode_span_impl(struct otel__dd_encoder *e, uint32_t idx, bo
         }
     }
     pl.remap_method = pl.remap_status = pl.remap_url = NULL;
-    if (ix->at[OTEL__DDK_HTTP_REQUEST_METHOD] && !ix->at[OTEL__DDK_HTTP_METHOD])
-        pl.remap_method = &d->attrs[ix->at[OTEL__DDK_HTTP_REQUEST_METHOD] - 1];
-    if (ix->at[OTEL__DDK_HTTP_RESPONSE_STATUS_CODE] && !ix->at[OTEL__DDK_HTTP_STATUS_CODE])
-        pl.remap_status = &d->attrs[ix->at[OTEL__DDK_HTTP_RESPONSE_STATUS_CODE] - 1];
-    if (ix->at[OTEL__DDK_URL_FULL])
-        pl.remap_url = &d->attrs[ix->at[OTEL__DDK_URL_FULL] - 1];
+    if (ix.at[OTEL__DDK_HTTP_REQUEST_METHOD] && !ix.at[OTEL__DDK_HTTP_METHOD])
+        pl.remap_method = &d->attrs[ix.at[OTEL__DDK_HTTP_REQUEST_METHOD] - 1];
+    if (ix.at[OTEL__DDK_HTTP_RESPONSE_STATUS_CODE] && !ix.at[OTEL__DDK_HTTP_STATUS_CODE])
+        pl.remap_status = &d->attrs[ix.at[OTEL__DDK_HTTP_RESPONSE_STATUS_CODE] - 1];
+    if (ix.at[OTEL__DDK_URL_FULL])
+        pl.remap_url = &d->attrs[ix.at[OTEL__DDK_URL_FULL] - 1];
     if (pl.remap_method && pl.remap_method->value.type != OTEL_VALUE_STR)
         pl.remap_method = NULL;
     if (pl.remap_status &&

@@ -132,9 +132,6 @@ struct otel__dd_encoder {
     uint64_t *parent_id;
     uint32_t *next; /* next span of the same chunk; UINT32_MAX ends */
     otel_str *service;
-    /* Each span's attributes indexed once, by grouping (for service.name, a root's
-     * sampling.priority, the mapping and the http.* entries). */
-    struct otel__dd_attr_index *attr_ix;
     uint8_t *flags; /* SPAN_* below */
     /* Chunks in order of first appearance. */
     uint32_t *chunk_first;
