@@ -520,10 +520,13 @@ static otel_str map_type(const struct otel__dd_view *v)
  * the outcome (operation.name, resource.name, span.type, gen_ai.*, a client's db.system*), and
  * the resource holds no key the mapping reads. The result is what map_name, map_resource and
  * map_type give (test_dd_mapping's table covers both ways). False: take the general way. */
-static inline bool map_http(const struct otel__dd_view *v, struct composer *c, otel_str *name,
-                            otel_str *resource, otel_str *type)
+static inline bool map_http(const struct otel__dd_view *v, char *buf, size_t cap, otel_str *name,
+                            otel_str *resource, otel_str *type, size_t *needed)
 {
     const struct otel__dd_attr_index *ix = v->ix;
+    if (!(ix->at[OTEL__DDK_HTTP_REQUEST_METHOD] | ix->at[OTEL__DDK_HTTP_METHOD]))
+        return false;
+    *needed = 0;
     bool server = v->kind == OTEL_SPAN_KIND_SERVER;
     if (!(server || v->kind == OTEL_SPAN_KIND_CLIENT) || v->res_ix || ix->gen_ai ||
         ix->at[OTEL__DDK_OPERATION_NAME] || ix->at[OTEL__DDK_RESOURCE_NAME] || ix->at[OTEL__DDK_SPAN_TYPE] ||
@@ -536,7 +539,12 @@ static inline bool map_http(const struct otel__dd_view *v, struct composer *c, o
         m = OTEL_STR("HTTP");
     if (server) {
         *name = OTEL_STR("http.server.request");
-        *resource = otel__dd_get_str(v, OTEL__DDK_HTTP_ROUTE, false, &route) ? join2(c, m, route) : m;
+        *resource = m;
+        if (otel__dd_get_str(v, OTEL__DDK_HTTP_ROUTE, false, &route)) {
+            struct composer c = { .buf = buf, .cap = buf ? cap : 0 };
+            *resource = join2(&c, m, route);
+            *needed = c.needed;
+        }
         if (type)
             *type = OTEL_STR("web");
     } else {
@@ -551,9 +559,10 @@ static inline bool map_http(const struct otel__dd_view *v, struct composer *c, o
 size_t otel__dd_map_span(const struct otel__dd_view *v, char *buf, size_t cap, otel_str *name,
                          otel_str *resource, otel_str *type)
 {
+    size_t needed;
+    if (map_http(v, buf, cap, name, resource, type, &needed))
+        return needed;
     struct composer c = { .buf = buf, .cap = buf ? cap : 0 };
-    if (map_http(v, &c, name, resource, type))
-        return c.needed;
     *name = map_name(v, &c);
     *resource = map_resource(v, &c);
     if (type)
