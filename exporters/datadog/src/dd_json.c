@@ -662,19 +662,6 @@ uint8_t *otel__json_w_uint(uint8_t *p, uint64_t v)
     return end;
 }
 
-/* Whether the 8 bytes at |p| hold none that otel__json_put_str must escape: a byte below 0x20,
- * '"' or '\\' (x ^ c has a zero byte), or one with its top bit set. The "has a byte below n"
- * test is exact about whether there is one. */
-static inline bool word_plain(const unsigned char *p)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
-    uint64_t w;
-    memcpy(&w, p, 8);
-    uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-    uint64_t bad = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w;
-    return (bad & high) == 0;
-}
-
 bool otel__json_is_plain(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -686,9 +673,9 @@ bool otel__json_is_plain(const char *s, size_t len)
     }
     size_t i = 0;
     for (; i + 8 <= len; i += 8)
-        if (!word_plain(p + i))
+        if (!otel__json_word_plain(s + i))
             return false;
-    return i == len || word_plain(p + len - 8); /* the tail, overlapping */
+    return i == len || otel__json_word_plain(s + len - 8); /* the tail, overlapping */
 }
 
 void otel__json_put_uint(struct otel__dd_buf *b, uint64_t v)
