@@ -8,29 +8,29 @@
  * "start-finish-128bit-ids" row: start_end with the built-in generator chosen explicitly and
  * its ids checked to use all 128 bits before the timed runs.
  *
- * Latest results (2026-11-21; 2 vCPU Xeon VM, family 6 model 207, 2.3 GHz; gcc 12.2 -O3 Release;
- * other sessions' fuzzers running, this session boosted to about two cores, see
- * docs/PERFORMANCE.md). Median of 3 runs x 7 repetitions; callgrind instructions per span
- * (export work included, see under_valgrind()); allocations per span:
- *   baseline_noop_provider             6.2 ns      84 instr   0 allocs
- *   start                             35   ns                 0
- *   start_end                         79   ns     504         0   (7 % dropped: descheduled worker)
- *   start_finish_128bit_ids           92   ns     504         0   (start_end 93 ns in the same runs)
- *   start_end_event_loop              65   ns     504         0
- *   start_end_static_name             76   ns     491         0
- *   start_4attrs_event_end           169   ns    1443         0   (155 ns in a one-core run)
- *   start_4attrs_event_end_static    146   ns    1276         0
- *   start_4attrs_event_end_setters   242   ns    1898         0
- *   add_attributes_100x100          8.5   us  109650         5   (per span of 100 attributes)
- *   add_numeric_attributes           177   ns    1510         0
- *   add_event                        113   ns     857         0
- *   record_exception                 145   ns    1273         0
- *   set_status                        91   ns     604         0
- *   update_name                       90   ns     592         0
+ * Latest results (2026-11-21 09:32 UTC, 8ad8b94; 2 vCPU Xeon VM, family 6 model 207, 2.3 GHz;
+ * gcc 12.2 -O3 Release; quiet machine, see docs/PERFORMANCE.md). Median of 3 runs x 7
+ * repetitions; callgrind instructions per span (export work included, see under_valgrind());
+ * allocations per span:
+ *   baseline_noop_provider             4.7 ns      54 instr   0 allocs
+ *   start                             37.6 ns                 0
+ *   start_end                         73.7 ns     473         0   (0.3-0.8 % dropped)
+ *   start_finish_128bit_ids           73.2 ns     473         0
+ *   start_end_event_loop              62.3 ns     473         0
+ *   start_end_static_name             70.4 ns     478         0
+ *   start_4attrs_event_end           145.6 ns    1298         0
+ *   start_4attrs_event_end_static    122.7 ns    1151         0
+ *   start_4attrs_event_end_setters   210.9 ns    1761         0
+ *   add_attributes_100x100           6.7  us   98183         5   (per span of 100 attributes)
+ *   add_numeric_attributes           168   ns    1378         0
+ *   add_event                        111   ns     827         0
+ *   record_exception                 130   ns    1190         0
+ *   set_status                        85   ns     577         0
+ *   update_name                       84   ns     562         0
  *   get_context                      7.4   ns      54         0   (per call)
- *   is_recording                     1.8   ns      23         0   (per call)
- *   not_sampled                       19.8 ns     192         0
- *   not_sampled_parent                30.5 ns     224         0
+ *   is_recording                     2.1   ns      23         0   (per call)
+ *   not_sampled                       13.2 ns     173         0
+ *   not_sampled_parent                18.5 ns     193         0
  *
  *   cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTEL_BUILD_BENCHMARKS=ON
  *   ninja -C build/bench bench_span && build/bench/benchmarks/bench_span --repetitions 7
