@@ -8,21 +8,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <zlib.h>
-
 #include "failalloc.h"
 #include "grpc_receiver.h"
 #include "log_internal.h"
 #include "otel/exporters/otlp.h"
 #include "otlp_internal.h"
 #include "otlp_testlib.h"
+#include "otlp_exporter_fixture.h"
 #include "log_capture.h"
-
-struct fixture {
-    struct full_span span;
-    otel_span_exporter exporter;
-    char endpoint[128];
-};
 
 static otel_otlp_header md[] = { { "X-Api-Key", "hunter2" } };
 
@@ -30,27 +23,12 @@ static otel_otlp_header md[] = { { "X-Api-Key", "hunter2" } };
 static otel_status try_make(struct fixture *f, const char *scheme, const char *host, uint16_t port,
                             otel_otlp_options *o)
 {
-    full_span_init(&f->span);
     snprintf(f->endpoint, sizeof(f->endpoint), "%s%s:%u", scheme, host, (unsigned)port);
     otel_otlp_options local = { 0 };
     if (!o)
         o = &local;
     o->protocol = OTEL_OTLP_GRPC;
-    o->endpoint = f->endpoint;
-    if (!o->timeout_ns)
-        o->timeout_ns = 3000000000LL;
-    if (!o->retry_initial_backoff_ns)
-        o->retry_initial_backoff_ns = 10000000;
-    if (!o->retry_max_backoff_ns)
-        o->retry_max_backoff_ns = 50000000;
-    if (!o->headers) {
-        o->headers = md;
-        o->header_count = 1;
-    }
-    otel_status st = otel_otlp_exporter_create(o, &f->exporter);
-    if (st != OTEL_OK)
-        full_span_cleanup(&f->span);
-    return st;
+    return fixture_create(f, o, md, 1);
 }
 
 static void make(struct fixture *f, uint16_t port, otel_otlp_options *o)
@@ -58,51 +36,9 @@ static void make(struct fixture *f, uint16_t port, otel_otlp_options *o)
     assert_int_equal(try_make(f, "http://", "127.0.0.1", port, o), OTEL_OK);
 }
 
-static void free_fixture(struct fixture *f)
-{
-    f->exporter.destroy(f->exporter.user_data);
-    full_span_cleanup(&f->span);
-}
-
-static otel_export_result export_one(struct fixture *f)
-{
-    const otel_span_data *spans[] = { &f->span.data };
-    return f->exporter.export_spans(f->exporter.user_data, spans, 1, 0);
-}
-
-static otel_otlp_exporter_stats stats_of(struct fixture *f)
-{
-    otel_otlp_exporter_stats s;
-    assert_int_equal(otel_otlp_exporter_get_stats(&f->exporter, &s), OTEL_OK);
-    return s;
-}
-
 static void check_call_is_span(const struct grecv_call *c, const otel_span_data *s)
 {
-    const uint8_t *data = c->message;
-    size_t len = c->message_len;
-    uint8_t *plain = NULL;
-    if (c->compressed) {
-        uLongf cap = 1 << 20;
-        plain = malloc(cap);
-        z_stream z = { 0 };
-        assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
-        z.next_in = (Bytef *)c->message;
-        z.avail_in = (uInt)c->message_len;
-        z.next_out = plain;
-        z.avail_out = (uInt)cap;
-        assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
-        len = cap - z.avail_out;
-        inflateEnd(&z);
-        data = plain;
-    }
-    pb_request *r = pb_decode(data, len);
-    assert_non_null(r);
-    check_resource(r->resource_spans[0], s->resource);
-    check_scope(r->resource_spans[0]->scope_spans[0], s->scope);
-    check_span(r->resource_spans[0]->scope_spans[0]->spans[0], s);
-    pb_free(r);
-    free(plain);
+    check_body_is_span(c->message, c->message_len, c->compressed, s);
 }
 
 static const struct grecv_answer ok = { 0 };
@@ -344,18 +280,6 @@ static void test_grpc_connection_refused_gives_up_at_the_deadline(void **state)
     free_fixture(&f);
 }
 
-struct export_thread {
-    struct fixture *f;
-    otel_export_result result;
-};
-
-static void *export_in_thread(void *arg)
-{
-    struct export_thread *t = arg;
-    t->result = export_one(t->f);
-    return NULL;
-}
-
 static void test_grpc_server_coming_up_during_retries_gets_the_batch_once(void **state)
 {
     (void)state;
@@ -368,11 +292,7 @@ static void test_grpc_server_coming_up_during_retries_gets_the_batch_once(void *
     struct export_thread t = { &f, OTEL_EXPORT_FAILURE };
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, export_in_thread, &t), 0);
-    int64_t until = grecv_now_ms() + 4000;
-    while (stats_of(&f).requests < 2 && grecv_now_ms() < until) {
-        struct timespec ts = { 0, 2000000 };
-        nanosleep(&ts, NULL);
-    }
+    wait_for_requests(&f, 2, 4000);
     struct grpc_receiver *r = grecv_start_on(port, NULL, &ok, 1);
     pthread_join(th, NULL);
     assert_int_equal(t.result, OTEL_EXPORT_SUCCESS);
@@ -519,16 +439,10 @@ static void test_grpc_batch_processor_span_end_never_waits_for_a_stalled_server(
     char endpoint[64];
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u", (unsigned)r->port);
     otel_otlp_options o = { .protocol = OTEL_OTLP_GRPC, .endpoint = endpoint, .timeout_ns = 2000000000LL };
-    otel_span_exporter e;
-    assert_int_equal(otel_otlp_exporter_create(&o, &e), OTEL_OK);
     otel_batch_options bo = { .max_queue_size = 256,
                               .max_export_batch_size = 64,
                               .schedule_delay_ns = 1000000 };
-    otel_span_processor p;
-    assert_int_equal(otel_batch_processor_create(e, &bo, &p), OTEL_OK);
-    otel_tracer_provider_options po = { .processors = &p, .processor_count = 1 };
-    otel_tracer_provider *tp = NULL;
-    assert_int_equal(otel_tracer_provider_create(&po, &tp), OTEL_OK);
+    otel_tracer_provider *tp = provider_over_otlp(&o, &bo);
     otel_tracer *tracer = otel_tracer_provider_get_tracer(tp, OTEL_STR("stall"), NULL);
     int64_t worst = 0;
     int64_t t_all = grecv_now_ms();
@@ -571,16 +485,10 @@ static int export_scenario(void *arg)
                             .header_count = 1,
                             .retry_max_attempts = 1,
                             .certificate_file = (char *)c->ca };
-    otel_span_exporter e;
-    otel_status st = otel_otlp_exporter_create(&o, &e);
-    if (st != OTEL_OK)
-        return (int)st;
-    const otel_span_data *spans[] = { &c->span->data, &c->span->data };
-    otel_export_result r = e.export_spans(e.user_data, spans, 2, 0);
-    bool failed_in_export = failalloc_failed();
-    e.destroy(e.user_data);
-    if (r != OTEL_EXPORT_SUCCESS)
-        return 100 + (int)r;
+    bool failed_in_export = false;
+    int rc = export_two_spans_with(&o, c->span, &failed_in_export);
+    if (rc != 0)
+        return rc;
     /* destroy's GOAWAY is a best-effort goodbye: a failure there has no one to report to. */
     return !failed_in_export && failalloc_failed() ? 99 : 0;
 }
@@ -600,11 +508,7 @@ static void test_grpc_export_survives_every_allocation_failure(void **state)
     ctx[1].ca = tls->cert_path;
     for (int i = 0; i < 2; i++) {
         ctx[i].span = &f;
-        failalloc_result res = failalloc_run(export_scenario, &ctx[i]);
-        assert_int_equal(res.clean_status, 0);
-        assert_true(res.allocations > 5);
-        assert_int_equal(res.leaked_run, 0);
-        assert_int_equal(res.ok_with_failure, 0);
+        check_survives_every_allocation_failure(export_scenario, &ctx[i]);
     }
     full_span_cleanup(&f);
     grecv_stop(tls);

@@ -8,20 +8,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <zlib.h>
-
 #include "failalloc.h"
 #include "http_receiver.h"
 #include "log_internal.h"
 #include "otel/exporters/otlp.h"
 #include "otlp_testlib.h"
+#include "otlp_exporter_fixture.h"
 #include "log_capture.h"
-
-struct fixture {
-    struct full_span span;
-    otel_span_exporter exporter;
-    char endpoint[128];
-};
 
 static otel_otlp_header test_headers[] = { { "X-Api-Key", "hunter2" }, { "x-tenant", "t1" } };
 
@@ -29,71 +22,13 @@ static otel_otlp_header test_headers[] = { { "X-Api-Key", "hunter2" }, { "x-tena
  * |o| says otherwise. */
 static void make_exporter(struct fixture *f, uint16_t port, otel_otlp_options *o)
 {
-    full_span_init(&f->span);
     snprintf(f->endpoint, sizeof(f->endpoint), "http://127.0.0.1:%u/v1/traces", (unsigned)port);
-    otel_otlp_options local = { 0 };
-    if (!o)
-        o = &local;
-    o->endpoint = f->endpoint;
-    if (!o->timeout_ns)
-        o->timeout_ns = 3000000000LL;
-    if (!o->retry_initial_backoff_ns)
-        o->retry_initial_backoff_ns = 10000000;
-    if (!o->retry_max_backoff_ns)
-        o->retry_max_backoff_ns = 50000000;
-    if (!o->headers) {
-        o->headers = test_headers;
-        o->header_count = 2;
-    }
-    assert_int_equal(otel_otlp_exporter_create(o, &f->exporter), OTEL_OK);
+    assert_int_equal(fixture_create(f, o, test_headers, 2), OTEL_OK);
 }
 
-static void free_fixture(struct fixture *f)
+static void check_request_is_span(const struct recv_request *q, const otel_span_data *s, bool gzipped)
 {
-    f->exporter.destroy(f->exporter.user_data);
-    full_span_cleanup(&f->span);
-}
-
-static otel_export_result export_one(struct fixture *f)
-{
-    const otel_span_data *spans[] = { &f->span.data };
-    return f->exporter.export_spans(f->exporter.user_data, spans, 1, 0);
-}
-
-static otel_otlp_exporter_stats stats_of(struct fixture *f)
-{
-    otel_otlp_exporter_stats s;
-    assert_int_equal(otel_otlp_exporter_get_stats(&f->exporter, &s), OTEL_OK);
-    return s;
-}
-
-static void check_body_is_span(const struct recv_request *q, const otel_span_data *s, bool gzipped)
-{
-    const uint8_t *data = q->body;
-    size_t len = q->body_len;
-    uint8_t *plain = NULL;
-    if (gzipped) {
-        uLongf cap = 1 << 20;
-        plain = malloc(cap);
-        z_stream z = { 0 };
-        assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
-        z.next_in = (Bytef *)q->body;
-        z.avail_in = (uInt)q->body_len;
-        z.next_out = plain;
-        z.avail_out = (uInt)cap;
-        assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
-        len = cap - z.avail_out;
-        inflateEnd(&z);
-        data = plain;
-    }
-    pb_request *r = pb_decode(data, len);
-    assert_non_null(r);
-    assert_int_equal(r->n_resource_spans, 1);
-    check_resource(r->resource_spans[0], s->resource);
-    check_scope(r->resource_spans[0]->scope_spans[0], s->scope);
-    check_span(r->resource_spans[0]->scope_spans[0]->spans[0], s);
-    pb_free(r);
-    free(plain);
+    check_body_is_span(q->body, q->body_len, gzipped, s);
 }
 
 static const struct recv_response ok200 = { 200, "Content-Type: application/x-protobuf\r\n", NULL, 0, 0 };
@@ -120,7 +55,7 @@ static void test_http_sends_protobuf_the_receiver_decodes(void **state)
     assert_string_equal(v, "t1");
     assert_false(recv_header(q, "Content-Encoding", v, sizeof(v)));
     assert_false(recv_header(q, "Expect", v, sizeof(v)));
-    check_body_is_span(q, &f.span.data, false);
+    check_request_is_span(q, &f.span.data, false);
     otel_otlp_exporter_stats s = stats_of(&f);
     assert_int_equal(s.exports, 1);
     assert_int_equal(s.spans_exported, 1);
@@ -158,7 +93,7 @@ static void test_http_gzip_body_decodes(void **state)
     char v[64];
     assert_true(recv_header(&r->requests[0], "Content-Encoding", v, sizeof(v)));
     assert_string_equal(v, "gzip");
-    check_body_is_span(&r->requests[0], &f.span.data, true);
+    check_request_is_span(&r->requests[0], &f.span.data, true);
     free_fixture(&f);
     recv_stop(r);
 }
@@ -356,7 +291,7 @@ static void test_http_reset_mid_request_is_retried(void **state)
     assert_int_equal(atomic_load(&r->answered_ok), 1);
     assert_int_equal(atomic_load(&r->connections), 2);
     assert_int_equal(stats_of(&f).connections, 2);
-    check_body_is_span(&r->requests[1], &f.span.data, false);
+    check_request_is_span(&r->requests[1], &f.span.data, false);
     free_fixture(&f);
     recv_stop(r);
 }
@@ -379,18 +314,6 @@ static void test_http_partial_success_is_logged_and_counted(void **state)
     recv_stop(r);
 }
 
-struct export_thread {
-    struct fixture *f;
-    otel_export_result result;
-};
-
-static void *export_in_thread(void *arg)
-{
-    struct export_thread *t = arg;
-    t->result = export_one(t->f);
-    return NULL;
-}
-
 static void test_http_receiver_coming_up_during_retries_gets_the_batch_once(void **state)
 {
     (void)state;
@@ -402,18 +325,14 @@ static void test_http_receiver_coming_up_during_retries_gets_the_batch_once(void
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, export_in_thread, &t), 0);
     /* Wait until the exporter has failed to connect at least once, then come up. */
-    int64_t until = recv_now_ms() + 4000;
-    while (stats_of(&f).requests < 2 && recv_now_ms() < until) {
-        struct timespec ts = { 0, 2000000 };
-        nanosleep(&ts, NULL);
-    }
+    wait_for_requests(&f, 2, 4000);
     assert_true(stats_of(&f).requests >= 2);
     struct receiver *r = recv_start_on(port, &ok200, 1);
     pthread_join(th, NULL);
     assert_int_equal(t.result, OTEL_EXPORT_SUCCESS);
     assert_int_equal(atomic_load(&r->request_count), 1);
     assert_int_equal(atomic_load(&r->answered_ok), 1);
-    check_body_is_span(&r->requests[0], &f.span.data, false);
+    check_request_is_span(&r->requests[0], &f.span.data, false);
     free_fixture(&f);
     recv_stop(r);
 }
@@ -440,13 +359,7 @@ static void test_http_through_simple_processor_and_provider(void **state)
     char endpoint[64];
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u/v1/traces", (unsigned)r->port);
     otel_otlp_options o = { .endpoint = endpoint };
-    otel_span_exporter e;
-    assert_int_equal(otel_otlp_exporter_create(&o, &e), OTEL_OK);
-    otel_span_processor p;
-    assert_int_equal(otel_simple_processor_create(e, &p), OTEL_OK);
-    otel_tracer_provider_options po = { .processors = &p, .processor_count = 1 };
-    otel_tracer_provider *tp = NULL;
-    assert_int_equal(otel_tracer_provider_create(&po, &tp), OTEL_OK);
+    otel_tracer_provider *tp = provider_over_otlp(&o, NULL);
     otel_tracer *tracer = otel_tracer_provider_get_tracer(tp, OTEL_STR("http-test"), NULL);
     otel_span s = otel_tracer_start_span(tracer, OTEL_STR("hello"), NULL);
     otel_span_end(s);
@@ -484,14 +397,8 @@ static void test_http_batch_processor_delivers_each_span_once_through_503s(void 
     char endpoint[64];
     snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u/v1/traces", (unsigned)r->port);
     otel_otlp_options o = { .endpoint = endpoint, .retry_initial_backoff_ns = 5000000 };
-    otel_span_exporter e;
-    assert_int_equal(otel_otlp_exporter_create(&o, &e), OTEL_OK);
     otel_batch_options bo = { .max_export_batch_size = 40, .schedule_delay_ns = 5000000 };
-    otel_span_processor p;
-    assert_int_equal(otel_batch_processor_create(e, &bo, &p), OTEL_OK);
-    otel_tracer_provider_options po = { .processors = &p, .processor_count = 1 };
-    otel_tracer_provider *tp = NULL;
-    assert_int_equal(otel_tracer_provider_create(&po, &tp), OTEL_OK);
+    otel_tracer_provider *tp = provider_over_otlp(&o, &bo);
     otel_tracer *tracer = otel_tracer_provider_get_tracer(tp, OTEL_STR("batch"), NULL);
     for (int i = 0; i < 100; i++)
         otel_span_end(otel_tracer_start_span(tracer, OTEL_STR("s"), NULL));
@@ -527,14 +434,7 @@ static int export_scenario(void *arg)
                             .headers = test_headers,
                             .header_count = 2,
                             .retry_max_attempts = 1 };
-    otel_span_exporter e;
-    otel_status st = otel_otlp_exporter_create(&o, &e);
-    if (st != OTEL_OK)
-        return (int)st;
-    const otel_span_data *spans[] = { &c->span->data, &c->span->data };
-    otel_export_result r = e.export_spans(e.user_data, spans, 2, 0);
-    e.destroy(e.user_data);
-    return r == OTEL_EXPORT_SUCCESS ? 0 : 100 + (int)r;
+    return export_two_spans_with(&o, c->span, NULL);
 }
 
 static void test_http_export_survives_every_allocation_failure(void **state)
@@ -547,11 +447,7 @@ static void test_http_export_survives_every_allocation_failure(void **state)
     otel_otlp_protocol protocols[] = { OTEL_OTLP_HTTP_PROTOBUF, OTEL_OTLP_HTTP_JSON };
     for (int i = 0; i < 2; i++) {
         struct fa_ctx c = { r->port, protocols[i], &f };
-        failalloc_result res = failalloc_run(export_scenario, &c);
-        assert_int_equal(res.clean_status, 0);
-        assert_true(res.allocations > 5);
-        assert_int_equal(res.leaked_run, 0);
-        assert_int_equal(res.ok_with_failure, 0);
+        check_survives_every_allocation_failure(export_scenario, &c);
     }
     full_span_cleanup(&f);
     recv_stop(r);
