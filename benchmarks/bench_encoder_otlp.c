@@ -286,7 +286,7 @@ static void setup_e2e(struct bench *b, otel_otlp_protocol protocol, bool gzip)
         snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u", (unsigned)s->grpc_sink->port);
     } else {
         uint16_t port = 0;
-        s->http_listen_fd = grecv_listen(0, &port);
+        s->http_listen_fd = loopback_listen(0, &port);
         pthread_create(&s->http_thread, NULL, http_sink, s);
         snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u/v1/traces", (unsigned)port);
     }

@@ -28,6 +28,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+
+#include "loopback.h"
 #include <openssl/x509v3.h>
 
 #define GRECV_MAX_SCRIPT 8
@@ -92,13 +94,6 @@ struct grpc_receiver {
     bool close_now;
     bool streams_dropped; /* close abruptly (drop_connection) */
 };
-
-static inline int64_t grecv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---------------------------------------------------------------------------------------------
  * A self-signed certificate for "localhost" and 127.0.0.1 (or only |dns_name| when given).
@@ -421,7 +416,7 @@ static inline int grecv_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f
         }
     }
     atomic_fetch_add(&r->call_count, 1);
-    st->answer_at_ms = grecv_now_ms() + st->answer.delay_ms;
+    st->answer_at_ms = loopback_now_ms() + st->answer.delay_ms;
     return 0;
 }
 
@@ -479,7 +474,7 @@ static inline void grecv_serve(struct grpc_receiver *r, int fd)
             break;
         for (int i = 0; i < 4; i++) {
             struct grecv_stream *st = &r->streams[i];
-            if (st->id && st->ended && st->answer_at_ms && grecv_now_ms() >= st->answer_at_ms) {
+            if (st->id && st->ended && st->answer_at_ms && loopback_now_ms() >= st->answer_at_ms) {
                 st->answer_at_ms = 0;
                 grecv_answer(r, st);
             }
@@ -501,9 +496,9 @@ static inline void grecv_serve(struct grpc_receiver *r, int fd)
         /* A graceful close after GOAWAY: closing with unread bytes would send a RST, which can
          * destroy the answer the client has not read yet. */
         shutdown(fd, SHUT_WR);
-        int64_t until = grecv_now_ms() + 500;
+        int64_t until = loopback_now_ms() + 500;
         uint8_t junk[4096];
-        while (grecv_now_ms() < until) {
+        while (loopback_now_ms() < until) {
             struct pollfd p = { fd, POLLIN, 0 };
             if (poll(&p, 1, 10) > 0 && recv(fd, junk, sizeof(junk), 0) <= 0)
                 break;
@@ -544,30 +539,13 @@ static inline void *grecv_main(void *arg)
     return NULL;
 }
 
-static inline int grecv_listen(uint16_t port, uint16_t *bound)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 16) != 0) {
-        close(fd);
-        return -1;
-    }
-    socklen_t al = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    *bound = ntohs(a.sin_port);
-    return fd;
-}
-
 /* |tls_name|: NULL for plaintext, "" for a certificate for localhost and 127.0.0.1, or a DNS
  * name that is the only one the certificate names. */
 static inline struct grpc_receiver *grecv_start_on(uint16_t port, const char *tls_name,
                                                    const struct grecv_answer *script, int n)
 {
     struct grpc_receiver *r = calloc(1, sizeof(*r));
-    r->listen_fd = grecv_listen(port, &r->port);
+    r->listen_fd = loopback_listen(port, &r->port);
     assert_true(r->listen_fd >= 0);
     memcpy(r->script, script, (size_t)n * sizeof(*script));
     r->script_len = n;

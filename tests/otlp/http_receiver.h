@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loopback.h"
+
 #define RECV_MAX_SCRIPT 8
 #define RECV_MAX_REQUESTS 32
 
@@ -55,13 +57,6 @@ struct receiver {
     _Atomic int answered_ok; /* requests answered with 2xx */
     _Atomic int connections;
 };
-
-static inline int64_t recv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Reads until |n| bytes are in |buf| or the peer leaves; returns false on EOF/error/stop. */
 static inline bool recv_read_more(struct receiver *r, int fd, char *buf, size_t cap, size_t *len)
@@ -140,8 +135,8 @@ static inline void recv_serve(struct receiver *r, int fd, int conn)
         memmove(buf, buf + head + body_len, len - head - body_len);
         len -= head + body_len;
         if (resp.delay_ms) {
-            int64_t until = recv_now_ms() + resp.delay_ms;
-            while (!atomic_load(&r->stop) && recv_now_ms() < until) {
+            int64_t until = loopback_now_ms() + resp.delay_ms;
+            while (!atomic_load(&r->stop) && loopback_now_ms() < until) {
                 struct pollfd p = { fd, POLLIN, 0 };
                 if (poll(&p, 1, 20) > 0) {
                     char c;
@@ -186,29 +181,11 @@ static inline void *recv_main(void *arg)
     return NULL;
 }
 
-/* Binds 127.0.0.1:|port| (0: any free port). */
-static inline int recv_listen(uint16_t port, uint16_t *bound)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 16) != 0) {
-        close(fd);
-        return -1;
-    }
-    socklen_t al = sizeof(a);
-    getsockname(fd, (struct sockaddr *)&a, &al);
-    *bound = ntohs(a.sin_port);
-    return fd;
-}
-
 /* A port nothing listens on (bound once, then released). */
 static inline uint16_t recv_free_port(void)
 {
     uint16_t port = 0;
-    int fd = recv_listen(0, &port);
+    int fd = loopback_listen(0, &port);
     close(fd);
     return port;
 }
@@ -216,7 +193,7 @@ static inline uint16_t recv_free_port(void)
 static inline struct receiver *recv_start_on(uint16_t port, const struct recv_response *script, int n)
 {
     struct receiver *r = calloc(1, sizeof(*r));
-    r->listen_fd = recv_listen(port, &r->port);
+    r->listen_fd = loopback_listen(port, &r->port);
     assert_true(r->listen_fd >= 0);
     pthread_mutex_init(&r->lock, NULL);
     memcpy(r->script, script, (size_t)n * sizeof(*script));

@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "failalloc.h"
+#include "loopback.h"
 #include "otel/exporters/otlp.h"
 #include "otlp_testlib.h"
 
@@ -68,18 +69,11 @@ static inline otel_otlp_exporter_stats stats_of(struct fixture *f)
     return s;
 }
 
-static inline int64_t fixture_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits (at most |max_ms|) until the exporter has made |n| requests, e.g. failed to connect. */
 static inline void wait_for_requests(struct fixture *f, uint64_t n, int64_t max_ms)
 {
-    int64_t until = fixture_now_ms() + max_ms;
-    while (stats_of(f).requests < n && fixture_now_ms() < until) {
+    int64_t until = loopback_now_ms() + max_ms;
+    while (stats_of(f).requests < n && loopback_now_ms() < until) {
         struct timespec ts = { 0, 2000000 };
         nanosleep(&ts, NULL);
     }

@@ -156,9 +156,9 @@ static void test_grpc_resource_exhausted_with_retry_info_waits_the_delay(void **
     struct grpc_receiver *r = grecv_start(NULL, script, 2);
     struct fixture f;
     make(&f, r->port, NULL);
-    int64_t t0 = grecv_now_ms();
+    int64_t t0 = loopback_now_ms();
     assert_int_equal(export_one(&f), OTEL_EXPORT_SUCCESS);
-    int64_t took = grecv_now_ms() - t0;
+    int64_t took = loopback_now_ms() - t0;
     assert_true(took >= 380);
     assert_true(took < 2500);
     assert_int_equal(atomic_load(&r->call_count), 2);
@@ -237,9 +237,9 @@ static void test_grpc_slow_server_is_cut_at_the_timeout(void **state)
     struct fixture f;
     otel_otlp_options o = { .timeout_ns = 300000000 };
     make(&f, r->port, &o);
-    int64_t t0 = grecv_now_ms();
+    int64_t t0 = loopback_now_ms();
     assert_int_equal(export_one(&f), OTEL_EXPORT_RETRYABLE);
-    int64_t took = grecv_now_ms() - t0;
+    int64_t took = loopback_now_ms() - t0;
     assert_true(took >= 250);
     assert_true(took < 2000);
     char v[32];
@@ -267,14 +267,14 @@ static void test_grpc_connection_refused_gives_up_at_the_deadline(void **state)
 {
     (void)state;
     uint16_t port = 0;
-    int fd = grecv_listen(0, &port);
+    int fd = loopback_listen(0, &port);
     close(fd);
     struct fixture f;
     otel_otlp_options o = { .timeout_ns = 400000000 };
     make(&f, port, &o);
-    int64_t t0 = grecv_now_ms();
+    int64_t t0 = loopback_now_ms();
     assert_int_equal(export_one(&f), OTEL_EXPORT_RETRYABLE);
-    assert_true(grecv_now_ms() - t0 < 2000);
+    assert_true(loopback_now_ms() - t0 < 2000);
     assert_true(stats_of(&f).requests >= 2);
     assert_non_null(strstr(logged, "cannot connect"));
     free_fixture(&f);
@@ -284,7 +284,7 @@ static void test_grpc_server_coming_up_during_retries_gets_the_batch_once(void *
 {
     (void)state;
     uint16_t port = 0;
-    int fd = grecv_listen(0, &port);
+    int fd = loopback_listen(0, &port);
     close(fd);
     struct fixture f;
     otel_otlp_options o = { .timeout_ns = 5000000000LL, .retry_max_attempts = 100 };
@@ -445,7 +445,7 @@ static void test_grpc_batch_processor_span_end_never_waits_for_a_stalled_server(
     otel_tracer_provider *tp = provider_over_otlp(&o, &bo);
     otel_tracer *tracer = otel_tracer_provider_get_tracer(tp, OTEL_STR("stall"), NULL);
     int64_t worst = 0;
-    int64_t t_all = grecv_now_ms();
+    int64_t t_all = loopback_now_ms();
     for (int i = 0; i < 20000; i++) {
         otel_span s = otel_tracer_start_span(tracer, OTEL_STR("s"), NULL);
         struct timespec a, b;
@@ -457,15 +457,15 @@ static void test_grpc_batch_processor_span_end_never_waits_for_a_stalled_server(
             worst = ns;
     }
     /* 20000 span ends while the worker sits in a 2 s export: no end waited for it. */
-    assert_true(grecv_now_ms() - t_all < 1500);
+    assert_true(loopback_now_ms() - t_all < 1500);
     assert_true(worst < 200000000); /* a scheduling hiccup, never an export */
     otel_tracer_provider_stats st;
     assert_int_equal(otel_tracer_provider_get_stats(tp, &st), OTEL_OK);
     assert_true(st.spans_dropped > 0); /* the queue is bounded: the rest was dropped and counted */
-    int64_t t0 = grecv_now_ms();
+    int64_t t0 = loopback_now_ms();
     otel_tracer_provider_shutdown(tp, 500000000);
     otel_tracer_provider_destroy(tp);
-    assert_true(grecv_now_ms() - t0 < 5000);
+    assert_true(loopback_now_ms() - t0 < 5000);
     grecv_stop(r);
 }
 
