@@ -12,9 +12,9 @@
 
 #include <zlib.h>
 
-#include "failalloc.h"
 #include "loopback.h"
 #include "otel/exporters/otlp.h"
+#include "otlp_failalloc.h"
 #include "otlp_testlib.h"
 
 struct fixture {
@@ -137,17 +137,6 @@ static inline otel_tracer_provider *provider_over_otlp(const otel_otlp_options *
     otel_tracer_provider *tp = NULL;
     assert_int_equal(otel_tracer_provider_create(&po, &tp), OTEL_OK);
     return tp;
-}
-
-/* Runs |scenario| failing each allocation in turn (failalloc.h): it succeeds when nothing fails,
- * allocates more than 5 times, never leaks and never reports success after a failure. */
-static inline void check_survives_every_allocation_failure(int (*scenario)(void *), void *arg)
-{
-    failalloc_result res = failalloc_run(scenario, arg);
-    assert_int_equal(res.clean_status, 0);
-    assert_true(res.allocations > 5);
-    assert_int_equal(res.leaked_run, 0);
-    assert_int_equal(res.ok_with_failure, 0);
 }
 
 /* The allocation-failure scenarios' export: an exporter made with |o| sends |span| twice in one

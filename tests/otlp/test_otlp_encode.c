@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "failalloc.h"
 #include "log_internal.h"
 #include "otel/exporters/memory.h"
 #include "otlp_testlib.h"
+#include "otlp_failalloc.h"
 
 static int setup(void **state)
 {
@@ -403,35 +403,10 @@ static void test_encode_batch_over_size_limit_fails(void **state)
     full_span_cleanup(&f);
 }
 
-static struct full_span *fa_span;
-
-static int encode_scenario(void *arg)
-{
-    (void)arg;
-    const otel_span_data *spans[200];
-    for (int i = 0; i < 200; i++)
-        spans[i] = &fa_span->data;
-    struct otel__otlp_encoder e;
-    otel__otlp_encoder_init(&e, 0);
-    const uint8_t *data;
-    size_t len;
-    otel_status st = otel__otlp_encode_proto(&e, spans, 200, &data, &len);
-    otel__otlp_encoder_cleanup(&e);
-    return (int)st;
-}
-
 static void test_encode_survives_every_allocation_failure(void **state)
 {
     (void)state;
-    struct full_span f;
-    full_span_init(&f);
-    fa_span = &f;
-    failalloc_result r = failalloc_run(encode_scenario, NULL);
-    assert_int_equal(r.clean_status, 0);
-    assert_true(r.allocations > 0);
-    assert_int_equal(r.leaked_run, 0);
-    assert_int_equal(r.ok_with_failure, 0);
-    full_span_cleanup(&f);
+    check_encoder_survives_every_allocation_failure(otel__otlp_encode_proto, 200);
 }
 
 /* Spans recorded by a real provider, cloned by the memory exporter: every clone has its own copy

@@ -508,7 +508,7 @@ static void test_grpc_export_survives_every_allocation_failure(void **state)
     ctx[1].ca = tls->cert_path;
     for (int i = 0; i < 2; i++) {
         ctx[i].span = &f;
-        check_survives_every_allocation_failure(export_scenario, &ctx[i]);
+        check_survives_every_allocation_failure(export_scenario, &ctx[i], 5);
     }
     full_span_cleanup(&f);
     grecv_stop(tls);

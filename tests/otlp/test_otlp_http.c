@@ -447,7 +447,7 @@ static void test_http_export_survives_every_allocation_failure(void **state)
     otel_otlp_protocol protocols[] = { OTEL_OTLP_HTTP_PROTOBUF, OTEL_OTLP_HTTP_JSON };
     for (int i = 0; i < 2; i++) {
         struct fa_ctx c = { r->port, protocols[i], &f };
-        check_survives_every_allocation_failure(export_scenario, &c);
+        check_survives_every_allocation_failure(export_scenario, &c, 5);
     }
     full_span_cleanup(&f);
     recv_stop(r);

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "failalloc.h"
 #include "otlp_testlib.h"
+#include "otlp_failalloc.h"
 
 /* ---------------------------------------------------------------------------------------------
  * A strict JSON syntax checker
@@ -389,34 +389,10 @@ static void test_json_groups_like_protobuf(void **state)
     full_span_cleanup(&f);
 }
 
-static struct full_span *fa_span;
-
-static int json_scenario(void *arg)
-{
-    (void)arg;
-    const otel_span_data *spans[100];
-    for (int i = 0; i < 100; i++)
-        spans[i] = &fa_span->data;
-    struct otel__otlp_encoder e;
-    otel__otlp_encoder_init(&e, 0);
-    const uint8_t *data;
-    size_t len;
-    otel_status st = otel__otlp_encode_json(&e, spans, 100, &data, &len);
-    otel__otlp_encoder_cleanup(&e);
-    return (int)st;
-}
-
 static void test_json_survives_every_allocation_failure(void **state)
 {
     (void)state;
-    struct full_span f;
-    full_span_init(&f);
-    fa_span = &f;
-    failalloc_result r = failalloc_run(json_scenario, NULL);
-    assert_int_equal(r.clean_status, 0);
-    assert_int_equal(r.leaked_run, 0);
-    assert_int_equal(r.ok_with_failure, 0);
-    full_span_cleanup(&f);
+    check_encoder_survives_every_allocation_failure(otel__otlp_encode_json, 100);
 }
 
 int main(void)
