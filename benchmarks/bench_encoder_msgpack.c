@@ -34,30 +34,18 @@
 #include <string.h>
 
 #include "bench.h"
+#include "bench_spans.h"
 #include "dd_encoder.h"
 #include "otel/sdk/trace.h"
 
 #define BATCH 512
 #define SPANS_PER_TRACE 8
-#define MAX_SPANS 1000 /* the trace1x1000 shape */
 
 struct state {
-    size_t n; /* spans per batch */
-    otel_span_data spans[MAX_SPANS];
-    const otel_span_data *ptrs[MAX_SPANS];
-    otel_event_data events[MAX_SPANS];
-    otel_resource *resource;
-    otel_scope_data scope;
+    struct bench_spans batch;
     otel_trace_state *ts;
     struct otel__dd_encoder enc;
     size_t bytes;
-};
-
-static const otel_attr span_attrs[4] = {
-    { { "http.request.method", 19 }, { .type = OTEL_VALUE_STR, .as.s = { "GET", 3 } } },
-    { { "url.path", 8 }, { .type = OTEL_VALUE_STR, .as.s = { "/api/v1/users/12345", 19 } } },
-    { { "http.response.status_code", 25 }, { .type = OTEL_VALUE_INT, .as.i = 200 } },
-    { { "cache.hit", 9 }, { .type = OTEL_VALUE_BOOL, .as.b = true } },
 };
 
 static void put_be64(uint8_t *p, uint64_t v)
@@ -70,41 +58,19 @@ static void put_be64(uint8_t *p, uint64_t v)
 static void setup_common(struct bench *b, bool rich, int version, size_t n, size_t per_trace)
 {
     struct state *s = calloc(1, sizeof(*s));
-    s->n = n;
-    otel_attr rattrs[] = {
-        OTEL_ATTR_STR_LIT("service.name", "checkout"),
-        OTEL_ATTR_STR_LIT("telemetry.sdk.name", "otelc"),
-        OTEL_ATTR_STR_LIT("telemetry.sdk.language", "c"),
-        OTEL_ATTR_STR_LIT("host.name", "bench-host"),
-    };
-    otel_resource_create(rattrs, 4, (otel_str){ NULL, 0 }, &s->resource);
+    bench_spans_init(&s->batch, n, rich);
     otel_trace_state_parse(OTEL_STR("dd=s:1;t.dm:-1"), &s->ts);
-    s->scope = (otel_scope_data){ OTEL_STR("io.otelc.bench"), OTEL_STR("1.0.0"), { NULL, 0 }, NULL, 0 };
     for (size_t i = 0; i < n; i++) {
-        otel_span_data *d = &s->spans[i];
+        otel_span_data *d = &s->batch.spans[i];
         uint64_t trace = (uint64_t)(i / per_trace) * UINT64_C(0x9e3779b97f4a7c15) + 1;
         put_be64(d->context.trace_id, trace ^ UINT64_C(0x1234));
         put_be64(d->context.trace_id + 8, trace);
         put_be64(d->context.span_id, (uint64_t)i * UINT64_C(0xbf58476d1ce4e5b9) + 7);
         bool root = i % per_trace == 0;
         if (!root)
-            memcpy(d->parent_span_id, s->spans[i - i % per_trace].context.span_id, 8);
-        d->context.trace_flags = OTEL_TRACE_FLAG_SAMPLED;
+            memcpy(d->parent_span_id, s->batch.spans[i - i % per_trace].context.span_id, 8);
         d->kind = root ? OTEL_SPAN_KIND_SERVER : OTEL_SPAN_KIND_CLIENT;
-        d->name = OTEL_STR("GET /api/v1/users/{id}");
-        d->start_time_ns = 1700000000000000000 + (int64_t)i * 1000;
-        d->end_time_ns = d->start_time_ns + 250000;
-        d->resource = s->resource;
-        d->scope = &s->scope;
         d->trace_state = s->ts;
-        if (rich) {
-            d->attrs = span_attrs;
-            d->attr_count = 4;
-            s->events[i] = (otel_event_data){ OTEL_STR("cache.lookup"), d->start_time_ns + 1000, NULL, 0, 0 };
-            d->events = &s->events[i];
-            d->event_count = 1;
-        }
-        s->ptrs[i] = d;
     }
     struct otel__dd_encoder_config cfg = { .api_version = version,
                                            .env = OTEL_STR("prod"),
@@ -154,15 +120,14 @@ static void teardown(struct bench *b)
     struct state *s = b->state;
     otel__dd_encoder_cleanup(&s->enc);
     otel_trace_state_release(s->ts);
-    otel_resource_release(s->resource);
+    bench_spans_release(&s->batch);
     free(s);
 }
 
 static void teardown_report(struct bench *b)
 {
     struct state *s = b->state;
-    fprintf(stderr, "%s: %zu bytes per batch, %.1f B/span\n", b->config, s->bytes,
-            (double)s->bytes / (double)s->n);
+    bench_spans_report_bytes(b, s->bytes, s->batch.n);
     teardown(b);
 }
 
@@ -170,19 +135,14 @@ static void teardown_report(struct bench *b)
 static void run_baseline(struct bench *b)
 {
     struct state *s = b->state;
-    for (size_t it = 0; it < b->iterations; it++) {
-        int64_t sum = 0;
-        for (size_t i = 0; i < s->n; i++)
-            sum += s->ptrs[i]->end_time_ns - s->ptrs[i]->start_time_ns;
-        BENCH_KEEP(sum);
-    }
+    bench_spans_visit(&s->batch, b->iterations);
 }
 
 static void run_encode(struct bench *b)
 {
     struct state *s = b->state;
     for (size_t it = 0; it < b->iterations; it++) {
-        otel__dd_encode_all(&s->enc, s->ptrs, s->n);
+        otel__dd_encode_all(&s->enc, s->batch.ptrs, s->batch.n);
         BENCH_KEEP(s->enc.payload);
         s->bytes = s->enc.payload_len;
     }
@@ -194,7 +154,7 @@ static void run_group(struct bench *b)
     struct state *s = b->state;
     for (size_t it = 0; it < b->iterations; it++) {
         otel_status st;
-        size_t n = otel__dd_encoder_group(&s->enc, s->ptrs, s->n, &st);
+        size_t n = otel__dd_encoder_group(&s->enc, s->batch.ptrs, s->batch.n, &st);
         BENCH_KEEP(n);
     }
 }

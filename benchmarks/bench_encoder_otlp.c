@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "bench_spans.h"
 #include "exporter_common.h"
 #include "otel/exporters/otlp.h"
 #include "otel/sdk/trace.h"
@@ -37,11 +38,9 @@
 #include "../tests/otlp/grpc_receiver.h"
 
 #define BATCH 512
-#define MAX_SPANS 1000 /* the trace1x1000 shape */
 
 struct state {
-    size_t n; /* spans per batch */
-    otel_span_data spans[MAX_SPANS];
+    struct bench_spans batch;
     /* End-to-end cases. */
     otel_span_exporter exporter;
     struct grpc_receiver *grpc_sink;
@@ -49,58 +48,25 @@ struct state {
     pthread_t http_thread;
     int64_t export_cpu_ns; /* this thread's CPU time inside export_spans */
     uint64_t exported_spans;
-    const otel_span_data *ptrs[MAX_SPANS];
-    otel_event_data events[MAX_SPANS];
-    otel_resource *resource;
-    otel_scope_data scope;
     struct otel__otlp_encoder enc;
     otel__gzip *gzip;
     otel__buf gz_out;
     size_t bytes;
 };
 
-static const otel_attr span_attrs[4] = {
-    { { "http.request.method", 19 }, { .type = OTEL_VALUE_STR, .as.s = { "GET", 3 } } },
-    { { "url.path", 8 }, { .type = OTEL_VALUE_STR, .as.s = { "/api/v1/users/12345", 19 } } },
-    { { "http.response.status_code", 25 }, { .type = OTEL_VALUE_INT, .as.i = 200 } },
-    { { "cache.hit", 9 }, { .type = OTEL_VALUE_BOOL, .as.b = true } },
-};
-
 static void setup_common(struct bench *b, bool rich, size_t n)
 {
     struct state *s = calloc(1, sizeof(*s));
-    s->n = n;
-    otel_attr rattrs[] = {
-        OTEL_ATTR_STR_LIT("service.name", "checkout"),
-        OTEL_ATTR_STR_LIT("telemetry.sdk.name", "otelc"),
-        OTEL_ATTR_STR_LIT("telemetry.sdk.language", "c"),
-        OTEL_ATTR_STR_LIT("host.name", "bench-host"),
-    };
-    otel_resource_create(rattrs, 4, (otel_str){ NULL, 0 }, &s->resource);
-    s->scope = (otel_scope_data){ OTEL_STR("io.otelc.bench"), OTEL_STR("1.0.0"), { NULL, 0 }, NULL, 0 };
+    bench_spans_init(&s->batch, n, rich);
     for (int i = 0; i < (int)n; i++) {
-        otel_span_data *d = &s->spans[i];
+        otel_span_data *d = &s->batch.spans[i];
         for (int k = 0; k < OTEL_TRACE_ID_SIZE; k++)
             d->context.trace_id[k] = (uint8_t)(i * 7 + k + 1);
         for (int k = 0; k < OTEL_SPAN_ID_SIZE; k++) {
             d->context.span_id[k] = (uint8_t)(i * 13 + k + 1);
             d->parent_span_id[k] = (uint8_t)(i * 17 + k + 1);
         }
-        d->context.trace_flags = OTEL_TRACE_FLAG_SAMPLED;
         d->kind = OTEL_SPAN_KIND_SERVER;
-        d->name = OTEL_STR("GET /api/v1/users/{id}");
-        d->start_time_ns = 1700000000000000000 + (int64_t)i * 1000;
-        d->end_time_ns = d->start_time_ns + 250000;
-        d->resource = s->resource;
-        d->scope = &s->scope;
-        if (rich) {
-            d->attrs = span_attrs;
-            d->attr_count = 4;
-            s->events[i] = (otel_event_data){ OTEL_STR("cache.lookup"), d->start_time_ns + 1000, NULL, 0, 0 };
-            d->events = &s->events[i];
-            d->event_count = 1;
-        }
-        s->ptrs[i] = d;
     }
     otel__otlp_encoder_init(&s->enc, 0);
     otel__gzip_create(&s->gzip);
@@ -123,8 +89,8 @@ static void setup_traces(struct bench *b, bool rich, size_t traces, size_t per_t
 {
     setup_common(b, rich, traces * per_trace);
     struct state *s = b->state;
-    for (size_t i = 0; i < s->n; i++) {
-        otel_span_data *d = &s->spans[i];
+    for (size_t i = 0; i < s->batch.n; i++) {
+        otel_span_data *d = &s->batch.spans[i];
         size_t t = i / per_trace;
         for (int k = 0; k < OTEL_TRACE_ID_SIZE; k++)
             d->context.trace_id[k] = (uint8_t)(t * 7 + (size_t)k + 1);
@@ -132,7 +98,7 @@ static void setup_traces(struct bench *b, bool rich, size_t traces, size_t per_t
         if (root)
             memset(d->parent_span_id, 0, sizeof(d->parent_span_id));
         else
-            memcpy(d->parent_span_id, s->spans[i - i % per_trace].context.span_id, OTEL_SPAN_ID_SIZE);
+            memcpy(d->parent_span_id, s->batch.spans[i - i % per_trace].context.span_id, OTEL_SPAN_ID_SIZE);
         d->kind = root ? OTEL_SPAN_KIND_SERVER : OTEL_SPAN_KIND_CLIENT;
     }
 }
@@ -163,7 +129,7 @@ static void teardown(struct bench *b)
     otel__otlp_encoder_cleanup(&s->enc);
     otel__gzip_destroy(s->gzip);
     otel__buf_free(&s->gz_out);
-    otel_resource_release(s->resource);
+    bench_spans_release(&s->batch);
     free(s);
 }
 
@@ -171,12 +137,7 @@ static void teardown(struct bench *b)
 static void run_baseline(struct bench *b)
 {
     struct state *s = b->state;
-    for (size_t it = 0; it < b->iterations; it++) {
-        int64_t sum = 0;
-        for (size_t i = 0; i < s->n; i++)
-            sum += s->ptrs[i]->end_time_ns - s->ptrs[i]->start_time_ns;
-        BENCH_KEEP(sum);
-    }
+    bench_spans_visit(&s->batch, b->iterations);
 }
 
 static void run_proto(struct bench *b)
@@ -185,7 +146,7 @@ static void run_proto(struct bench *b)
     for (size_t it = 0; it < b->iterations; it++) {
         const uint8_t *data;
         size_t len;
-        otel__otlp_encode_proto(&s->enc, s->ptrs, s->n, &data, &len);
+        otel__otlp_encode_proto(&s->enc, s->batch.ptrs, s->batch.n, &data, &len);
         BENCH_KEEP(data);
         s->bytes = len;
     }
@@ -197,7 +158,7 @@ static void run_json(struct bench *b)
     for (size_t it = 0; it < b->iterations; it++) {
         const uint8_t *data;
         size_t len;
-        otel__otlp_encode_json(&s->enc, s->ptrs, s->n, &data, &len);
+        otel__otlp_encode_json(&s->enc, s->batch.ptrs, s->batch.n, &data, &len);
         BENCH_KEEP(data);
         s->bytes = len;
     }
@@ -209,7 +170,7 @@ static void run_proto_gzip(struct bench *b)
     for (size_t it = 0; it < b->iterations; it++) {
         const uint8_t *data;
         size_t len;
-        otel__otlp_encode_proto(&s->enc, s->ptrs, s->n, &data, &len);
+        otel__otlp_encode_proto(&s->enc, s->batch.ptrs, s->batch.n, &data, &len);
         otel__gzip_compress(s->gzip, data, len, &s->gz_out);
         BENCH_KEEP(s->gz_out.data);
         s->bytes = s->gz_out.len;
@@ -219,8 +180,7 @@ static void run_proto_gzip(struct bench *b)
 static void teardown_report(struct bench *b)
 {
     struct state *s = b->state;
-    fprintf(stderr, "%s: %zu bytes per batch, %.1f B/span\n", b->config, s->bytes,
-            (double)s->bytes / (double)s->n);
+    bench_spans_report_bytes(b, s->bytes, s->batch.n);
     teardown(b);
 }
 
@@ -319,7 +279,7 @@ static void run_e2e(struct bench *b)
     struct state *s = b->state;
     for (size_t it = 0; it < b->iterations; it++) {
         int64_t t0 = thread_cpu_ns();
-        otel_export_result r = s->exporter.export_spans(s->exporter.user_data, s->ptrs, BATCH, 0);
+        otel_export_result r = s->exporter.export_spans(s->exporter.user_data, s->batch.ptrs, BATCH, 0);
         s->export_cpu_ns += thread_cpu_ns() - t0;
         if (r == OTEL_EXPORT_SUCCESS)
             s->exported_spans += BATCH;
