@@ -22,36 +22,46 @@ extern "C" {
 
 struct otel__provider;
 
-/* A queued span: the data pointer, with OTEL__BATCH_OWNED set when it came through the
- * provider's fast path (a record of b->provider whose one reference the queue holds). */
-#define OTEL__BATCH_OWNED ((uintptr_t)1)
-
+/* A lane segment. Slots hold the queued spans' data pointers, so a run of them is copied into
+ * the export batch as it is. Spans of the provider's fast path come with the one reference the
+ * queue then holds, and their records go back to the producing thread after the export; others
+ * (on_end callers, other providers' spans) are marked in |foreign| and released one by one. The
+ * producer writes |foreign| (relaxed atomics: the consumer reads earlier words while later bits
+ * are set) before it publishes the slot, and clears it when it reuses the segment. */
 struct otel__seg {
     struct otel__seg *_Atomic next;
-    uintptr_t slots[OTEL__BATCH_SEG_SLOTS];
+    _Atomic uint64_t foreign[OTEL__BATCH_SEG_SLOTS / 64u];
+    const otel_span_data *slots[OTEL__BATCH_SEG_SLOTS];
 };
 
 struct otel__lane {
-    /* Producer side: written by the owning thread only. */
+    /* Producer side: written by the owning thread only; the fast path's fields first, in one
+     * cache line. */
     _Atomic uint64_t tail; /* spans ever queued here; release-stored after the slot */
     struct otel__seg *tail_seg;
     uint32_t tail_idx;
-    uint32_t credits;          /* queue room this lane holds */
-    _Atomic uint64_t received; /* counters: relaxed load + store by the owner */
+    /* Slots the fast path may fill with no other check: paid for with credits (queue room) and
+     * inside tail_seg. The slow path refills it from |credits| (further credits this lane holds)
+     * and the next segment. */
+    uint32_t room;
+    uint32_t credits;
+    uint32_t unused0;
+    struct otel__batch *owner;      /* the processor; constant */
+    /* Counters (relaxed load + store by the owner). Spans received: tail + these four. */
+    _Atomic uint64_t unsampled;
     _Atomic uint64_t dropped_full;
     _Atomic uint64_t dropped_shutdown;
     _Atomic uint64_t dropped_other;
     struct otel__seg *free_segs; /* drained segments ready for reuse (linked by next) */
     /* Consumer side: written under the processor's consume_lock only. */
-    _Atomic uint64_t head;
+    _Alignas(OTEL__BATCH_CACHE_LINE) _Atomic uint64_t head;
     struct otel__seg *head_seg;
     uint32_t head_idx;
     uint32_t unused;
     uint64_t flush_target; /* the tail a flush in progress drains up to (under export_lock) */
-    char pad1[OTEL__BATCH_CACHE_LINE - 32];
     /* Drained segments on their way back to the producer (pushed by the consumer, taken all
      * at once by the producer into free_segs): the queue allocates nothing in steady state. */
-    _Atomic(struct otel__seg *) returned_segs;
+    _Alignas(OTEL__BATCH_CACHE_LINE) _Atomic(struct otel__seg *) returned_segs;
     /* Arrays of this lane's exported records on their way back to the owning thread's pool
      * (struct otel__rec_array, linked by next): pushed by the consumer, taken all at once by the
      * owner (otel__pool_take_slow), so records stay in the cache of the core that fills them. */
@@ -59,6 +69,21 @@ struct otel__lane {
     struct otel__lane *next; /* set before the lane is published, then constant */
     bool owned;              /* under b->lock */
     void *block;             /* the allocation the lane is aligned in */
+};
+
+/* A run of b->batch that came from one lane: released together after the export. */
+struct otel__batch_run {
+    struct otel__lane *lane;
+    uint32_t start;
+    uint32_t count;
+    bool mixed; /* some entries are foreign: b->owned says which are not */
+};
+
+/* otel__batch.gate: the reasons producers must take the slow path. */
+enum {
+    OTEL__BATCH_GATE_ATTEND = 1u,      /* see attend (forked child) */
+    OTEL__BATCH_GATE_NO_PROVIDER = 2u, /* the provider is not known yet (learn_provider) */
+    OTEL__BATCH_GATE_CLOSED = 4u,      /* shut down */
 };
 
 struct otel__batch {
@@ -71,6 +96,9 @@ struct otel__batch {
     bool no_thread;
     _Atomic bool accepting;     /* false from shutdown on */
     _Atomic uint32_t attention; /* nonzero: producers take the slow path first (see attend) */
+    /* OTEL__BATCH_GATE_* bits: zero lets the inline fast path queue (one load instead of three:
+     * attention, provider and accepting each set or clear their bit too). */
+    _Atomic uint32_t gate;
     _Atomic(struct otel__lane *) lanes;
     _Atomic(struct otel__provider *) provider; /* learned from the first span, for pins */
     char pad0[OTEL__BATCH_CACHE_LINE];
@@ -110,8 +138,9 @@ struct otel__batch {
     pthread_mutex_t consume_lock;
     otel_span_exporter exporter;
     const otel_span_data **batch; /* batch_size entries */
-    bool *owned;                  /* batch_size entries: batch[i] came with OWNED_RECORD */
-    struct otel__lane **from;     /* batch_size entries: the lane batch[i] came from */
+    bool *owned;                  /* batch_size entries, set in mixed runs only: not foreign */
+    struct otel__batch_run *runs; /* batch_size entries: where batch's entries came from */
+    uint32_t run_count;
     _Atomic size_t inflight;      /* entries of |batch| not released yet (under consume_lock) */
     _Atomic int64_t next_export;  /* CLOCK_MONOTONIC time the schedule delay elapses */
     struct otel__lane *rotor;     /* where the next collection starts (under consume_lock) */
@@ -134,30 +163,28 @@ struct otel__lane_ref {
 extern __thread struct otel__lane_ref otel__batch_lanes_tls[OTEL__BATCH_TLS_LANES]
     __attribute__((tls_model("initial-exec")));
 
-/* The whole enqueue (batch_processor.c). */
-bool otel__batch_enqueue(struct otel__batch *b, const otel_span_data *d, uintptr_t tag);
+/* The whole enqueue (batch_processor.c). |owned|: |d| is a record of the processor's provider
+ * whose one reference the queue takes over (the provider's fast path). */
+bool otel__batch_enqueue(struct otel__batch *b, const otel_span_data *d, bool owned);
 
 /* Queues a sampled |span| whose reference the caller hands over (the provider's fast path).
  * Returns false when the span was not queued (dropped and counted, or not sampled); the
- * reference is then still the caller's. Never blocks. The common case inline: the calling
- * thread's lane is the last one it used, it holds credits, its segment has room. */
+ * reference is then still the caller's. Never blocks. The common case inline: the thread's
+ * lane into |b| is the one its records come back through (th->inbox), nothing gates the fast
+ * path, and the lane has room. */
 static inline bool otel__batch_enqueue_owned(struct otel__batch *b, struct otel__thread *th,
                                              const otel_span_data *d)
 {
-    struct otel__lane_ref *ref = OTEL__TLS_ADDR(otel__batch_lanes_tls[0]);
-    struct otel__lane *l = ref->lane;
-    if (__builtin_expect(ref->serial != b->serial || th->inbox != &l->inbox ||
-                             atomic_load_explicit(&b->attention, memory_order_acquire) != 0 ||
-                             !atomic_load_explicit(&b->provider, memory_order_relaxed) ||
-                             !atomic_load_explicit(&b->accepting, memory_order_relaxed) ||
-                             !(d->context.trace_flags & OTEL_TRACE_FLAG_SAMPLED) || l->credits == 0 ||
-                             l->tail_idx == OTEL__BATCH_SEG_SLOTS,
+    _Atomic(struct otel__rec_array *) *inbox = th->inbox;
+    if (__builtin_expect(inbox == NULL, 0))
+        return otel__batch_enqueue(b, d, true);
+    struct otel__lane *l = (struct otel__lane *)(void *)((char *)inbox - offsetof(struct otel__lane, inbox));
+    if (__builtin_expect(l->owner != b || atomic_load_explicit(&b->gate, memory_order_acquire) != 0 ||
+                             !(d->context.trace_flags & OTEL_TRACE_FLAG_SAMPLED) || l->room == 0,
                          0))
-        return otel__batch_enqueue(b, d, OTEL__BATCH_OWNED);
-    atomic_store_explicit(&l->received, atomic_load_explicit(&l->received, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    l->credits--;
-    l->tail_seg->slots[l->tail_idx++] = (uintptr_t)d | OTEL__BATCH_OWNED;
+        return otel__batch_enqueue(b, d, true);
+    l->room--;
+    l->tail_seg->slots[l->tail_idx++] = d;
     atomic_store_explicit(&l->tail, atomic_load_explicit(&l->tail, memory_order_relaxed) + 1,
                           memory_order_release);
     return true;

@@ -11,10 +11,13 @@
  * compare-and-swap per chunk) and the consumer gives them back in bulk, so spans queued never
  * exceed max_queue_size. A producer wakes the consumer when the credits handed out reach a
  * batch, once per wake-up (a flag), through an eventfd the worker polls or the host watches.
- * Under a sustained high span rate the worker stops asking for those wake-ups and sleeps on a
- * timer sized to the arrival rate instead (worker_main): a wake-up is a system call, and on a
- * virtual machine the inter-processor interrupt behind it costs the producing thread several
- * microseconds, which would be paid by the application once per batch.
+ * Under a sustained high span rate the producers signal only at a high-water mark (three
+ * quarters of the queue, at most eight batches) and the worker then exports everything that
+ * waits (worker_main): a signal is a system call, and on a virtual machine the inter-processor
+ * interrupt behind it costs the producing thread several microseconds, paid by the application
+ * once per signal. A timed sleep is no cheaper: each costs the sleeping thread about 20 us of
+ * CPU on the build machine (timer programming and wake-up under KVM), so the worker does not
+ * poll on a short timer either; it looks every 5 ms at most while the rate stays high.
  *
  * The record travels with one reference: the provider's fast path hands it over (no count
  * traffic), other callers retain it. After the export the consumer does not touch the records it
@@ -36,7 +39,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,13 +60,11 @@
 #define CHUNK_MAX 64u                     /* credits a lane takes at once, at most */
 #define RECHECK_NS (INT64_C(1) * 1000000) /* see worker_main */
 #define RECHECK_FOR_NS (INT64_C(100) * 1000000)
-#define POLL_ENTER_NS (INT64_C(5) * 1000000) /* signals closer than this: poll on a timer */
-#define POLL_MIN_NS (INT64_C(50) * 1000)     /* shortest timed sleep while polling */
-#define POLL_MAX_NS (INT64_C(5) * 1000000)   /* a batch further away than this: stop polling */
-#define TIMER_SLACK_NS 20000ul
+#define HIGH_ENTER_NS (INT64_C(1) * 1000000) /* batch signals closer than this: high-water mode */
+#define HIGH_IDLE_NS (INT64_C(5) * 1000000)  /* see worker_main */
+#define HIGH_BATCHES 8u                      /* the high-water mark: at most this many batches */
 #define SEG_SLOTS OTEL__BATCH_SEG_SLOTS
 #define TLS_LANES OTEL__BATCH_TLS_LANES
-#define OWNED_RECORD OTEL__BATCH_OWNED
 
 /* ---------------------------------------------------------------------------------------------
  * Registry (fork handlers) and the calling thread's lanes
@@ -93,9 +93,10 @@ static void wake(struct otel__batch *b, bool always);
  * one. The caller is the lane's owner (or the only thread, in a forked child). */
 static void lane_release(struct otel__batch *b, struct otel__lane *l)
 {
-    if (l->credits) {
-        atomic_fetch_add_explicit(&b->credits, l->credits, memory_order_acq_rel);
+    if (l->credits + l->room) {
+        atomic_fetch_add_explicit(&b->credits, (int64_t)l->credits + l->room, memory_order_acq_rel);
         l->credits = 0;
+        l->room = 0;
     }
     /* Records still on their way back through the lane wait in its inbox for the thread that
      * adopts it (not handed to the pool here: this runs under the registry lock, and the pool's
@@ -188,6 +189,7 @@ static void atfork_child(void)
         for (struct otel__lane *l = atomic_load_explicit(&b->lanes, memory_order_relaxed); l; l = l->next) {
             l->owned = thread_owns_lane(b->serial, l);
             l->credits = 0;
+            l->room = 0;
         }
         atomic_store_explicit(&b->credits, (int64_t)b->max_queue, memory_order_relaxed);
         b->flush_done = b->flush_requested;
@@ -202,6 +204,7 @@ static void atfork_child(void)
         }
         b->worker_running = false;
         atomic_store_explicit(&b->attention, 1u, memory_order_release);
+        atomic_fetch_or_explicit(&b->gate, OTEL__BATCH_GATE_ATTEND, memory_order_release);
     }
     /* The locks prepare took belong to this thread: release them as the parent does. */
     atfork_parent();
@@ -216,8 +219,11 @@ static void global_init(void)
 static struct otel__seg *seg_new(void)
 {
     struct otel__seg *s = otel__malloc(sizeof(*s));
-    if (s)
+    if (s) {
         atomic_init(&s->next, NULL);
+        for (size_t i = 0; i < SEG_SLOTS / 64u; i++)
+            atomic_init(&s->foreign[i], 0);
+    }
     return s;
 }
 
@@ -245,6 +251,7 @@ static struct otel__lane *lane_acquire(struct otel__batch *b)
     struct otel__lane *l =
         (struct otel__lane *)(((uintptr_t)block + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1));
     l->block = block;
+    l->owner = b;
     l->tail_seg = first;
     l->head_seg = first;
     atomic_init(&l->returned_segs, NULL);
@@ -333,6 +340,9 @@ static bool next_segment(struct otel__lane *l)
         s = atomic_exchange_explicit(&l->returned_segs, NULL, memory_order_acquire);
     if (s) {
         l->free_segs = atomic_load_explicit(&s->next, memory_order_relaxed);
+        /* The consumer has read the marks of the spans this segment held: forget them. */
+        for (size_t i = 0; i < SEG_SLOTS / 64u; i++)
+            atomic_store_explicit(&s->foreign[i], 0, memory_order_relaxed);
     } else {
         s = seg_new();
         if (!s)
@@ -358,17 +368,37 @@ static void log_full(uint64_t dropped)
 
 static void learn_provider(struct otel__batch *b, const otel_span_data *d);
 
-/* Queues |d| (its reference is handed over; |tag| is OWNED_RECORD or 0) unless the queue is
- * full or shut down: the whole path, of which batch.h inlines the common case. */
-bool otel__batch_enqueue(struct otel__batch *b, const otel_span_data *d, uintptr_t tag)
+/* Makes room in |l| for one more span: the next segment, credits. False (and counted) when the
+ * queue is full or memory ran out. */
+static bool lane_refill(struct otel__batch *b, struct otel__lane *l, bool *wake_after)
 {
-    if (__builtin_expect(!atomic_load_explicit(&b->provider, memory_order_relaxed), 0) && tag)
+    if (l->tail_idx == SEG_SLOTS && !next_segment(l)) {
+        add_owned(&l->dropped_other, 1);
+        return false;
+    }
+    if (l->credits == 0 && !take_credits(b, l, wake_after)) {
+        add_owned(&l->dropped_full, 1);
+        log_full(atomic_load_explicit(&l->dropped_full, memory_order_relaxed));
+        return false;
+    }
+    uint32_t left = SEG_SLOTS - l->tail_idx;
+    l->room = l->credits < left ? l->credits : left;
+    l->credits -= l->room;
+    return true;
+}
+
+/* Queues |d| (its reference is handed over) unless the queue is full or shut down: the whole
+ * path, of which batch.h inlines the common case. */
+bool otel__batch_enqueue(struct otel__batch *b, const otel_span_data *d, bool owned)
+{
+    if (__builtin_expect(!atomic_load_explicit(&b->provider, memory_order_relaxed), 0) && owned)
         learn_provider(b, d);
     if (__builtin_expect(atomic_load_explicit(&b->attention, memory_order_acquire) != 0, 0))
         attend(b);
     struct otel__lane *l = lane_of_thread(b);
-    if (l && tag) {
-        /* The records this thread ends come back to it through its lane (release_batch). */
+    if (l && owned) {
+        /* The records this thread ends come back to it through its lane (release_batch), and
+         * the inline fast path finds the lane there. */
         struct otel__provider *p = atomic_load_explicit(&b->provider, memory_order_relaxed);
         struct otel__thread *th = otel__thread_bind(&p->pool);
         th->inbox = &l->inbox;
@@ -379,25 +409,25 @@ bool otel__batch_enqueue(struct otel__batch *b, const otel_span_data *d, uintptr
                                  "span dropped");
         return false;
     }
-    add_owned(&l->received, 1);
-    if (!(d->context.trace_flags & OTEL_TRACE_FLAG_SAMPLED))
+    if (!(d->context.trace_flags & OTEL_TRACE_FLAG_SAMPLED)) {
+        add_owned(&l->unsampled, 1);
         return false;
+    }
     if (__builtin_expect(!atomic_load_explicit(&b->accepting, memory_order_relaxed), 0)) {
         add_owned(&l->dropped_shutdown, 1);
         return false;
     }
     bool wake_after = false;
-    if (__builtin_expect(l->credits == 0, 0) && !take_credits(b, l, &wake_after)) {
-        add_owned(&l->dropped_full, 1);
-        log_full(atomic_load_explicit(&l->dropped_full, memory_order_relaxed));
+    if (l->room == 0 && !lane_refill(b, l, &wake_after))
         return false;
+    l->room--;
+    uint32_t idx = l->tail_idx++;
+    l->tail_seg->slots[idx] = d;
+    if (!owned) {
+        _Atomic uint64_t *w = &l->tail_seg->foreign[idx / 64u];
+        atomic_store_explicit(w, atomic_load_explicit(w, memory_order_relaxed) | (UINT64_C(1) << (idx % 64u)),
+                              memory_order_relaxed);
     }
-    if (__builtin_expect(l->tail_idx == SEG_SLOTS, 0) && !next_segment(l)) {
-        add_owned(&l->dropped_other, 1);
-        return false;
-    }
-    l->credits--;
-    l->tail_seg->slots[l->tail_idx++] = (uintptr_t)d | tag;
     atomic_store_explicit(&l->tail, atomic_load_explicit(&l->tail, memory_order_relaxed) + 1,
                           memory_order_release);
     if (wake_after)
@@ -414,6 +444,7 @@ static void learn_provider(struct otel__batch *b, const otel_span_data *d)
     const struct otel__span_record *rec =
         (const void *)((const char *)box - offsetof(struct otel__span_record, box));
     atomic_store_explicit(&b->provider, rec->provider, memory_order_relaxed);
+    atomic_fetch_and_explicit(&b->gate, ~(uint32_t)OTEL__BATCH_GATE_NO_PROVIDER, memory_order_release);
 }
 
 void otel__batch_on_end(void *user_data, const otel_span_data *d)
@@ -423,7 +454,7 @@ void otel__batch_on_end(void *user_data, const otel_span_data *d)
         learn_provider(b, d);
     /* The span is lent for this call: the queue keeps a reference of its own. */
     otel_span_data_retain(d);
-    if (!otel__batch_enqueue(b, d, 0))
+    if (!otel__batch_enqueue(b, d, false))
         otel_span_data_release(d);
 }
 
@@ -486,8 +517,27 @@ static void return_segment(struct otel__lane *l, struct otel__seg *s)
                                                     memory_order_relaxed));
 }
 
+/* Whether slots [from, from + count) of |s| hold a foreign span. */
+static bool seg_has_foreign(struct otel__seg *s, uint32_t from, uint32_t count)
+{
+    uint32_t end = from + count; /* <= SEG_SLOTS */
+    for (uint32_t w = from / 64u; w * 64u < end; w++) {
+        uint64_t bits = atomic_load_explicit(&s->foreign[w], memory_order_relaxed);
+        uint32_t lo = w * 64u < from ? from - w * 64u : 0;
+        uint32_t hi = end - w * 64u < 64u ? end - w * 64u : 64u;
+        uint64_t mask = (hi == 64u ? ~UINT64_C(0) : (UINT64_C(1) << hi) - 1u) & ~((UINT64_C(1) << lo) - 1u);
+        if (bits & mask)
+            return true;
+    }
+    return false;
+}
+
+/* Takes up to |max| spans out of the lanes into b->batch (up to each lane's flush target when
+ * |to_target|), runs of slots at a time, notes the lane runs they came from in b->runs, and
+ * gives their credits back unless |credit| is false. */
 static size_t collect_locked(struct otel__batch *b, size_t max, bool to_target, bool credit)
 {
+    b->run_count = 0;
     struct otel__lane *first = atomic_load_explicit(&b->lanes, memory_order_acquire);
     if (!first)
         return 0;
@@ -508,11 +558,34 @@ static size_t collect_locked(struct otel__batch *b, size_t max, bool to_target, 
                     l->head_idx = 0;
                     return_segment(l, done);
                 }
-                uintptr_t v = l->head_seg->slots[l->head_idx++];
-                b->owned[n] = (v & OWNED_RECORD) != 0;
-                b->from[n] = l;
-                b->batch[n++] = (const otel_span_data *)(v & ~OWNED_RECORD);
-                h++;
+                uint64_t k = t - h;
+                if (k > SEG_SLOTS - l->head_idx)
+                    k = SEG_SLOTS - l->head_idx;
+                if (k > max - n)
+                    k = max - n;
+                struct otel__seg *seg = l->head_seg;
+                memcpy(&b->batch[n], &seg->slots[l->head_idx], (size_t)k * sizeof(b->batch[0]));
+                bool mixed = seg_has_foreign(seg, l->head_idx, (uint32_t)k);
+                if (mixed) {
+                    for (uint32_t i = 0; i < k; i++) {
+                        uint32_t idx = l->head_idx + i;
+                        uint64_t bits = atomic_load_explicit(&seg->foreign[idx / 64u], memory_order_relaxed);
+                        b->owned[n + i] = !((bits >> (idx % 64u)) & 1u);
+                    }
+                }
+                struct otel__batch_run *r = b->run_count ? &b->runs[b->run_count - 1] : NULL;
+                if (r && r->lane == l && !r->mixed && !mixed) {
+                    r->count += (uint32_t)k;
+                } else {
+                    r = &b->runs[b->run_count++];
+                    r->lane = l;
+                    r->start = (uint32_t)n;
+                    r->count = (uint32_t)k;
+                    r->mixed = mixed;
+                }
+                l->head_idx += (uint32_t)k;
+                h += k;
+                n += k;
             }
             atomic_store_explicit(&l->head, h, memory_order_release);
         }
@@ -544,37 +617,72 @@ static void send_home(struct otel__lane *l, struct otel__rec_array *a)
                                                     memory_order_relaxed));
 }
 
+/* The records of b->batch on their way home: the array being filled and its lane. */
+struct homing {
+    struct otel__pool *pool;
+    struct otel__rec_array *a;
+    struct otel__lane *home;
+};
+
+/* Adds the |count| fast-path records of |data| (from lane |l|) to arrays for their thread;
+ * what finds no array (memory ran out) is released here. */
+static void send_records(struct homing *hm, struct otel__lane *l, const otel_span_data *const *data, size_t count)
+{
+    while (count) {
+        if (hm->a && (hm->home != l || hm->a->count == OTEL__POOL_ARRAY)) {
+            send_home(hm->home, hm->a);
+            hm->a = NULL;
+        }
+        if (!hm->a) {
+            hm->a = otel__pool_array_get(hm->pool);
+            hm->home = l;
+            if (!hm->a) {
+                for (size_t i = 0; i < count; i++)
+                    otel_span_data_release(data[i]);
+                return;
+            }
+        }
+        size_t k = OTEL__POOL_ARRAY - hm->a->count;
+        if (k > count)
+            k = count;
+        struct otel__span_record **out = &hm->a->recs[hm->a->count];
+        for (size_t i = 0; i < k; i++)
+            out[i] = otel__record_of_data(data[i]);
+        hm->a->count += (uint32_t)k;
+        data += k;
+        count -= k;
+    }
+}
+
 /* Gives the records of b->batch back. Those of the provider's fast path go in arrays to the
  * threads that ended them (through their lanes), untouched (see struct otel__rec_array); others
  * are released one by one. A forked child that still sees them in |inflight| drops them itself:
  * from then on they are the parent's. */
 static void release_batch(struct otel__batch *b, size_t n)
 {
+    (void)n; /* b->runs cover b->batch's |n| entries */
     pthread_mutex_lock(&b->consume_lock);
     atomic_store_explicit(&b->inflight, 0, memory_order_relaxed);
     pthread_mutex_unlock(&b->consume_lock);
     struct otel__provider *p = atomic_load_explicit(&b->provider, memory_order_relaxed);
-    struct otel__rec_array *a = NULL;
-    struct otel__lane *home = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (b->owned[i] && p) {
-            if (a && (b->from[i] != home || a->count == OTEL__POOL_ARRAY)) {
-                send_home(home, a);
-                a = NULL;
-            }
-            if (!a) {
-                a = otel__pool_array_get(&p->pool);
-                home = b->from[i];
-            }
-            if (a) {
-                a->recs[a->count++] = otel__record_of_data(b->batch[i]);
-                continue;
-            }
+    struct homing hm = { p ? &p->pool : NULL, NULL, NULL };
+    for (uint32_t r = 0; r < b->run_count; r++) {
+        const struct otel__batch_run *run = &b->runs[r];
+        const otel_span_data *const *data = &b->batch[run->start];
+        if (!run->mixed && p) {
+            send_records(&hm, run->lane, data, run->count);
+            continue;
         }
-        otel_span_data_release(b->batch[i]);
+        for (uint32_t i = 0; i < run->count; i++) {
+            if (p && b->owned[run->start + i])
+                send_records(&hm, run->lane, &data[i], 1);
+            else
+                otel_span_data_release(data[i]);
+        }
     }
-    if (a)
-        send_home(home, a);
+    b->run_count = 0;
+    if (hm.a)
+        send_home(hm.home, hm.a);
 }
 
 /* Exports the |n| spans in b->batch within |deadline| (CLOCK_MONOTONIC; INT64_MAX: none) and
@@ -687,6 +795,7 @@ static void batch_unref(struct otel__batch *b)
         batch_free(b);
 }
 
+/* Sleeps until a signal or |until| (CLOCK_MONOTONIC; INT64_MAX: no limit). */
 static void wait_for_wake(struct otel__batch *b, int64_t until)
 {
     int64_t left = until - mono_now();
@@ -698,57 +807,32 @@ static void wait_for_wake(struct otel__batch *b, int64_t until)
         drain_efd(b);
 }
 
-/* Spans producers have put into the lanes so far. */
-static uint64_t received_total(struct otel__batch *b)
-{
-    uint64_t n = 0;
-    for (struct otel__lane *l = atomic_load_explicit(&b->lanes, memory_order_acquire); l; l = l->next)
-        n += atomic_load_explicit(&l->received, memory_order_relaxed);
-    return n;
-}
-
-/* The worker's timed polling (see the comment at the top): entered when two producer signals
- * come closer than POLL_ENTER_NS, left when the arrival rate would take more than POLL_MAX_NS to
- * fill a batch. While polling, producers signal only at the high-water mark (three quarters of
- * the queue), which still wakes the worker at once should the rate jump past the estimate. */
-struct poll_state {
+/* The worker's high-water mode (see the comment at the top): entered when two producer signals
+ * come closer than HIGH_ENTER_NS. Producers then signal only at the high-water mark (three
+ * quarters of the queue, at most HIGH_BATCHES batches), and the worker exports everything that
+ * waits at each wake-up; it also looks every HIGH_IDLE_NS, and goes back to a signal per batch
+ * when such a look finds less than half a batch. */
+struct high_state {
     bool on;
-    int64_t last_signal; /* time of the last producer signal */
-    int64_t rate_t;      /* the arrival rate is measured from (rate_t, rate_n) to now */
-    uint64_t rate_n;
+    int64_t last_signal; /* time of the last producer signal outside the mode */
+    int64_t active_at;   /* in the mode: the last wake-up that found work */
 };
 
-/* While polling: how long to sleep before a batch is probably waiting; 0 to stop polling. */
-static int64_t poll_sleep(struct otel__batch *b, struct poll_state *ps, int64_t now, uint64_t pending)
-{
-    uint64_t recv = received_total(b);
-    int64_t dt = now - ps->rate_t;
-    uint64_t dn = recv - ps->rate_n;
-    ps->rate_t = now;
-    ps->rate_n = recv;
-    if (dn == 0 || dt <= 0)
-        return 0;
-    double fill = (double)dt * (double)(b->batch_size - pending) / (double)dn;
-    if (fill > (double)POLL_MAX_NS)
-        return 0;
-    return fill < (double)POLL_MIN_NS ? POLL_MIN_NS : (int64_t)fill;
-}
-
-static void poll_enter(struct otel__batch *b, struct poll_state *ps, int64_t previous_signal)
+static void high_enter(struct otel__batch *b, struct high_state *hs, int64_t now)
 {
     uint32_t high = b->max_queue - b->max_queue / 4u;
+    if (high > HIGH_BATCHES * b->batch_size)
+        high = HIGH_BATCHES * b->batch_size;
     if (high <= b->batch_size)
         return; /* no room above a batch: keep the signals */
-    ps->on = true;
-    /* The rate since the previous signal: about one batch in (now - previous_signal). */
-    ps->rate_t = previous_signal;
-    ps->rate_n = received_total(b) - b->batch_size;
+    hs->on = true;
+    hs->active_at = now;
     atomic_store_explicit(&b->wake_threshold, high, memory_order_seq_cst);
 }
 
-static void poll_leave(struct otel__batch *b, struct poll_state *ps)
+static void high_leave(struct otel__batch *b, struct high_state *hs)
 {
-    ps->on = false;
+    hs->on = false;
     atomic_store_explicit(&b->wake_threshold, b->batch_size, memory_order_seq_cst);
     /* The caller then clears wake_pending and looks at the queue again (seq_cst on both
      * sides), and treats the change as a signal (the 1 ms rechecks while credits handed out
@@ -759,12 +843,8 @@ static void poll_leave(struct otel__batch *b, struct poll_state *ps)
 static void *worker_main(void *arg)
 {
     struct otel__batch *b = arg;
-#ifdef PR_SET_TIMERSLACK
-    /* Timed sleeps while polling are tens of microseconds; the default slack is 50. */
-    prctl(PR_SET_TIMERSLACK, TIMER_SLACK_NS, 0, 0, 0);
-#endif
     int64_t recheck_until = 0;
-    struct poll_state ps = { .on = false, .last_signal = INT64_MIN / 2 };
+    struct high_state hs = { .on = false, .last_signal = INT64_MIN / 2 };
     for (;;) {
         pthread_mutex_lock(&b->lock);
         bool stop = b->stop_requested;
@@ -795,30 +875,28 @@ static void *worker_main(void *arg)
         if (exported)
             continue;
         int64_t until = atomic_load_explicit(&b->next_export, memory_order_relaxed);
-        bool left_polling = false;
-        if (ps.on) {
-            /* Signals still come through: the high-water mark, flush, shutdown. Clear the flag
+        bool left_high = false;
+        if (hs.on) {
+            /* Signals come at the high-water mark (and for flush, shutdown). Clear the flag
              * first, then look at the queue, as below. */
             atomic_store_explicit(&b->wake_pending, false, memory_order_seq_cst);
             int64_t now = mono_now();
-            uint64_t pending = queued(b);
-            if (pending >= b->batch_size / 2u) {
-                /* At these rates a wake-up comes late by about its own period: export all that
-                 * waits (full batches, then the rest), so the queue starts each period nearly
-                 * empty instead of carrying up to a batch over (a 2048-span queue is about
-                 * 150 us of spans here, and a period 50-100 us). */
+            if (queued(b) >= b->batch_size / 2u) {
+                /* Export all that waits (full batches, then the rest), so the queue starts each
+                 * round nearly empty instead of carrying up to a batch over. */
                 pthread_mutex_lock(&b->export_lock);
                 export_all(b, INT64_MAX);
                 pthread_mutex_unlock(&b->export_lock);
+                hs.active_at = now;
                 continue;
             }
-            int64_t sleep_ns = poll_sleep(b, &ps, now, pending);
-            if (sleep_ns > 0) {
-                wait_for_wake(b, now + sleep_ns < until ? now + sleep_ns : until);
+            if (now - hs.active_at < HIGH_IDLE_NS) {
+                int64_t look = hs.active_at + HIGH_IDLE_NS;
+                wait_for_wake(b, look < until ? look : until);
                 continue;
             }
-            poll_leave(b, &ps);
-            left_polling = true;
+            high_leave(b, &hs);
+            left_high = true;
         }
         /* Clear the flag, then look again: a producer that found it set did not signal. */
         bool signalled = atomic_exchange_explicit(&b->wake_pending, false, memory_order_seq_cst);
@@ -828,16 +906,17 @@ static void *worker_main(void *arg)
          * used: the batch is probably a few spans away. Look again every RECHECK_NS while
          * that is so, for up to RECHECK_FOR_NS after the signal, rather than at the delay. */
         int64_t now = mono_now();
-        /* Leaving the polling counts as a signal: lanes may hold credits handed out under the
-         * high threshold that cover the rest of a batch, and spending them signals nobody. */
-        if (signalled || left_polling)
+        /* Leaving the high-water mode counts as a signal: lanes may hold credits handed out
+         * under the high threshold that cover the rest of a batch, and spending them signals
+         * nobody. */
+        if (signalled || left_high)
             recheck_until = now + RECHECK_FOR_NS;
         if (signalled) {
-            int64_t previous = ps.last_signal;
-            ps.last_signal = now;
-            if (now - previous < POLL_ENTER_NS && !b->no_thread) {
-                poll_enter(b, &ps, previous);
-                if (ps.on)
+            int64_t previous = hs.last_signal;
+            hs.last_signal = now;
+            if (now - previous < HIGH_ENTER_NS && !b->no_thread) {
+                high_enter(b, &hs, now);
+                if (hs.on)
                     continue;
             }
         }
@@ -931,6 +1010,7 @@ static void attend(struct otel__batch *b)
         }
     }
     atomic_store_explicit(&b->attention, 0u, memory_order_release);
+    atomic_fetch_and_explicit(&b->gate, ~(uint32_t)OTEL__BATCH_GATE_ATTEND, memory_order_release);
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -1019,6 +1099,7 @@ static otel_status batch_shutdown(void *user_data, int64_t timeout_ns)
     }
     b->shutdown_called = true;
     atomic_store_explicit(&b->accepting, false, memory_order_relaxed);
+    atomic_fetch_or_explicit(&b->gate, OTEL__BATCH_GATE_CLOSED, memory_order_relaxed);
     if (!b->worker_running) {
         pthread_mutex_unlock(&b->lock);
         otel_status st = OTEL_ERR_TIMEOUT;
@@ -1072,7 +1153,11 @@ static void fill_stats(struct otel__batch *b, otel_batch_processor_stats *s)
 {
     memset(s, 0, sizeof(*s));
     for (struct otel__lane *l = atomic_load_explicit(&b->lanes, memory_order_acquire); l; l = l->next) {
-        s->spans_received += atomic_load_explicit(&l->received, memory_order_relaxed);
+        s->spans_received += atomic_load_explicit(&l->tail, memory_order_relaxed) +
+                             atomic_load_explicit(&l->unsampled, memory_order_relaxed) +
+                             atomic_load_explicit(&l->dropped_full, memory_order_relaxed) +
+                             atomic_load_explicit(&l->dropped_shutdown, memory_order_relaxed) +
+                             atomic_load_explicit(&l->dropped_other, memory_order_relaxed);
         s->spans_dropped_full += atomic_load_explicit(&l->dropped_full, memory_order_relaxed);
         s->spans_dropped_shutdown += atomic_load_explicit(&l->dropped_shutdown, memory_order_relaxed);
         s->spans_dropped_other += atomic_load_explicit(&l->dropped_other, memory_order_relaxed);
@@ -1195,6 +1280,7 @@ otel_status otel_batch_processor_create(otel_span_exporter exporter, const otel_
     b->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
     atomic_init(&b->accepting, true);
     atomic_init(&b->attention, 0u);
+    atomic_init(&b->gate, OTEL__BATCH_GATE_NO_PROVIDER);
     atomic_init(&b->lanes, NULL);
     atomic_init(&b->provider, NULL);
     atomic_init(&b->credits, (int64_t)b->max_queue);
@@ -1206,11 +1292,11 @@ otel_status otel_batch_processor_create(otel_span_exporter exporter, const otel_
     atomic_init(&b->next_export, add_sat(mono_now(), b->delay_ns));
     atomic_init(&b->refs, 1u);
 
-    b->batch = otel__calloc(b->batch_size, sizeof(*b->batch) + sizeof(*b->from) + sizeof(*b->owned));
+    b->batch = otel__calloc(b->batch_size, sizeof(*b->batch) + sizeof(*b->runs) + sizeof(*b->owned));
     if (!b->batch)
         goto out_free;
-    b->from = (struct otel__lane **)(b->batch + b->batch_size);
-    b->owned = (bool *)(b->from + b->batch_size);
+    b->runs = (struct otel__batch_run *)(b->batch + b->batch_size);
+    b->owned = (bool *)(b->runs + b->batch_size);
     b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (b->efd < 0)
         goto out_free_batch;

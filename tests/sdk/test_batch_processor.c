@@ -277,12 +277,65 @@ static void test_batch_exports_a_full_batch_without_waiting_for_the_delay(void *
     fx_free(f);
 }
 
-/* Under a sustained high rate the worker stops asking producers for a signal per batch and
- * polls on a timer sized to the rate; when the spans stop it goes back to signals. Both ways a
- * full batch goes out without waiting for the (hour-long) schedule delay: the burst (20 batches
- * in a queue big enough that producers never reach the high-water mark) is exported by the
- * polling worker, the batch completed after the quiet spell by a producer's signal. */
-static void test_batch_exports_full_batches_while_polling_and_after(void **state)
+/* Spans handed to on_end directly (clones here: "foreign" to the provider's fast path, the queue
+ * holds a reference of its own) interleaved with the provider's own spans in one thread's lane:
+ * runs of both kinds cross segment and batch boundaries. Every span is exported once, each kind
+ * is given back its own way (the clones released, which ASan checks, the records reused). */
+static void test_batch_mixes_foreign_spans_with_the_fast_path(void **state)
+{
+    (void)state;
+    otel_batch_options bo = { .max_queue_size = 4096,
+                              .max_export_batch_size = 100,
+                              .schedule_delay_ns = HOUR };
+    struct fx *f = fx_new(&bo, NULL);
+    otel_span_data src;
+    memset(&src, 0, sizeof(src));
+    src.name = OTEL_STR("foreign");
+    src.context.trace_flags = OTEL_TRACE_FLAG_SAMPLED;
+    src.context.trace_id[0] = 1;
+    src.context.span_id[0] = 1;
+    int own = 0, foreign = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 700; i++) {
+            if (i % 3 == 1 || (i >= 300 && i < 380)) { /* singles, and a run over 64 */
+                otel_span_data *c;
+                assert_int_equal(otel_span_data_clone(&src, &c), OTEL_OK);
+                f->bp.on_end(f->bp.user_data, c);
+                otel_span_data_release(c); /* the queue keeps its own reference */
+                foreign++;
+            } else {
+                end_spans(f, "own", 1);
+                own++;
+            }
+        }
+        assert_int_equal(otel_tracer_provider_force_flush(f->tp, 10 * 1000 * MS), OTEL_OK);
+    }
+    otel_batch_processor_stats st = stats_of(f);
+    assert_int_equal(st.spans_exported, own + foreign);
+    assert_int_equal(st.spans_received, own + foreign);
+    assert_int_equal(st.spans_queued, 0);
+    int seen_own = 0, seen_foreign = 0;
+    pthread_mutex_lock(&f->g.c.lock);
+    for (size_t i = 0; i < f->g.c.count; i++) {
+        otel_str n = f->g.c.spans[i]->name;
+        if (n.len == 3 && memcmp(n.data, "own", 3) == 0)
+            seen_own++;
+        else if (n.len == 7 && memcmp(n.data, "foreign", 7) == 0)
+            seen_foreign++;
+    }
+    pthread_mutex_unlock(&f->g.c.lock);
+    assert_int_equal(seen_own, own);
+    assert_int_equal(seen_foreign, foreign);
+    fx_free(f);
+}
+
+/* Under a sustained high rate the worker stops asking producers for a signal per batch: they
+ * signal at the high-water mark, and the worker looks every few milliseconds; when the spans
+ * stop it goes back to a signal per batch. Both ways a full batch goes out without waiting for
+ * the (hour-long) schedule delay: the burst (20 batches in a queue big enough that producers
+ * never reach the high-water mark) is exported by the worker's looks, the batch completed after
+ * the quiet spell by a producer's signal. */
+static void test_batch_exports_full_batches_in_high_water_mode_and_after(void **state)
 {
     (void)state;
     otel_batch_options bo = { .max_queue_size = 65536,
@@ -291,12 +344,12 @@ static void test_batch_exports_full_batches_while_polling_and_after(void **state
     struct fx *f = fx_new(&bo, NULL);
     for (int round = 0; round < 20; round++)
         end_spans(f, "burst", 512);
-    /* The polling worker exports full batches, and drains smaller remainders at its wake-ups;
-     * at most a small remainder it did not see before the spans stopped waits for the delay. */
+    /* The worker exports full batches, and drains smaller remainders at its wake-ups; at most a
+     * small remainder it did not see before the spans stopped waits for the delay. */
     assert_true(
         WAIT_FOR(atomic_load(&f->g.c.exported_spans) + (int64_t)stats_of(f).spans_queued == 20 * 512 &&
                  stats_of(f).spans_queued < 512));
-    pause_ms(50); /* no arrivals: the worker's next look ends the polling */
+    pause_ms(50); /* no arrivals: the worker's next look ends the high-water mode */
     int64_t queued = (int64_t)stats_of(f).spans_queued;
     end_spans(f, "after", 512 - (int)queued); /* completes one batch: a producer's signal */
     assert_true(WAIT_FOR(atomic_load(&f->g.c.exported_spans) == 20 * 512 + 512 - queued));
@@ -306,12 +359,12 @@ static void test_batch_exports_full_batches_while_polling_and_after(void **state
     fx_free(f);
 }
 
-/* Spans paced at about 1 per microsecond: the worker polls (and drains what waits at each of its
- * wake-ups). The run ends part-way into a batch, so this thread's lane may hold credits taken
- * under the high polling threshold (no signal). After a pause the worker leaves the polling;
- * the spans that then complete a batch may use those credits and signal nobody, yet the batch
- * must go out at once, not at the (hour-long) schedule delay. */
-static void test_batch_exports_a_batch_completed_after_the_polling_ends(void **state)
+/* Spans paced at about 1 per microsecond: the worker enters the high-water mode (and drains what
+ * waits at each of its wake-ups). The run ends part-way into a batch, so this thread's lane may
+ * hold credits taken under the high threshold (no signal). After a pause the worker leaves the
+ * mode; the spans that then complete a batch may use those credits and signal nobody, yet the
+ * batch must go out at once, not at the (hour-long) schedule delay. */
+static void test_batch_exports_a_batch_completed_after_the_high_water_mode_ends(void **state)
 {
     (void)state;
     otel_batch_options bo = { .max_queue_size = 65536,
@@ -787,8 +840,9 @@ int main(void)
         cmocka_unit_test(test_batch_create_and_destroy_without_a_provider),
         cmocka_unit_test(test_batch_stats_and_event_loop_calls_reject_other_processors),
         cmocka_unit_test(test_batch_exports_a_full_batch_without_waiting_for_the_delay),
-        cmocka_unit_test(test_batch_exports_full_batches_while_polling_and_after),
-        cmocka_unit_test(test_batch_exports_a_batch_completed_after_the_polling_ends),
+        cmocka_unit_test(test_batch_mixes_foreign_spans_with_the_fast_path),
+        cmocka_unit_test(test_batch_exports_full_batches_in_high_water_mode_and_after),
+        cmocka_unit_test(test_batch_exports_a_batch_completed_after_the_high_water_mode_ends),
         cmocka_unit_test(test_batch_exports_a_full_batch_taken_in_credit_chunks),
         cmocka_unit_test(test_batch_exports_in_batches_of_at_most_the_batch_size),
         cmocka_unit_test(test_batch_exports_a_partial_batch_after_the_schedule_delay),
