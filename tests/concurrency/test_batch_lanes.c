@@ -106,10 +106,13 @@ static otel_tracer_provider *make_provider(struct counting *e, const otel_batch_
 
 /* A processor that hands every span it sees to a batch processor's on_end: another provider's
  * spans in the batch processor's lanes. */
+static _Atomic bool forward_off; /* the batch processor is gone: forward nothing */
+
 static void forward_on_end(void *ud, const otel_span_data *d)
 {
     const otel_span_processor *bp = ud;
-    bp->on_end(bp->user_data, d);
+    if (!atomic_load(&forward_off))
+        bp->on_end(bp->user_data, d);
 }
 
 static otel_tracer_provider *make_forwarding_provider(otel_span_processor *bp)
@@ -405,6 +408,49 @@ static void test_lanes_forked_child_has_the_whole_queue(void **state)
     otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
 }
 
+/* The batch processor learns "its" provider from the first span it sees. When that is another
+ * provider's span handed to on_end (a foreign span, which the design allows), the processor
+ * takes that provider for its own: its fast path then binds the producing thread to the other
+ * provider's pool and sends the fast path's records home in that pool's arrays, so the other
+ * provider's spans are started on this provider's records (and once this provider is destroyed,
+ * on freed memory). */
+static void test_lanes_another_providers_span_first_keeps_the_pools_apart(void **state)
+{
+    (void)state;
+    otel_log_set_handler(quiet, NULL, OTEL_LOG_ERROR);
+    atomic_store(&forward_off, false);
+    struct counting e = { 0 };
+    otel_batch_options bo = { .schedule_delay_ns = 3600ll * 1000000000ll };
+    otel_span_processor bp;
+    otel_tracer_provider *tp = make_provider(&e, &bo, &bp);
+    otel_tracer_provider *other_tp = make_forwarding_provider(&bp);
+    otel_tracer *own = otel_tracer_provider_get_tracer(tp, OTEL_STR("own"), NULL);
+    otel_tracer *other = otel_tracer_provider_get_tracer(other_tp, OTEL_STR("other"), NULL);
+    end_named(other, "other", 1); /* the first span the batch processor sees */
+    for (int round = 0; round < 4; round++) {
+        end_named(own, "own", 300);
+        assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+        end_named(other, "other", 300);
+        assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+    }
+    assert_int_equal(atomic_load(&e.own), 4 * 300);
+    assert_int_equal(atomic_load(&e.other), 4 * 300 + 1);
+    otel_tracer_provider_stats ps, qs;
+    assert_int_equal(otel_tracer_provider_get_stats(tp, &ps), OTEL_OK);
+    assert_int_equal(otel_tracer_provider_get_stats(other_tp, &qs), OTEL_OK);
+    print_message("own provider: %llu ended; other provider: %llu ended\n", (unsigned long long)ps.spans_ended,
+                  (unsigned long long)qs.spans_ended);
+    assert_int_equal(ps.spans_ended, 4 * 300);
+    assert_int_equal(qs.spans_ended, 4 * 300 + 1);
+    end_named(own, "own", 300); /* their records are on their way home when tp goes */
+    assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+    atomic_store(&forward_off, true);
+    otel_tracer_provider_destroy(tp);
+    end_named(other, "other", 300); /* must not touch the destroyed provider's records */
+    otel_tracer_provider_destroy(other_tp);
+    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_lanes_exiting_threads_give_their_room_back),
         cmocka_unit_test(test_lanes_evicted_lane_gives_its_room_back),
         cmocka_unit_test(test_lanes_forked_child_has_the_whole_queue),
+        cmocka_unit_test(test_lanes_another_providers_span_first_keeps_the_pools_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
