@@ -32,6 +32,14 @@
 #endif
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
 __attribute__((visibility("default"), used)) const char *__tsan_default_options(void);
 __attribute__((visibility("default"), used)) const char *__tsan_default_options(void)
 {
@@ -451,6 +459,91 @@ static void test_lanes_another_providers_span_first_keeps_the_pools_apart(void *
     otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
 }
 
+/* fork() while other threads are in the middle of queueing (the inline fast path has no lock
+ * for fork's prepare handler to wait for): the child's new threads adopt the lanes of the
+ * parent's producers, and must export exactly their own spans, none of the parent's, none lost. */
+struct hammer {
+    otel_tracer *t;
+    _Atomic bool stop;
+};
+
+static void *hammer_producer(void *p)
+{
+    struct hammer *h = p;
+    while (!atomic_load(&h->stop))
+        end_named(h->t, "bg", 16);
+    return NULL;
+}
+
+#define FORK_KIDS 2000 /* the window is a few instructions: about 1 child in 250 hits it */
+#define KID_THREADS 4
+#define KID_SPANS 40
+
+static struct counting fork_counts;
+
+static void *kid_producer(void *p)
+{
+    end_named(p, "own", KID_SPANS);
+    return NULL;
+}
+
+static void test_lanes_fork_while_threads_queue_child_adopts_their_lanes(void **state)
+{
+    (void)state;
+#if defined(UNDER_TSAN) || defined(UNDER_ASAN)
+    skip(); /* children start threads; the sanitizers' allocators are not fork-safe (gcc 12) */
+#endif
+    otel_log_set_handler(quiet, NULL, OTEL_LOG_ERROR);
+    memset(&fork_counts, 0, sizeof(fork_counts));
+    otel_batch_options bo = { .max_queue_size = 65536, .max_export_batch_size = 512, .schedule_delay_ns = 1000000 };
+    otel_span_processor bp;
+    otel_tracer_provider *tp = make_provider(&fork_counts, &bo, &bp);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("fork"), NULL);
+    struct hammer h = { t, false };
+    pthread_t bg[KID_THREADS];
+    for (int i = 0; i < KID_THREADS; i++)
+        assert_int_equal(pthread_create(&bg[i], NULL, hammer_producer, &h), 0);
+    pause_us(2000);
+    int bad = 0;
+    for (int k = 0; k < FORK_KIDS; k++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            atomic_store(&fork_counts.own, 0);
+            atomic_store(&fork_counts.bad, 0);
+            pthread_t th[KID_THREADS];
+            for (int i = 0; i < KID_THREADS; i++)
+                if (pthread_create(&th[i], NULL, kid_producer, t) != 0)
+                    _exit(100);
+            for (int i = 0; i < KID_THREADS; i++)
+                pthread_join(th[i], NULL);
+            if (otel_tracer_provider_force_flush(tp, INT64_C(20000000000)) != OTEL_OK)
+                _exit(101);
+            uint64_t own = atomic_load(&fork_counts.own), bgn = atomic_load(&fork_counts.bad);
+            /* "bg" spans count as bad: the parent's */
+            if (own != KID_THREADS * KID_SPANS || bgn != 0) {
+                fprintf(stderr, "child %d: exported %llu own of %d, %llu of the parent's\n", k,
+                        (unsigned long long)own, KID_THREADS * KID_SPANS, (unsigned long long)bgn);
+                _exit(1);
+            }
+            _exit(0);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) != 0 && ++bad == 2)
+            break; /* shown */
+    }
+    atomic_store(&h.stop, true);
+    for (int i = 0; i < KID_THREADS; i++)
+        pthread_join(bg[i], NULL);
+    assert_int_equal(otel_tracer_provider_shutdown(tp, 0), OTEL_OK);
+    print_message("%d children exported the wrong spans\n", bad);
+    assert_int_equal(bad, 0);
+    otel_tracer_provider_destroy(tp);
+    otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -459,6 +552,7 @@ int main(void)
         cmocka_unit_test(test_lanes_evicted_lane_gives_its_room_back),
         cmocka_unit_test(test_lanes_forked_child_has_the_whole_queue),
         cmocka_unit_test(test_lanes_another_providers_span_first_keeps_the_pools_apart),
+        cmocka_unit_test(test_lanes_fork_while_threads_queue_child_adopts_their_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
