@@ -409,6 +409,38 @@ static void test_batch_exports_a_full_batch_taken_in_credit_chunks(void **state)
     fx_free(f);
 }
 
+/* CPU time of the whole process, in milliseconds. */
+static int64_t cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A batch of one: every span a producer queues is a batch and signals the worker, so a steady
+ * stream of spans puts the worker into the high-water mode. Once the spans stop the worker must
+ * go back to sleep (nothing is queued), not look at the empty queue in a loop: "at least half a
+ * batch waits" must not hold for an empty queue. */
+static void test_batch_of_one_worker_sleeps_when_the_spans_stop(void **state)
+{
+    (void)state;
+    otel_batch_options bo = { .max_queue_size = 2048, .max_export_batch_size = 1, .schedule_delay_ns = HOUR };
+    struct fx *f = fx_new(&bo, NULL);
+    for (int i = 0; i < 500; i++) {
+        end_spans(f, "one", 1); /* a signal each, about 0.1 ms apart */
+        struct timespec ts = { 0, 100000L };
+        nanosleep(&ts, NULL);
+    }
+    assert_true(WAIT_FOR(atomic_load(&f->g.c.exported_spans) == 500));
+    pause_ms(20); /* the worker's 5 ms look has passed */
+    int64_t cpu0 = cpu_ms(), wall0 = now_ms();
+    pause_ms(200);
+    int64_t cpu = cpu_ms() - cpu0, wall = now_ms() - wall0;
+    print_message("idle for %lld ms: %lld ms of CPU\n", (long long)wall, (long long)cpu);
+    assert_true(cpu < wall / 4); /* a spinning worker burns about all of it */
+    fx_free(f);
+}
+
 static void test_batch_exports_in_batches_of_at_most_the_batch_size(void **state)
 {
     (void)state;
@@ -844,6 +876,7 @@ int main(void)
         cmocka_unit_test(test_batch_exports_full_batches_in_high_water_mode_and_after),
         cmocka_unit_test(test_batch_exports_a_batch_completed_after_the_high_water_mode_ends),
         cmocka_unit_test(test_batch_exports_a_full_batch_taken_in_credit_chunks),
+        cmocka_unit_test(test_batch_of_one_worker_sleeps_when_the_spans_stop),
         cmocka_unit_test(test_batch_exports_in_batches_of_at_most_the_batch_size),
         cmocka_unit_test(test_batch_exports_a_partial_batch_after_the_schedule_delay),
         cmocka_unit_test(test_batch_queues_only_sampled_spans),
