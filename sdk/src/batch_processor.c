@@ -881,7 +881,9 @@ static void *worker_main(void *arg)
              * first, then look at the queue, as below. */
             atomic_store_explicit(&b->wake_pending, false, memory_order_seq_cst);
             int64_t now = mono_now();
-            if (queued(b) >= b->batch_size / 2u) {
+            uint64_t waiting = queued(b);
+            /* (Not an empty queue: half a batch of one is nothing.) */
+            if (waiting > 0 && waiting >= b->batch_size / 2u) {
                 /* Export all that waits (full batches, then the rest), so the queue starts each
                  * round nearly empty instead of carrying up to a batch over. */
                 pthread_mutex_lock(&b->export_lock);
