@@ -200,12 +200,29 @@ static void *mix_producer(void *p)
     return NULL;
 }
 
-static void test_lanes_mixed_fast_path_and_foreign_spans_every_span_accounted_for(void **state)
+struct ticker_arg {
+    otel_span_processor *bp;
+    _Atomic bool stop;
+};
+
+static void *ticker(void *p)
 {
-    (void)state;
+    struct ticker_arg *a = p;
+    while (!atomic_load(&a->stop)) {
+        otel_batch_processor_tick(a->bp);
+        pause_us(20);
+    }
+    return NULL;
+}
+
+static void run_mixed(bool event_loop)
+{
     otel_log_set_handler(quiet, NULL, OTEL_LOG_WARN);
     struct counting e = { .pause_us = 40 };
-    otel_batch_options bo = { .max_queue_size = 2048, .max_export_batch_size = 96, .schedule_delay_ns = 2000000 };
+    otel_batch_options bo = { .max_queue_size = 2048,
+                              .max_export_batch_size = 96,
+                              .schedule_delay_ns = 2000000,
+                              .no_thread = event_loop };
     otel_span_processor bp;
     otel_tracer_provider *tp = make_provider(&e, &bo, &bp);
     otel_tracer_provider *other_tp = make_forwarding_provider(&bp);
@@ -213,6 +230,10 @@ static void test_lanes_mixed_fast_path_and_foreign_spans_every_span_accounted_fo
     otel_tracer *other = otel_tracer_provider_get_tracer(other_tp, OTEL_STR("other"), NULL);
     end_named(own, "own", 1); /* the processor learns its provider from its own spans */
 
+    struct ticker_arg ta = { &bp, false };
+    pthread_t tk;
+    if (event_loop)
+        assert_int_equal(pthread_create(&tk, NULL, ticker, &ta), 0);
     pthread_t th[MIX_THREADS];
     struct mix_arg args[MIX_THREADS];
     for (int i = 0; i < MIX_THREADS; i++) {
@@ -225,6 +246,10 @@ static void test_lanes_mixed_fast_path_and_foreign_spans_every_span_accounted_fo
         own_n += args[i].own_n;
         clone_n += args[i].clone_n;
         other_n += args[i].other_n;
+    }
+    if (event_loop) {
+        atomic_store(&ta.stop, true);
+        pthread_join(tk, NULL);
     }
     assert_int_equal(otel_tracer_provider_shutdown(tp, 0), OTEL_OK);
     otel_batch_processor_stats st;
@@ -247,6 +272,19 @@ static void test_lanes_mixed_fast_path_and_foreign_spans_every_span_accounted_fo
     otel_tracer_provider_destroy(tp);
     otel_tracer_provider_destroy(other_tp);
     otel_log_set_handler(NULL, NULL, OTEL_LOG_INFO);
+}
+
+static void test_lanes_mixed_fast_path_and_foreign_spans_every_span_accounted_for(void **state)
+{
+    (void)state;
+    run_mixed(false);
+}
+
+/* The same with the event-loop mode's tick on another thread as the consumer. */
+static void test_lanes_mixed_spans_event_loop_mode_every_span_accounted_for(void **state)
+{
+    (void)state;
+    run_mixed(true);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -548,6 +586,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lanes_mixed_fast_path_and_foreign_spans_every_span_accounted_for),
+        cmocka_unit_test(test_lanes_mixed_spans_event_loop_mode_every_span_accounted_for),
         cmocka_unit_test(test_lanes_exiting_threads_give_their_room_back),
         cmocka_unit_test(test_lanes_evicted_lane_gives_its_room_back),
         cmocka_unit_test(test_lanes_forked_child_has_the_whole_queue),
