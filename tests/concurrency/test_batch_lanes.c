@@ -518,7 +518,7 @@ static void *hammer_producer(void *p)
     return NULL;
 }
 
-#define FORK_KIDS 2000 /* the window is a few instructions: about 1 child in 250 hits it */
+#define FORK_KIDS 1200 /* the window is a few instructions: about 1 child in 250 hits it */
 #define KID_THREADS 4
 #define KID_SPANS 40
 
