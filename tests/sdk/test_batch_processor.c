@@ -329,6 +329,37 @@ static void test_batch_mixes_foreign_spans_with_the_fast_path(void **state)
     fx_free(f);
 }
 
+/* A clone handed to on_end before any of the provider's own spans: the processor must not take
+ * it for a record (a clone names no provider to learn), and the fast path must work
+ * once the own spans come. */
+static void test_batch_foreign_span_first_then_the_fast_path(void **state)
+{
+    (void)state;
+    otel_batch_options bo = { .max_queue_size = 1024, .max_export_batch_size = 64, .schedule_delay_ns = HOUR };
+    struct fx *f = fx_new(&bo, NULL);
+    otel_span_data src;
+    memset(&src, 0, sizeof(src));
+    src.name = OTEL_STR("foreign");
+    src.context.trace_flags = OTEL_TRACE_FLAG_SAMPLED;
+    src.context.trace_id[0] = 1;
+    src.context.span_id[0] = 1;
+    otel_span_data *c;
+    assert_int_equal(otel_span_data_clone(&src, &c), OTEL_OK);
+    f->bp.on_end(f->bp.user_data, c);
+    otel_span_data_release(c);
+    for (int round = 0; round < 5; round++) {
+        end_spans(f, "own", 300);
+        assert_int_equal(otel_tracer_provider_force_flush(f->tp, 10 * 1000 * MS), OTEL_OK);
+    }
+    otel_batch_processor_stats st = stats_of(f);
+    assert_int_equal(st.spans_exported, 1 + 5 * 300);
+    assert_int_equal(st.spans_received, 1 + 5 * 300);
+    otel_tracer_provider_stats ps;
+    assert_int_equal(otel_tracer_provider_get_stats(f->tp, &ps), OTEL_OK);
+    assert_int_equal(ps.spans_ended, 5 * 300);
+    fx_free(f);
+}
+
 /* Under a sustained high rate the worker stops asking producers for a signal per batch: they
  * signal at the high-water mark, and the worker looks every few milliseconds; when the spans
  * stop it goes back to a signal per batch. Both ways a full batch goes out without waiting for
@@ -873,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_batch_stats_and_event_loop_calls_reject_other_processors),
         cmocka_unit_test(test_batch_exports_a_full_batch_without_waiting_for_the_delay),
         cmocka_unit_test(test_batch_mixes_foreign_spans_with_the_fast_path),
+        cmocka_unit_test(test_batch_foreign_span_first_then_the_fast_path),
         cmocka_unit_test(test_batch_exports_full_batches_in_high_water_mode_and_after),
         cmocka_unit_test(test_batch_exports_a_batch_completed_after_the_high_water_mode_ends),
         cmocka_unit_test(test_batch_exports_a_full_batch_taken_in_credit_chunks),
