@@ -169,6 +169,42 @@ static void init_cv(pthread_cond_t *cv)
     pthread_condattr_destroy(&attr);
 }
 
+/* In a forked child, the lane of a thread that does not exist here: that thread may have been
+ * in the middle of queueing (slot written, tail_idx advanced, maybe the next segment linked, but
+ * tail not yet published). Its producer position goes back to the published tail, and the slots
+ * from there on lose any foreign mark, so the thread that adopts the lane writes where the
+ * consumer reads next. */
+static void lane_resync(struct otel__lane *l)
+{
+    uint64_t left = atomic_load_explicit(&l->tail, memory_order_relaxed) -
+                    atomic_load_explicit(&l->head, memory_order_relaxed);
+    struct otel__seg *s = l->head_seg;
+    uint32_t idx = l->head_idx;
+    while (left) {
+        if (idx == SEG_SLOTS) {
+            s = atomic_load_explicit(&s->next, memory_order_relaxed);
+            idx = 0;
+        }
+        uint32_t k = SEG_SLOTS - idx < left ? SEG_SLOTS - idx : (uint32_t)left;
+        idx += k;
+        left -= k;
+    }
+    struct otel__seg *next = atomic_load_explicit(&s->next, memory_order_relaxed);
+    if (idx == SEG_SLOTS && next) {
+        /* The next segment was linked, nothing published in it yet (its marks were cleared
+         * when it was taken). */
+        s = next;
+        idx = 0;
+    }
+    l->tail_seg = s;
+    l->tail_idx = idx;
+    for (uint32_t i = idx; i < SEG_SLOTS; i++) {
+        _Atomic uint64_t *w = &s->foreign[i / 64u];
+        atomic_store_explicit(w, atomic_load_explicit(w, memory_order_relaxed) & ~(UINT64_C(1) << (i % 64u)),
+                              memory_order_relaxed);
+    }
+}
+
 /* Only the forking thread exists in the child. Everything that can be done without taking
  * another component's locks is done here; the rest waits for the first use (attend). */
 static void atfork_child(void)
@@ -190,6 +226,8 @@ static void atfork_child(void)
             l->owned = thread_owns_lane(b->serial, l);
             l->credits = 0;
             l->room = 0;
+            if (!l->owned)
+                lane_resync(l);
         }
         atomic_store_explicit(&b->credits, (int64_t)b->max_queue, memory_order_relaxed);
         b->flush_done = b->flush_requested;
