@@ -100,7 +100,12 @@ struct otel__batch {
      * attention, provider and accepting each set or clear their bit too). */
     _Atomic uint32_t gate;
     _Atomic(struct otel__lane *) lanes;
-    _Atomic(struct otel__provider *) provider; /* learned from the first span, for pins */
+    /* The provider whose fast path feeds this processor (otel__batch_attach_provider): its
+     * records come with the queue's reference and go back to its pool. */
+    _Atomic(struct otel__provider *) provider;
+    /* The provider of the first span an on_end caller queued: pinned instead when |provider|
+     * is NULL and shutdown abandons the worker. */
+    _Atomic(struct otel__provider *) pin_provider;
     char pad0[OTEL__BATCH_CACHE_LINE];
     /* Credits: touched once per chunk by producers and once per batch by the consumer. */
     _Atomic int64_t credits;

@@ -429,8 +429,6 @@ static bool lane_refill(struct otel__batch *b, struct otel__lane *l, bool *wake_
  * path, of which batch.h inlines the common case. */
 bool otel__batch_enqueue(struct otel__batch *b, const otel_span_data *d, bool owned)
 {
-    if (__builtin_expect(!atomic_load_explicit(&b->provider, memory_order_relaxed), 0) && owned)
-        learn_provider(b, d);
     if (__builtin_expect(atomic_load_explicit(&b->attention, memory_order_acquire) != 0, 0))
         attend(b);
     struct otel__lane *l = lane_of_thread(b);
@@ -473,6 +471,18 @@ bool otel__batch_enqueue(struct otel__batch *b, const otel_span_data *d, bool ow
     return true;
 }
 
+bool otel__batch_attach_provider(struct otel__batch *b, struct otel__provider *p)
+{
+    struct otel__provider *none = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&b->provider, &none, p, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return none == p;
+    atomic_fetch_and_explicit(&b->gate, ~(uint32_t)OTEL__BATCH_GATE_NO_PROVIDER, memory_order_release);
+    return true;
+}
+
+/* Remembers the provider of the first record an on_end caller queues: the one to pin if the
+ * worker is abandoned (when no provider feeds the fast path). */
 static void learn_provider(struct otel__batch *b, const otel_span_data *d)
 {
     const struct otel__span_data_box *box =
@@ -481,14 +491,22 @@ static void learn_provider(struct otel__batch *b, const otel_span_data *d)
         return;
     const struct otel__span_record *rec =
         (const void *)((const char *)box - offsetof(struct otel__span_record, box));
-    atomic_store_explicit(&b->provider, rec->provider, memory_order_relaxed);
-    atomic_fetch_and_explicit(&b->gate, ~(uint32_t)OTEL__BATCH_GATE_NO_PROVIDER, memory_order_release);
+    struct otel__provider *none = NULL;
+    atomic_compare_exchange_strong_explicit(&b->pin_provider, &none, rec->provider, memory_order_relaxed,
+                                            memory_order_relaxed);
+}
+
+/* The provider whose records the worker may hold when shutdown abandons it. */
+static struct otel__provider *provider_to_pin(struct otel__batch *b)
+{
+    struct otel__provider *p = atomic_load_explicit(&b->provider, memory_order_relaxed);
+    return p ? p : atomic_load_explicit(&b->pin_provider, memory_order_relaxed);
 }
 
 void otel__batch_on_end(void *user_data, const otel_span_data *d)
 {
     struct otel__batch *b = user_data;
-    if (__builtin_expect(!atomic_load_explicit(&b->provider, memory_order_relaxed), 0))
+    if (__builtin_expect(!atomic_load_explicit(&b->pin_provider, memory_order_relaxed), 0))
         learn_provider(b, d);
     /* The span is lent for this call: the queue keeps a reference of its own. */
     otel_span_data_retain(d);
@@ -990,7 +1008,7 @@ static void *worker_main(void *arg)
     pthread_cond_broadcast(&b->cv);
     pthread_mutex_unlock(&b->lock);
     if (abandoned) {
-        struct otel__provider *p = atomic_load_explicit(&b->provider, memory_order_relaxed);
+        struct otel__provider *p = provider_to_pin(b);
         /* The records are back in the pool; the worker's own cache of them must go back too
          * before the provider may be freed (its thread-exit hook would be too late). */
         if (p)
@@ -1170,7 +1188,7 @@ static otel_status batch_shutdown(void *user_data, int64_t timeout_ns)
         /* The exporter is stuck: leave the worker to finish on its own reference, and keep
          * the records it holds valid until it does. */
         b->abandoned = true;
-        struct otel__provider *p = atomic_load_explicit(&b->provider, memory_order_relaxed);
+        struct otel__provider *p = provider_to_pin(b);
         if (p)
             otel__provider_pin(p);
     }
@@ -1323,6 +1341,7 @@ otel_status otel_batch_processor_create(otel_span_exporter exporter, const otel_
     atomic_init(&b->gate, OTEL__BATCH_GATE_NO_PROVIDER);
     atomic_init(&b->lanes, NULL);
     atomic_init(&b->provider, NULL);
+    atomic_init(&b->pin_provider, NULL);
     atomic_init(&b->credits, (int64_t)b->max_queue);
     uint32_t chunk = b->batch_size / 4u < CHUNK_MAX ? b->batch_size / 4u : CHUNK_MAX;
     atomic_init(&b->chunk, chunk ? chunk : 1u);

@@ -128,8 +128,10 @@ otel_status otel_tracer_provider_create(const otel_tracer_provider_options *opts
     p->sampler_shortcut = (uint8_t)otel__sampler_shortcut(&p->sampler);
     for (size_t i = 0; i < p->processor_count; i++)
         p->any_on_start = p->any_on_start || p->processors[i].on_start != NULL;
-    /* One batch processor alone: span end hands it the span directly. */
-    if (p->processor_count == 1 && p->processors[0].on_end == otel__batch_on_end)
+    /* One batch processor alone: span end hands it the span directly (unless the processor
+     * already serves another provider that way). */
+    if (p->processor_count == 1 && p->processors[0].on_end == otel__batch_on_end &&
+        otel__batch_attach_provider(p->processors[0].user_data, p))
         p->fast_batch = p->processors[0].user_data;
     otel__clock_init();
     if (opts->id_generator.new_trace_id) {

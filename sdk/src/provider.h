@@ -87,6 +87,9 @@ void otel__provider_unpin(struct otel__provider *p);
 /* The batch processor's on_end (batch_processor.c), by which the provider recognises it. Its
  * fast path for the provider, otel__batch_enqueue_owned(), is in batch.h. */
 void otel__batch_on_end(void *user_data, const otel_span_data *span);
+/* Makes |p| the provider whose fast path feeds batch processor |b| (at provider creation, when
+ * |b| is its only processor). False when another provider already does: |p| then uses on_end. */
+bool otel__batch_attach_provider(struct otel__batch *b, struct otel__provider *p);
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 static inline int64_t otel__mono_ns(void)
