@@ -1,7 +1,8 @@
 /* The operations of SDK spans (the otel_span_ops table behind otel_span_* calls), and the
- * attribute, event and link storage they share with span start. Every operation locks the
+ * attribute, event and link storage they share with span start. Every setter locks the
  * record, checks that the handle's generation is still the record's and that the span still
- * records, acts, and unlocks; nothing here calls user code under the lock. Copies go into the
+ * records, acts, and unlocks; end retires the generation with a compare-exchange and waits out
+ * a lock holder instead (recording_end); nothing here calls user code under the lock. Copies go into the
  * record's arena, with the provider's limits applied while copying. */
 #include <string.h>
 
@@ -679,28 +680,12 @@ static __attribute__((noinline)) void nonrecording_end(struct otel__span_record 
     otel__pool_put(&rec->provider->pool, rec);
 }
 
-static inline __attribute__((always_inline)) void recording_end(struct otel__span_record *rec, uint64_t gen,
-                                                                int64_t end_time_ns)
+/* The rest of a recording span's end when it is not the common case (the calling thread not
+ * bound to the provider yet, a shut-down provider, processors other than one batch processor):
+ * the handle is retired and the end time stored already. */
+static __attribute__((noinline)) void recording_end_finish(struct otel__span_record *rec)
 {
-    if (!lock_live(rec, gen))
-        return;
-    atomic_store_explicit(&rec->state, OTEL__REC_ENDED, memory_order_relaxed);
-    atomic_store_explicit(&rec->gen, gen + 1, memory_order_release);
-    otel__spin_unlock(&rec->lock);
-
-    /* The handle is dead now: no other thread touches the record's data, so the rest needs no
-     * lock (and the clock is read outside it). */
     otel_span_data *d = &rec->box.data;
-    if (end_time_ns == 0) {
-        end_time_ns = rec->tick_mode ? otel__clock_end(rec->tick_mode, rec->start_tick, d->start_time_ns)
-                                     : otel__clock_wall_now();
-    }
-    if (end_time_ns < d->start_time_ns)
-        end_time_ns = d->start_time_ns;
-    d->end_time_ns = end_time_ns;
-    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
-        rec->flags |= OTEL__REC_BIG_ARENA;
-
     struct otel__provider *p = rec->provider;
     struct otel__thread *th = otel__thread_bind(&p->pool);
     OTEL__TCOUNT(th, spans_ended, 1);
@@ -718,7 +703,69 @@ static inline __attribute__((always_inline)) void recording_end(struct otel__spa
     otel__span_record_release(rec);
 }
 
-/* A small dispatcher, so each kind of span pays only for its own path. */
+/* An end time given by the caller, or a span whose start time was (no start tick). */
+static __attribute__((noinline)) int64_t explicit_end_time(const struct otel__span_record *rec,
+                                                           int64_t end_time_ns)
+{
+    if (end_time_ns == 0)
+        end_time_ns = rec->tick_mode ? otel__clock_end(rec->tick_mode, rec->start_tick, rec->box.data.start_time_ns)
+                                     : otel__clock_wall_now();
+    return end_time_ns < rec->box.data.start_time_ns ? rec->box.data.start_time_ns : end_time_ns;
+}
+
+/* End of a recording span, without taking the record's lock: the same protocol as
+ * nonrecording_end. Exactly one end wins the compare-exchange of the generation; every setter,
+ * and every reader that locks (get_trace_state), takes the lock and then re-reads the generation,
+ * both sequentially consistent, as is the compare-exchange and the load of the lock word below.
+ * So either such a thread sees the new generation and leaves without touching the data, or this
+ * end sees its lock and waits until it has unlocked (a release store: its writes are then
+ * visible here). After the wait nobody else writes the record, and no lock is needed for the
+ * rest. Only the winner writes the state. The clock is read after the handle is dead. */
+static inline __attribute__((always_inline)) void recording_end(struct otel__span_record *rec, uint64_t gen,
+                                                                int64_t end_time_ns)
+{
+    uint64_t expected = gen;
+    if (!atomic_compare_exchange_strong_explicit(&rec->gen, &expected, gen + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return;
+    while (__builtin_expect(atomic_load_explicit(&rec->lock, memory_order_seq_cst) != 0, 0))
+        otel__cpu_relax();
+    atomic_store_explicit(&rec->state, OTEL__REC_ENDED, memory_order_relaxed);
+
+    otel_span_data *d = &rec->box.data;
+    /* tick_mode 0 (an explicit start time) never equals the clock's mode: that is set by
+     * otel__clock_init(), which the provider ran before any span started. */
+    int mode = rec->tick_mode;
+    if (__builtin_expect(end_time_ns == 0 && mode == otel__clock_mode(), 1)) {
+        /* The start time plus the ticks elapsed: never before the start. */
+        int64_t ticks = otel__clock_tick(mode) - rec->start_tick;
+        end_time_ns = d->start_time_ns + (ticks > 0 ? otel__clock_ticks_to_ns(mode, ticks) : 0);
+    } else {
+        end_time_ns = explicit_end_time(rec, end_time_ns);
+    }
+    d->end_time_ns = end_time_ns;
+    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
+        rec->flags |= OTEL__REC_BIG_ARENA;
+
+    struct otel__provider *p = rec->provider;
+    struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
+    struct otel__batch *b = p->fast_batch;
+    if (__builtin_expect(th->serial != p->pool.serial || !b ||
+                             atomic_load_explicit(&p->shut_down, memory_order_acquire),
+                         0)) {
+        recording_end_finish(rec);
+        return;
+    }
+    OTEL__TCOUNT(th, spans_ended, 1);
+    atomic_store_explicit(&rec->box.refs, 1u, memory_order_relaxed);
+    /* The batch processor takes the record's one reference over. */
+    if (__builtin_expect(!otel__batch_enqueue_owned(b, th, d), 0))
+        otel__span_record_release(otel__record_of_data(d));
+}
+
+/* A small dispatcher, so each kind of span pays only for its own path. The state read here
+ * may belong to a newer span of the record only if the generation moved on, and then both
+ * paths' compare-exchange fails. */
 static void span_end(struct otel_span_impl *impl, uint64_t gen, int64_t end_time_ns)
 {
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
