@@ -281,6 +281,7 @@ uint32_t otel__record_set_attrs(struct otel__span_record *rec, const otel_attr *
         return 0;
     const struct otel__limits *lim = &rec->provider->limits;
     otel_span_data *d = &rec->box.data;
+    otel__record_dirty(rec);
     if (rec->attr_cap == 0 && count > 4 && lim->attr_count > 4) {
         /* Room for the whole call at once rather than growing 4, 8, 16 (the arena does not
          * give back a grown-out-of array). */
@@ -352,6 +353,7 @@ bool otel__record_add_link(struct otel__span_record *rec, const otel_link *link,
     struct otel__provider *p = rec->provider;
     const struct otel__limits *lim = &p->limits;
     otel_span_data *d = &rec->box.data;
+    otel__record_dirty(rec);
     uint8_t acc = 0;
     for (size_t i = 0; i < OTEL_TRACE_ID_SIZE; i++)
         acc |= link->context.trace_id[i];
@@ -451,6 +453,7 @@ static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str n
         time_ns = otel__clock_wall_now(); /* read before locking: keeps the lock short */
     if (!lock_live(rec, gen))
         return;
+    otel__record_dirty(rec);
     struct otel__provider *p = rec->provider;
     const struct otel__limits *lim = &p->limits;
     otel_span_data *d = &rec->box.data;
@@ -532,6 +535,7 @@ static void span_set_status(struct otel_span_impl *impl, uint64_t gen, otel_span
     if ((code != OTEL_SPAN_STATUS_OK && code != OTEL_SPAN_STATUS_ERROR) || !lock_live(rec, gen))
         return;
     otel_span_data *d = &rec->box.data;
+    otel__record_dirty(rec);
     if (d->status_code != OTEL_SPAN_STATUS_OK) { /* OK is final */
         if (code == OTEL_SPAN_STATUS_OK) {
             d->status_code = OTEL_SPAN_STATUS_OK;

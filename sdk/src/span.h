@@ -203,6 +203,9 @@ enum {
     OTEL__REC_HAS_REFS = 1u << 1,    /* data holds trace-state references to release */
     OTEL__REC_BIG_ARENA = 1u << 2,   /* the arena outgrew OTEL__ARENA_KEEP_BYTES: trim it */
     OTEL__REC_LAZY_ROOT = 1u << 3,   /* lazy non-recording span of a new trace: no trace id yet */
+    /* What the setters fill (otel__record_clear_data) is empty: no setter ran since the last
+     * clear. Setters remove it; anything that resets the flags to 0 only costs a clear. */
+    OTEL__REC_CLEAN = 1u << 4,
 };
 
 enum otel__box_kind {
@@ -293,12 +296,21 @@ static inline void otel__record_store_context_words(struct otel__span_record *re
     __atomic_store_n((uint16_t *)(void *)&rec->box.data.context.trace_flags, f, __ATOMIC_RELEASE);
 }
 
-/* Empties what a span's setters fill (attributes, events, links, status, their capacities) and
- * the end time, for a new span in |rec|. */
-static inline void otel__record_clear_fields(struct otel__span_record *rec)
+/* The capacities of a new span's arrays, which share their bytes with the pool's magazine links
+ * (so they are cleared whatever the flags say). */
+static inline void otel__record_clear_caps(struct otel__span_record *rec)
+{
+    rec->attr_cap = 0;
+    rec->attr_key_lens = 0;
+    rec->event_cap = 0;
+    rec->link_cap = 0;
+}
+
+/* Empties what a span's setters fill (attributes, events, links, status), for a new span in
+ * |rec|; the caller sets OTEL__REC_CLEAN. */
+static inline void otel__record_clear_data(struct otel__span_record *rec)
 {
     otel_span_data *d = &rec->box.data;
-    d->end_time_ns = 0;
     d->attrs = NULL;
     d->attr_count = 0;
     d->dropped_attr_count = 0;
@@ -310,10 +322,20 @@ static inline void otel__record_clear_fields(struct otel__span_record *rec)
     d->dropped_link_count = 0;
     d->status_code = OTEL_SPAN_STATUS_UNSET;
     d->status_description = (otel_str){ "", 0 };
-    rec->attr_cap = 0;
-    rec->attr_key_lens = 0;
-    rec->event_cap = 0;
-    rec->link_cap = 0;
+}
+
+/* All of the above, and the end time. */
+static inline void otel__record_clear_fields(struct otel__span_record *rec)
+{
+    otel__record_clear_data(rec);
+    rec->box.data.end_time_ns = 0;
+    otel__record_clear_caps(rec);
+}
+
+/* A setter is about to fill |rec|'s data (under the lock, or while starting it). */
+static inline void otel__record_dirty(struct otel__span_record *rec)
+{
+    rec->flags &= (uint8_t)~OTEL__REC_CLEAN;
 }
 
 static inline void otel__record_load_context(const struct otel__span_record *rec, otel_span_context *out)

@@ -135,7 +135,7 @@ record_start(struct otel__provider *p, struct otel__thread *th, const struct ote
         d->name.data = copy;
         flags |= OTEL__REC_NAME_COPIED;
     }
-    rec->flags = flags;
+    rec->flags = flags | OTEL__REC_CLEAN; /* the fields are cleared below */
     otel__record_store_context(rec, sc);
     if (has_parent) {
         memcpy(d->parent_span_id, psc->span_id, OTEL_SPAN_ID_SIZE);
@@ -484,9 +484,14 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
     rng->state = s;
     otel__record_store_context_words(rec, w0, w1, w2, flags); /* not remote */
 
-    rec->flags = OTEL__REC_NAME_COPIED;
+    /* A record whose last span set nothing has nothing to clear; the end time is written by the
+     * end before anyone reads it (nothing sees this span's data before: no on_start here). */
+    uint8_t old_flags = rec->flags;
+    rec->flags = OTEL__REC_NAME_COPIED | OTEL__REC_CLEAN;
+    if (__builtin_expect(!(old_flags & OTEL__REC_CLEAN), 0))
+        otel__record_clear_data(rec);
+    otel__record_clear_caps(rec);
     d->kind = OTEL_SPAN_KIND_INTERNAL;
-    otel__record_clear_fields(rec);
     __atomic_store_n(&d->trace_state, NULL, __ATOMIC_RELEASE);
     d->scope = &t->scope;
     atomic_store_explicit(&rec->state, OTEL__REC_RECORDING, memory_order_relaxed);

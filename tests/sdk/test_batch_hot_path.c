@@ -256,6 +256,56 @@ static void test_short_path_spans_are_complete_on_reused_records(void **state)
     collector_cleanup(&c);
 }
 
+/* Records whose spans held trace-state references (a link's) are given back with their flags
+ * reset (so without OTEL__REC_CLEAN); the next span on them, started without options, must still
+ * start with nothing of the old one. */
+static void test_short_path_spans_on_records_that_held_references_start_clean(void **state)
+{
+    (void)state;
+    otel__clock_init();
+    otel__clock_set_mode(OTEL__CLOCK_TSC);
+    collector c;
+    collector_init(&c);
+    otel_span_processor bp;
+    otel_batch_options bo = { .no_thread = true };
+    assert_int_equal(otel_batch_processor_create(collector_exporter(&c), &bo, &bp), OTEL_OK);
+    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    otel_trace_state *ts = NULL;
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("a=1"), &ts), OTEL_OK);
+    otel_link link = { .trace_state = ts };
+    memset(link.context.trace_id, 3, OTEL_TRACE_ID_SIZE);
+    memset(link.context.span_id, 4, OTEL_SPAN_ID_SIZE);
+    enum { SPANS = 100 };
+    for (int round = 0; round < 4; round++) { /* even rounds set fields, odd ones not */
+        for (int i = 0; i < SPANS; i++) {
+            otel_span s = otel_tracer_start_span(t, OTEL_STR("span"), NULL);
+            if (round % 2 == 0) {
+                otel_span_add_link(s, &link);
+                otel_span_set_attr_int(s, OTEL_STR("n"), i);
+                otel_span_set_status(s, OTEL_SPAN_STATUS_OK, (otel_str){ NULL, 0 });
+            }
+            otel_span_end(s);
+        }
+        assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+        assert_int_equal(c.count, SPANS);
+        for (int i = 0; i < SPANS; i++) {
+            const otel_span_data *d = c.spans[i];
+            bool set = round % 2 == 0;
+            assert_int_equal(d->link_count, set ? 1 : 0);
+            assert_int_equal(d->attr_count, set ? 1 : 0);
+            assert_int_equal(d->status_code, set ? OTEL_SPAN_STATUS_OK : OTEL_SPAN_STATUS_UNSET);
+            assert_int_equal(d->event_count, 0);
+        }
+        collector_clear(&c);
+    }
+    otel_trace_state_release(ts);
+    otel_tracer_provider_destroy(tp);
+    collector_cleanup(&c);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Records, counters, size
  * ------------------------------------------------------------------------------------------- */
@@ -344,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_dropped_child_of_unsampled_parent_keeps_trace_and_trace_state),
         cmocka_unit_test(test_span_times_follow_the_wall_clock_in_every_clock_mode),
         cmocka_unit_test(test_short_path_spans_are_complete_on_reused_records),
+        cmocka_unit_test(test_short_path_spans_on_records_that_held_references_start_clean),
         cmocka_unit_test(test_records_come_back_through_the_batch_processor_without_growing_the_pool),
         cmocka_unit_test(test_per_thread_counters_add_up),
         cmocka_unit_test(test_record_is_four_cache_lines),
