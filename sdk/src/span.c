@@ -707,14 +707,25 @@ static __attribute__((noinline)) void recording_end_finish(struct otel__span_rec
     otel__span_record_release(rec);
 }
 
-/* An end time given by the caller, or a span whose start time was (no start tick). */
-static __attribute__((noinline)) int64_t explicit_end_time(const struct otel__span_record *rec,
-                                                           int64_t end_time_ns)
+/* Gives back the reference of a span the batch processor did not queue (out of line: only |d|
+ * then lives across the enqueue's call). */
+static __attribute__((noinline)) void release_refused(const otel_span_data *d)
 {
+    otel__span_record_release(otel__record_of_data(d));
+}
+
+/* The end time and the rest of the end when the time is not a TSC delta: given by the caller,
+ * a span with an explicit start time (no start tick), ticks that are not TSC cycles. */
+static __attribute__((noinline)) void recording_end_timed(struct otel__span_record *rec, int64_t end_time_ns)
+{
+    otel_span_data *d = &rec->box.data;
     if (end_time_ns == 0)
-        end_time_ns = rec->tick_mode ? otel__clock_end(rec->tick_mode, rec->start_tick, rec->box.data.start_time_ns)
+        end_time_ns = rec->tick_mode ? otel__clock_end(rec->tick_mode, rec->start_tick, d->start_time_ns)
                                      : otel__clock_wall_now();
-    return end_time_ns < rec->box.data.start_time_ns ? rec->box.data.start_time_ns : end_time_ns;
+    d->end_time_ns = end_time_ns < d->start_time_ns ? d->start_time_ns : end_time_ns;
+    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
+        rec->flags |= OTEL__REC_BIG_ARENA;
+    recording_end_finish(rec);
 }
 
 /* End of a recording span, without taking the record's lock: the same protocol as
@@ -737,17 +748,22 @@ static inline __attribute__((always_inline)) void recording_end(struct otel__spa
     atomic_store_explicit(&rec->state, OTEL__REC_ENDED, memory_order_relaxed);
 
     otel_span_data *d = &rec->box.data;
-    /* tick_mode 0 (an explicit start time) never equals the clock's mode: that is set by
-     * otel__clock_init(), which the provider ran before any span started. */
-    int mode = rec->tick_mode;
-    if (__builtin_expect(end_time_ns == 0 && mode == otel__clock_mode(), 1)) {
-        /* The start time plus the ticks elapsed: never before the start. */
-        int64_t ticks = otel__clock_tick(mode) - rec->start_tick;
-        end_time_ns = d->start_time_ns + (ticks > 0 ? otel__clock_ticks_to_ns(mode, ticks) : 0);
-    } else {
-        end_time_ns = explicit_end_time(rec, end_time_ns);
+#if defined(__x86_64__)
+    /* The start time plus the TSC ticks elapsed (never before the start), when the span started
+     * in TSC mode and the clock is still in it; everything else on the slow path, which leaves
+     * no call here that returns before the enqueue. */
+    if (__builtin_expect(end_time_ns != 0 || rec->tick_mode != OTEL__CLOCK_TSC ||
+                             otel__clock_mode() != OTEL__CLOCK_TSC,
+                         0)) {
+        recording_end_timed(rec, end_time_ns);
+        return;
     }
-    d->end_time_ns = end_time_ns;
+    int64_t ticks = (int64_t)__builtin_ia32_rdtsc() - rec->start_tick;
+    d->end_time_ns = d->start_time_ns + (ticks > 0 ? otel__clock_ticks_to_ns(OTEL__CLOCK_TSC, ticks) : 0);
+#else
+    recording_end_timed(rec, end_time_ns);
+    return;
+#endif
     if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
         rec->flags |= OTEL__REC_BIG_ARENA;
 
@@ -764,7 +780,7 @@ static inline __attribute__((always_inline)) void recording_end(struct otel__spa
     atomic_store_explicit(&rec->box.refs, 1u, memory_order_relaxed);
     /* The batch processor takes the record's one reference over. */
     if (__builtin_expect(!otel__batch_enqueue_owned(b, th, d), 0))
-        otel__span_record_release(otel__record_of_data(d));
+        release_refused(d);
 }
 
 /* A small dispatcher, so each kind of span pays only for its own path. The state read here
