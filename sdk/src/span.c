@@ -783,14 +783,13 @@ static inline __attribute__((always_inline)) void recording_end(struct otel__spa
         release_refused(d);
 }
 
-/* A small dispatcher, so each kind of span pays only for its own path. The state read here
- * may belong to a newer span of the record only if the generation moved on, and then both
- * paths' compare-exchange fails. */
+/* A small dispatcher, so each kind of span pays only for its own path. Both paths start with
+ * the compare-exchange of the generation, which fails for a stale handle: the state read here
+ * may then belong to another span of the record (or none), and which path fails does not
+ * matter. */
 static void span_end(struct otel_span_impl *impl, uint64_t gen, int64_t end_time_ns)
 {
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
-    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen)
-        return;
     if (atomic_load_explicit(&rec->state, memory_order_relaxed) >= OTEL__REC_NONRECORDING)
         nonrecording_end(rec, gen);
     else
