@@ -344,6 +344,16 @@ static __attribute__((noinline)) otel_span start_span_common(otel_tracer *tracer
     return start_recording(t, p, th, name, psc, has_parent, copy_name, kind, ts, NULL);
 }
 
+/* One wyrand step for start_span, its result opaque to the optimizer: a zero test of the result
+ * then stays a test of one register, instead of a comparison of the product's two halves that
+ * keeps both live. */
+static inline uint64_t draw(uint64_t *s)
+{
+    uint64_t v = otel__wyrand(s);
+    __asm__("" : "+r"(v));
+    return v;
+}
+
 /* A span the sampler drops on the short path, with no trace state (start_span's tail). */
 static __attribute__((noinline)) otel_span start_dropped(struct otel__provider *p, struct otel__thread *th,
                                                          const otel_span_context *psc, bool has_parent)
@@ -454,8 +464,9 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
                                                     atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed)) >>
                                                    32);
 
-    /* Ids: three wyrand steps from one state (the generator is seeded: checked above); a zero
-     * half of the trace id or a zero span id (one draw in 2^64 each) is drawn again. */
+    /* Ids: three wyrand steps from one state (the generator is seeded: checked above). A zero
+     * (one draw in 2^64) becomes 1, without a branch or a loop that would keep more values
+     * live: a trace id with a zero half or a zero span id never leaves here. */
     struct otel__rng *rng = OTEL__TLS_ADDR(otel__rng_tls);
     uint64_t s = rng->state;
     uint64_t w0, w1, w2;
@@ -463,24 +474,20 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
     if (has_parent) {
         memcpy(&w0, psc->trace_id, 8);
         memcpy(&w1, psc->trace_id + 8, 8);
-        w2 = otel__wyrand(&s);
         flags = (uint8_t)((psc->trace_flags & OTEL_TRACE_FLAG_RANDOM) | OTEL_TRACE_FLAG_SAMPLED);
         memcpy(d->parent_span_id, psc->span_id, OTEL_SPAN_ID_SIZE);
         d->parent_is_remote = psc->is_remote;
     } else {
-        w0 = otel__wyrand(&s);
-        w1 = otel__wyrand(&s);
-        w2 = otel__wyrand(&s);
-        while (__builtin_expect(w0 == 0, 0))
-            w0 = otel__wyrand(&s);
-        while (__builtin_expect(w1 == 0, 0))
-            w1 = otel__wyrand(&s);
+        w0 = draw(&s);
+        w0 += w0 == 0;
+        w1 = draw(&s);
+        w1 += w1 == 0;
         flags = OTEL_TRACE_FLAG_RANDOM | OTEL_TRACE_FLAG_SAMPLED;
         memset(d->parent_span_id, 0, OTEL_SPAN_ID_SIZE);
         d->parent_is_remote = false;
     }
-    while (__builtin_expect(w2 == 0, 0))
-        w2 = otel__wyrand(&s);
+    w2 = draw(&s);
+    w2 += w2 == 0;
     rng->state = s;
     otel__record_store_context_words(rec, w0, w1, w2, flags); /* not remote */
 
