@@ -370,9 +370,11 @@ static __attribute__((noinline)) otel_span start_recording_slow(struct otel__tra
 {
     struct otel__provider *p = t->provider;
     struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls); /* bound: see start_span */
-    /* A copy, as on every path that may call something that logs (see start_span). */
+    /* A copy, as on every path that may call something that logs (see start_span): seeding the
+     * generator (the first span of a thread, or after fork) may. */
     otel_span_context psc = parent->span_context;
     bool has_parent = otel__span_context_valid(&psc);
+    (void)otel__rng_self();
     return start_recording(t, p, th, name, &psc, has_parent, true, OTEL_SPAN_KIND_INTERNAL, NULL, rec);
 }
 
@@ -389,10 +391,11 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
     struct otel__provider *p = t->provider;
     /* |parent| may point into this thread's context stack, which a log handler could change:
      * this path runs nothing that logs (the thread is bound to the provider already, the
-     * generator is seeded for this process); the first span of a thread, or after fork, takes
-     * the general path, which copies the parent first. */
+     * generator is seeded for this process, checked where it is used); the first span of a
+     * thread takes the general path, the first span after fork (an unseeded generator) the
+     * general path or start_recording_slow, which copy the parent first. */
     struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
-    if (__builtin_expect(opts || !parent || !p->fast_start || th->serial != p->pool.serial || !otel__rng_seeded() ||
+    if (__builtin_expect(opts || !parent || !p->fast_start || th->serial != p->pool.serial ||
                              atomic_load_explicit(&p->shut_down, memory_order_relaxed) || parent->trace_state,
                          0))
         return start_span_common(tracer, name, opts, parent);
@@ -403,7 +406,11 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
                                      (psc->trace_flags & OTEL_TRACE_FLAG_SAMPLED))
                               : p->sampler_shortcut != OTEL__SAMPLER_ALWAYS_OFF;
     if (!sampled) {
-        /* As start_nonrecording_lazy, when a record is at hand. */
+        /* As start_nonrecording_lazy, when a record is at hand. Its ids are drawn later, maybe
+         * under the record's lock, where seeding the generator (which may log) must not
+         * happen: an unseeded generator takes the general path, which draws them now. */
+        if (__builtin_expect(!otel__rng_seeded(), 0))
+            return start_span_common(tracer, name, opts, parent);
         struct otel__span_record *rec = otel__pool_take_fast(th);
         if (__builtin_expect(!rec, 0))
             return start_dropped(p, th, psc, has_parent);
@@ -468,6 +475,9 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
      * (one draw in 2^64) becomes 1, without a branch or a loop that would keep more values
      * live: a trace id with a zero half or a zero span id never leaves here. */
     struct otel__rng *rng = OTEL__TLS_ADDR(otel__rng_tls);
+    if (__builtin_expect(rng->fork_gen != atomic_load_explicit(&otel__rng_fork_generation, memory_order_relaxed),
+                         0))
+        return start_recording_slow(t, name, parent, rec); /* seeds it (may log: after the copy) */
     uint64_t s = rng->state;
     uint64_t w0, w1, w2;
     uint8_t flags;
