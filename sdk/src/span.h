@@ -103,11 +103,13 @@ static inline void otel__copy_small_inline(char *dst, const char *src, size_t le
         memcpy(dst, &a, 4);
         memcpy(dst + len - 4, &b, 4);
     } else {
-        /* 1 to 3 bytes: the first, the middle and the last cover them. */
-        char a = src[0], b = src[len / 2], c = src[len - 1];
-        dst[0] = a;
-        dst[len / 2] = b;
-        dst[len - 1] = c;
+        /* 1 to 3 bytes: the first, then the last two (overlapping). */
+        dst[0] = src[0];
+        if (len > 1) {
+            uint16_t h;
+            memcpy(&h, src + len - 2, 2);
+            memcpy(dst + len - 2, &h, 2);
+        }
     }
 }
 

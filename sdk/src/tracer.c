@@ -344,14 +344,25 @@ static __attribute__((noinline)) otel_span start_span_common(otel_tracer *tracer
     return start_recording(t, p, th, name, psc, has_parent, copy_name, kind, ts, NULL);
 }
 
-/* One wyrand step for start_span, its result opaque to the optimizer: a zero test of the result
- * then stays a test of one register, instead of a comparison of the product's two halves that
- * keeps both live. */
+/* One wyrand step (otel__wyrand) for start_span, its result opaque to the optimizer: a zero
+ * test of the result then stays a test of one register, instead of a comparison of the
+ * product's two halves that keeps both live. */
 static inline uint64_t draw(uint64_t *s)
 {
+#if defined(__x86_64__)
+    /* The 64 x 64 -> 128 multiply as one instruction: with an __int128, GCC 12 reserves a
+     * register pair in start_span and then saves two registers it never uses. */
+    *s += UINT64_C(0xa0761d6478bd642f);
+    uint64_t lo = *s, hi;
+    __asm__("mulq %2" : "+a"(lo), "=d"(hi) : "r"(*s ^ UINT64_C(0xe7037ed1a0b428db)) : "cc");
+    uint64_t v = hi ^ lo;
+    __asm__("" : "+r"(v));
+    return v;
+#else
     uint64_t v = otel__wyrand(s);
     __asm__("" : "+r"(v));
     return v;
+#endif
 }
 
 /* A span the sampler drops on the short path, with no trace state (start_span's tail). */
