@@ -77,7 +77,7 @@ static inline void otel__copy_small(char *dst, const char *src, size_t len)
     }
 }
 
-/* The same, with no call for any length (|len| >= 1): more than 16 bytes go in 8-byte words.
+/* The same, with no call for any length: more than 16 bytes go in 8-byte words.
  * For span start's short path, which must not call anything. */
 static inline void otel__copy_small_inline(char *dst, const char *src, size_t len)
 {
@@ -102,7 +102,7 @@ static inline void otel__copy_small_inline(char *dst, const char *src, size_t le
         memcpy(&b, src + len - 4, 4);
         memcpy(dst, &a, 4);
         memcpy(dst + len - 4, &b, 4);
-    } else {
+    } else if (len) {
         /* 1 to 3 bytes: the first, then the last two (overlapping). */
         dst[0] = src[0];
         if (len > 1) {

@@ -406,7 +406,9 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
      * thread takes the general path, the first span after fork (an unseeded generator) the
      * general path or start_recording_slow, which copy the parent first. */
     struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
-    if (__builtin_expect(opts || !parent || !p->fast_start || th->serial != p->pool.serial ||
+    /* |parent| is never NULL (otel/impl.h; the API's callers pass the thread's top frame, an
+     * empty parent, or a copy). */
+    if (__builtin_expect(opts || !p->fast_start || th->serial != p->pool.serial ||
                              atomic_load_explicit(&p->shut_down, memory_order_relaxed) || parent->trace_state,
                          0))
         return start_span_common(tracer, name, opts, parent);
@@ -449,7 +451,8 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
     /* The name goes at the start of the arena's first chunk: the arena is emptied (the chunks
      * after the one being filled are empty already). */
     struct otel__arena_chunk *c = rec->arena.head;
-    if (__builtin_expect(!c || c->cap <= name.len || !name.len || !name.data, 0))
+    size_t len = name.data ? name.len : 0; /* no data: an empty name, as on the other paths */
+    if (__builtin_expect(!c || len >= c->cap, 0))
         return start_recording_slow(t, name, parent, rec);
     struct otel__arena_chunk *cur = rec->arena.cur;
     if (cur != c) {
@@ -460,36 +463,39 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
         rec->arena.cur = c;
     }
     char *copy = (char *)c + OTEL__ARENA_CHUNK_HEADER;
-    c->used = name.len + 1;
-    otel__copy_small_inline(copy, name.data, name.len);
-    copy[name.len] = '\0';
+    c->used = len + 1;
+    otel__copy_small_inline(copy, name.data, len);
+    copy[len] = '\0';
     otel_span_data *d = &rec->box.data;
-    d->name = (otel_str){ copy, name.len };
+    d->name = (otel_str){ copy, len };
 
     /* The start time: a stale anchor is refreshed on the slow path (which copies the name
      * again). */
+    /* The thread-local anchor and generator are named directly (no pointer to them, so no
+     * OTEL__TLS_ADDR is needed): the compiler addresses them from %fs itself. */
     int mode = otel__clock_mode();
-    struct otel__clock_anchor *anchor = OTEL__TLS_ADDR(otel__clock_tls);
-    if (__builtin_expect(mode != OTEL__CLOCK_TSC || anchor->mode != mode, 0))
+    if (__builtin_expect(mode != OTEL__CLOCK_TSC || otel__clock_tls.mode != mode, 0))
         return start_recording_slow(t, name, parent, rec);
     int64_t tick = (int64_t)__builtin_ia32_rdtsc();
-    if (__builtin_expect(tick >= anchor->expires || tick < anchor->tick, 0))
+    int64_t anchor_tick = otel__clock_tls.tick;
+    if (__builtin_expect(tick >= otel__clock_tls.expires || tick < anchor_tick, 0))
         return start_recording_slow(t, name, parent, rec);
     rec->start_tick = tick;
     rec->tick_mode = (uint8_t)mode;
     /* The anchor is at most OTEL__CLOCK_ANCHOR_NS old, so 64 bits hold the product. */
-    d->start_time_ns = anchor->wall_ns + (int64_t)(((uint64_t)(tick - anchor->tick) *
-                                                    atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed)) >>
-                                                   32);
+    d->start_time_ns =
+        otel__clock_tls.wall_ns +
+        (int64_t)(((uint64_t)(tick - anchor_tick) * atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed)) >>
+                  32);
 
     /* Ids: three wyrand steps from one state (the generator is seeded: checked above). A zero
      * (one draw in 2^64) becomes 1, without a branch or a loop that would keep more values
      * live: a trace id with a zero half or a zero span id never leaves here. */
-    struct otel__rng *rng = OTEL__TLS_ADDR(otel__rng_tls);
-    if (__builtin_expect(rng->fork_gen != atomic_load_explicit(&otel__rng_fork_generation, memory_order_relaxed),
+    if (__builtin_expect(otel__rng_tls.fork_gen !=
+                             atomic_load_explicit(&otel__rng_fork_generation, memory_order_relaxed),
                          0))
         return start_recording_slow(t, name, parent, rec); /* seeds it (may log: after the copy) */
-    uint64_t s = rng->state;
+    uint64_t s = otel__rng_tls.state;
     uint64_t w0, w1, w2;
     uint8_t flags;
     if (has_parent) {
@@ -509,7 +515,7 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
     }
     w2 = draw(&s);
     w2 += w2 == 0;
-    rng->state = s;
+    otel__rng_tls.state = s;
     otel__record_store_context_words(rec, w0, w1, w2, flags); /* not remote */
 
     /* A record whose last span set nothing has nothing to clear; the end time is written by the
