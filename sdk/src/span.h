@@ -205,8 +205,10 @@ enum {
     OTEL__REC_HAS_REFS = 1u << 1,    /* data holds trace-state references to release */
     OTEL__REC_BIG_ARENA = 1u << 2,   /* the arena outgrew OTEL__ARENA_KEEP_BYTES: trim it */
     OTEL__REC_LAZY_ROOT = 1u << 3,   /* lazy non-recording span of a new trace: no trace id yet */
-    /* What the setters fill (otel__record_clear_data) is empty: no setter ran since the last
-     * clear. Setters remove it; anything that resets the flags to 0 only costs a clear. */
+    /* The record's data is as otel__record_clear_data leaves it (what the setters fill is
+     * empty, the kind is INTERNAL, no trace state): no setter ran since the last clear, and the
+     * span did not start with another kind or a trace state. Setters remove it; anything that
+     * resets the flags to 0 only costs a clear. */
     OTEL__REC_CLEAN = 1u << 4,
 };
 
@@ -308,11 +310,15 @@ static inline void otel__record_clear_caps(struct otel__span_record *rec)
     rec->link_cap = 0;
 }
 
-/* Empties what a span's setters fill (attributes, events, links, status), for a new span in
- * |rec|; the caller sets OTEL__REC_CLEAN. */
+/* Empties what a span's setters fill (attributes, events, links, status), and sets the kind
+ * to INTERNAL and no trace state, for a new span in |rec|; the caller sets OTEL__REC_CLEAN
+ * (and writes another kind or trace state after it, if any, without it). */
 static inline void otel__record_clear_data(struct otel__span_record *rec)
 {
     otel_span_data *d = &rec->box.data;
+    d->kind = OTEL_SPAN_KIND_INTERNAL;
+    /* A stale get_trace_state may read it without the lock: an atomic store. */
+    __atomic_store_n(&d->trace_state, NULL, __ATOMIC_RELAXED);
     d->attrs = NULL;
     d->attr_count = 0;
     d->dropped_attr_count = 0;

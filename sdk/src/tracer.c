@@ -135,7 +135,8 @@ record_start(struct otel__provider *p, struct otel__thread *th, const struct ote
         d->name.data = copy;
         flags |= OTEL__REC_NAME_COPIED;
     }
-    rec->flags = flags | OTEL__REC_CLEAN; /* the fields are cleared below */
+    /* Clean (otel__record_clear_data's state) unless the kind or a trace state differ. */
+    rec->flags = flags | (kind == OTEL_SPAN_KIND_INTERNAL && !ts ? OTEL__REC_CLEAN : 0);
     otel__record_store_context(rec, sc);
     if (has_parent) {
         memcpy(d->parent_span_id, psc->span_id, OTEL_SPAN_ID_SIZE);
@@ -144,7 +145,6 @@ record_start(struct otel__provider *p, struct otel__thread *th, const struct ote
         memset(d->parent_span_id, 0, OTEL_SPAN_ID_SIZE);
         d->parent_is_remote = false;
     }
-    d->kind = kind;
     if (__builtin_expect(start_time_ns == 0, 1)) {
         int mode;
         d->start_time_ns = otel__clock_now(&mode, &rec->start_tick);
@@ -154,6 +154,7 @@ record_start(struct otel__provider *p, struct otel__thread *th, const struct ote
         rec->tick_mode = 0;
     }
     otel__record_clear_fields(rec);
+    d->kind = kind;
     __atomic_store_n(&d->trace_state, ts, __ATOMIC_RELEASE);
     d->scope = &t->scope;
     atomic_store_explicit(&rec->state, OTEL__REC_RECORDING, memory_order_relaxed);
@@ -523,10 +524,8 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
     uint8_t old_flags = rec->flags;
     rec->flags = OTEL__REC_NAME_COPIED | OTEL__REC_CLEAN;
     if (__builtin_expect(!(old_flags & OTEL__REC_CLEAN), 0))
-        otel__record_clear_data(rec);
+        otel__record_clear_data(rec); /* also: kind INTERNAL, no trace state */
     otel__record_clear_caps(rec);
-    d->kind = OTEL_SPAN_KIND_INTERNAL;
-    __atomic_store_n(&d->trace_state, NULL, __ATOMIC_RELEASE);
     d->scope = &t->scope;
     atomic_store_explicit(&rec->state, OTEL__REC_RECORDING, memory_order_relaxed);
     OTEL__TCOUNT(th, spans_sampled, 1);

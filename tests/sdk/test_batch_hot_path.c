@@ -306,6 +306,71 @@ static void test_short_path_spans_on_records_that_held_references_start_clean(vo
     collector_cleanup(&c);
 }
 
+/* Spans of another kind or with a trace state (started on the other paths) leave their records
+ * without the clean mark; the short-path spans that reuse them get kind INTERNAL and no trace
+ * state. */
+static void test_short_path_spans_after_other_kinds_and_trace_states(void **state)
+{
+    (void)state;
+    otel__clock_init();
+    otel__clock_set_mode(OTEL__CLOCK_TSC);
+    collector c;
+    collector_init(&c);
+    otel_span_processor bp;
+    otel_batch_options bo = { .no_thread = true };
+    assert_int_equal(otel_batch_processor_create(collector_exporter(&c), &bo, &bp), OTEL_OK);
+    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    otel_span_context remote = { .trace_flags = OTEL_TRACE_FLAG_SAMPLED, .is_remote = true };
+    memset(remote.trace_id, 5, OTEL_TRACE_ID_SIZE);
+    memset(remote.span_id, 6, OTEL_SPAN_ID_SIZE);
+    otel_trace_state *ts = NULL;
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("k=v"), &ts), OTEL_OK);
+    otel_context *ctx = NULL;
+    assert_int_equal(otel_context_with_span_context(NULL, &remote, ts, &ctx), OTEL_OK);
+    otel_trace_state_release(ts);
+    enum { SPANS = 50 };
+    for (int round = 0; round < 6; round++) { /* even rounds: other kinds, trace states */
+        for (int i = 0; i < SPANS; i++) {
+            otel_span s;
+            if (round % 2 == 0 && i % 2 == 0) {
+                otel_span_start_options so = { .kind = OTEL_SPAN_KIND_SERVER };
+                s = otel_tracer_start_span(t, OTEL_STR("server"), &so);
+            } else if (round % 2 == 0) {
+                otel_context_token tok = otel_context_attach(ctx);
+                s = otel_tracer_start_span(t, OTEL_STR("child of remote"), NULL);
+                otel_context_detach(tok);
+            } else {
+                s = otel_tracer_start_span(t, OTEL_STR("plain"), NULL);
+            }
+            otel_span_end(s);
+        }
+        assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+        assert_int_equal(c.count, SPANS);
+        for (int i = 0; i < SPANS; i++) {
+            const otel_span_data *d = c.spans[i];
+            if (round % 2 == 0 && i % 2 == 0) {
+                assert_int_equal(d->kind, OTEL_SPAN_KIND_SERVER);
+                assert_null(d->trace_state);
+            } else if (round % 2 == 0) {
+                assert_int_equal(d->kind, OTEL_SPAN_KIND_INTERNAL);
+                assert_non_null(d->trace_state);
+                assert_true(d->parent_is_remote);
+            } else {
+                assert_int_equal(d->kind, OTEL_SPAN_KIND_INTERNAL);
+                assert_null(d->trace_state);
+                assert_false(d->parent_is_remote);
+            }
+        }
+        collector_clear(&c);
+    }
+    otel_context_release(ctx);
+    otel_tracer_provider_destroy(tp);
+    collector_cleanup(&c);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Records, counters, size
  * ------------------------------------------------------------------------------------------- */
@@ -395,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_span_times_follow_the_wall_clock_in_every_clock_mode),
         cmocka_unit_test(test_short_path_spans_are_complete_on_reused_records),
         cmocka_unit_test(test_short_path_spans_on_records_that_held_references_start_clean),
+        cmocka_unit_test(test_short_path_spans_after_other_kinds_and_trace_states),
         cmocka_unit_test(test_records_come_back_through_the_batch_processor_without_growing_the_pool),
         cmocka_unit_test(test_per_thread_counters_add_up),
         cmocka_unit_test(test_record_is_four_cache_lines),
