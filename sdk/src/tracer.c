@@ -390,31 +390,16 @@ static __attribute__((noinline)) otel_span start_recording_slow(struct otel__tra
     return start_recording(t, p, th, name, &psc, has_parent, true, OTEL_SPAN_KIND_INTERNAL, NULL, rec);
 }
 
-/* The common case, kept short and without a call that returns here (so with no registers to
- * save): no start options, a parent without a trace state, the built-in id generator, a
- * built-in sampler that needs only the parent, no on_start, TSC ticks with a fresh anchor, a
- * record at hand whose arena's first chunk takes the name. Everything else goes on in a tail
- * call: before the first change, to start_span_common (which handles all of it), after taking
- * the record, to start_recording_slow. */
-static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
-                            const otel_parent *parent)
+/* The rest of start_span, for a root span (|has_parent| false) or a child, inlined into it
+ * once for each. */
+static inline __attribute__((always_inline)) otel_span start_short(struct otel__tracer *t,
+                                                                   struct otel__provider *p,
+                                                                   struct otel__thread *th, otel_str name,
+                                                                   const otel_parent *parent, bool has_parent)
 {
-    struct otel__tracer *t = (struct otel__tracer *)tracer;
-    struct otel__provider *p = t->provider;
-    /* |parent| may point into this thread's context stack, which a log handler could change:
-     * this path runs nothing that logs (the thread is bound to the provider already, the
-     * generator is seeded for this process, checked where it is used); the first span of a
-     * thread takes the general path, the first span after fork (an unseeded generator) the
-     * general path or start_recording_slow, which copy the parent first. */
-    struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
-    /* |parent| is never NULL (otel/impl.h; the API's callers pass the thread's top frame, an
-     * empty parent, or a copy). */
-    if (__builtin_expect(opts || !p->fast_start || th->serial != p->pool.serial ||
-                             atomic_load_explicit(&p->shut_down, memory_order_relaxed) || parent->trace_state,
-                         0))
-        return start_span_common(tracer, name, opts, parent);
+    otel_tracer *tracer = &t->base;
+    const otel_span_start_options *opts = NULL;
     const otel_span_context *psc = &parent->span_context;
-    bool has_parent = otel__span_context_valid(psc);
     bool sampled = has_parent ? p->sampler_shortcut == OTEL__SAMPLER_ALWAYS_ON ||
                                     (p->sampler_shortcut == OTEL__SAMPLER_PARENT_ON &&
                                      (psc->trace_flags & OTEL_TRACE_FLAG_SAMPLED))
@@ -533,6 +518,37 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
 #else
     return start_recording_slow(t, name, parent, NULL);
 #endif
+}
+
+/* The common case, kept short and without a call that returns here (so with no registers to
+ * save): no start options, a parent without a trace state, the built-in id generator, a
+ * built-in sampler that needs only the parent, no on_start, TSC ticks with a fresh anchor, a
+ * record at hand whose arena's first chunk takes the name. Everything else goes on in a tail
+ * call: before the first change, to start_span_common (which handles all of it), after taking
+ * the record, to start_recording_slow. */
+static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
+                            const otel_parent *parent)
+{
+    struct otel__tracer *t = (struct otel__tracer *)tracer;
+    struct otel__provider *p = t->provider;
+    /* |parent| may point into this thread's context stack, which a log handler could change:
+     * this path runs nothing that logs (the thread is bound to the provider already, the
+     * generator is seeded for this process, checked where it is used); the first span of a
+     * thread takes the general path, the first span after fork (an unseeded generator) the
+     * general path or start_recording_slow, which copy the parent first. */
+    struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
+    /* |parent| is never NULL (otel/impl.h; the API's callers pass the thread's top frame, an
+     * empty parent, or a copy). */
+    if (__builtin_expect(opts || !p->fast_start || th->serial != p->pool.serial ||
+                             atomic_load_explicit(&p->shut_down, memory_order_relaxed) || parent->trace_state,
+                         0))
+        return start_span_common(tracer, name, opts, parent);
+    /* Root spans and children each get their own copy of the rest (start_short). */
+    uint64_t ids[3];
+    memcpy(ids, &parent->span_context, sizeof(ids));
+    if ((ids[0] | ids[1]) == 0 || ids[2] == 0)
+        return start_short(t, p, th, name, parent, false);
+    return start_short(t, p, th, name, parent, true);
 }
 
 static bool tracer_enabled(otel_tracer *tracer)
