@@ -416,9 +416,11 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
         OTEL__TCOUNT(th, spans_not_recorded, 1);
         if (has_parent) {
             uint8_t flags = (uint8_t)(psc->trace_flags & OTEL_TRACE_FLAG_RANDOM);
-            uint64_t w[3];
-            memcpy(w, psc, sizeof(w));
-            otel__record_store_context_words(rec, w[0], w[1], w[2], flags);
+            uint64_t w0, w1, w2;
+            memcpy(&w0, psc->trace_id, 8);
+            memcpy(&w1, psc->trace_id + 8, 8);
+            memcpy(&w2, psc->span_id, 8);
+            otel__record_store_context_words(rec, w0, w1, w2, flags);
             rec->flags = 0;
         } else {
             rec->flags = OTEL__REC_LAZY_ROOT;
@@ -544,9 +546,7 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
                          0))
         return start_span_common(tracer, name, opts, parent);
     /* Root spans and children each get their own copy of the rest (start_short). */
-    uint64_t ids[3];
-    memcpy(ids, &parent->span_context, sizeof(ids));
-    if ((ids[0] | ids[1]) == 0 || ids[2] == 0)
+    if (!otel__span_context_valid(&parent->span_context))
         return start_short(t, p, th, name, parent, false);
     return start_short(t, p, th, name, parent, true);
 }
