@@ -431,8 +431,8 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
     }
 
 #if defined(__x86_64__)
-    /* Few values live at once, so none needs a register saved: the parent's words are read
-     * again below (nothing on this path can change the frame |parent| points into). */
+    /* Written so that few values are live at once (few registers to save): the parent's words
+     * are read again below (nothing on this path can change the frame |parent| points into). */
     struct otel__span_record *rec = otel__pool_take_fast(th);
     if (__builtin_expect(!rec, 0))
         return start_recording_slow(t, name, parent, NULL);
@@ -458,9 +458,8 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
     d->name = (otel_str){ copy, len };
 
     /* The start time: a stale anchor is refreshed on the slow path (which copies the name
-     * again). */
-    /* The thread-local anchor and generator are named directly (no pointer to them, so no
-     * OTEL__TLS_ADDR is needed): the compiler addresses them from %fs itself. */
+     * again). The thread-local anchor and generator are named directly (no pointer to them, so
+     * no OTEL__TLS_ADDR is needed): the compiler addresses them from %fs itself. */
     int mode = otel__clock_mode();
     if (__builtin_expect(mode != OTEL__CLOCK_TSC || otel__clock_tls.mode != mode, 0))
         return start_recording_slow(t, name, parent, rec);
@@ -476,9 +475,9 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
         (int64_t)(((uint64_t)(tick - anchor_tick) * atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed)) >>
                   32);
 
-    /* Ids: three wyrand steps from one state (the generator is seeded: checked above). A zero
-     * (one draw in 2^64) becomes 1, without a branch or a loop that would keep more values
-     * live: a trace id with a zero half or a zero span id never leaves here. */
+    /* Ids: wyrand steps from one state, once the generator is known to be seeded for this
+     * process. A zero (one draw in 2^64) becomes 1, without a branch or a loop that would keep
+     * more values live: a trace id with a zero half or a zero span id never leaves here. */
     if (__builtin_expect(otel__rng_tls.fork_gen !=
                              atomic_load_explicit(&otel__rng_fork_generation, memory_order_relaxed),
                          0))
@@ -522,12 +521,13 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
 #endif
 }
 
-/* The common case, kept short and without a call that returns here (so with no registers to
- * save): no start options, a parent without a trace state, the built-in id generator, a
- * built-in sampler that needs only the parent, no on_start, TSC ticks with a fresh anchor, a
- * record at hand whose arena's first chunk takes the name. Everything else goes on in a tail
- * call: before the first change, to start_span_common (which handles all of it), after taking
- * the record, to start_recording_slow. */
+/* The common case, kept short and with no call on the way (so with few registers to save): no
+ * start options, a parent without a trace state, the built-in id generator, a built-in sampler
+ * that needs only the parent, no on_start, TSC ticks with a fresh anchor, a record at hand whose
+ * arena's first chunk takes the name. Everything else goes on in a call at the end (mostly a
+ * tail call): before the first change, to start_span_common (which handles all of it), after
+ * taking the record, to start_recording_slow; a dropped span without a record at hand to
+ * start_dropped. */
 static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
                             const otel_parent *parent)
 {
