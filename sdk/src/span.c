@@ -1,7 +1,8 @@
 /* The operations of SDK spans (the otel_span_ops table behind otel_span_* calls), and the
- * attribute, event and link storage they share with span start. Every operation locks the
+ * attribute, event and link storage they share with span start. Every setter locks the
  * record, checks that the handle's generation is still the record's and that the span still
- * records, acts, and unlocks; nothing here calls user code under the lock. Copies go into the
+ * records, acts, and unlocks; end retires the generation with a compare-exchange and waits out
+ * a lock holder instead (recording_end); nothing here calls user code under the lock. Copies go into the
  * record's arena, with the provider's limits applied while copying. */
 #include <string.h>
 
@@ -280,6 +281,7 @@ uint32_t otel__record_set_attrs(struct otel__span_record *rec, const otel_attr *
         return 0;
     const struct otel__limits *lim = &rec->provider->limits;
     otel_span_data *d = &rec->box.data;
+    otel__record_dirty(rec);
     if (rec->attr_cap == 0 && count > 4 && lim->attr_count > 4) {
         /* Room for the whole call at once rather than growing 4, 8, 16 (the arena does not
          * give back a grown-out-of array). */
@@ -351,6 +353,7 @@ bool otel__record_add_link(struct otel__span_record *rec, const otel_link *link,
     struct otel__provider *p = rec->provider;
     const struct otel__limits *lim = &p->limits;
     otel_span_data *d = &rec->box.data;
+    otel__record_dirty(rec);
     uint8_t acc = 0;
     for (size_t i = 0; i < OTEL_TRACE_ID_SIZE; i++)
         acc |= link->context.trace_id[i];
@@ -450,6 +453,7 @@ static void span_add_event(struct otel_span_impl *impl, uint64_t gen, otel_str n
         time_ns = otel__clock_wall_now(); /* read before locking: keeps the lock short */
     if (!lock_live(rec, gen))
         return;
+    otel__record_dirty(rec);
     struct otel__provider *p = rec->provider;
     const struct otel__limits *lim = &p->limits;
     otel_span_data *d = &rec->box.data;
@@ -531,6 +535,7 @@ static void span_set_status(struct otel_span_impl *impl, uint64_t gen, otel_span
     if ((code != OTEL_SPAN_STATUS_OK && code != OTEL_SPAN_STATUS_ERROR) || !lock_live(rec, gen))
         return;
     otel_span_data *d = &rec->box.data;
+    otel__record_dirty(rec);
     if (d->status_code != OTEL_SPAN_STATUS_OK) { /* OK is final */
         if (code == OTEL_SPAN_STATUS_OK) {
             d->status_code = OTEL_SPAN_STATUS_OK;
@@ -679,28 +684,12 @@ static __attribute__((noinline)) void nonrecording_end(struct otel__span_record 
     otel__pool_put(&rec->provider->pool, rec);
 }
 
-static inline __attribute__((always_inline)) void recording_end(struct otel__span_record *rec, uint64_t gen,
-                                                                int64_t end_time_ns)
+/* The rest of a recording span's end when it is not the common case (the calling thread not
+ * bound to the provider yet, a shut-down provider, processors other than one batch processor):
+ * the handle is retired and the end time stored already. */
+static __attribute__((noinline)) void recording_end_finish(struct otel__span_record *rec)
 {
-    if (!lock_live(rec, gen))
-        return;
-    atomic_store_explicit(&rec->state, OTEL__REC_ENDED, memory_order_relaxed);
-    atomic_store_explicit(&rec->gen, gen + 1, memory_order_release);
-    otel__spin_unlock(&rec->lock);
-
-    /* The handle is dead now: no other thread touches the record's data, so the rest needs no
-     * lock (and the clock is read outside it). */
     otel_span_data *d = &rec->box.data;
-    if (end_time_ns == 0) {
-        end_time_ns = rec->tick_mode ? otel__clock_end(rec->tick_mode, rec->start_tick, d->start_time_ns)
-                                     : otel__clock_wall_now();
-    }
-    if (end_time_ns < d->start_time_ns)
-        end_time_ns = d->start_time_ns;
-    d->end_time_ns = end_time_ns;
-    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
-        rec->flags |= OTEL__REC_BIG_ARENA;
-
     struct otel__provider *p = rec->provider;
     struct otel__thread *th = otel__thread_bind(&p->pool);
     OTEL__TCOUNT(th, spans_ended, 1);
@@ -718,12 +707,100 @@ static inline __attribute__((always_inline)) void recording_end(struct otel__spa
     otel__span_record_release(rec);
 }
 
-/* A small dispatcher, so each kind of span pays only for its own path. */
+/* Gives back the reference of a span the batch processor did not queue (out of line: only |d|
+ * then lives across the enqueue's call). */
+static __attribute__((noinline)) void release_refused(const otel_span_data *d)
+{
+    otel__span_record_release(otel__record_of_data(d));
+}
+
+/* The end time and the rest of the end when the time is not a TSC delta: given by the caller,
+ * a span with an explicit start time (no start tick), ticks that are not TSC cycles. */
+static __attribute__((noinline)) void recording_end_timed(struct otel__span_record *rec, int64_t end_time_ns)
+{
+    otel_span_data *d = &rec->box.data;
+    if (end_time_ns == 0)
+        end_time_ns = rec->tick_mode ? otel__clock_end(rec->tick_mode, rec->start_tick, d->start_time_ns)
+                                     : otel__clock_wall_now();
+    d->end_time_ns = end_time_ns < d->start_time_ns ? d->start_time_ns : end_time_ns;
+    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
+        rec->flags |= OTEL__REC_BIG_ARENA;
+    recording_end_finish(rec);
+}
+
+/* End of a recording span, without taking the record's lock: the same protocol as
+ * nonrecording_end. Exactly one end wins the compare-exchange of the generation; every setter,
+ * and every reader that locks (get_trace_state), takes the lock and then re-reads the generation,
+ * both sequentially consistent, as is the compare-exchange and the load of the lock word below.
+ * So either such a thread sees the new generation and leaves without touching the data, or this
+ * end sees its lock and waits until it has unlocked (a release store: its writes are then
+ * visible here). After the wait nobody else writes the record, and no lock is needed for the
+ * rest. Only the winner writes the state. The clock is read after the handle is dead. */
+static inline __attribute__((always_inline)) void recording_end(struct otel__span_record *rec, uint64_t gen,
+                                                                int64_t end_time_ns)
+{
+    uint64_t expected = gen;
+    if (!atomic_compare_exchange_strong_explicit(&rec->gen, &expected, gen + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed))
+        return;
+    while (__builtin_expect(atomic_load_explicit(&rec->lock, memory_order_seq_cst) != 0, 0))
+        otel__cpu_relax();
+    atomic_store_explicit(&rec->state, OTEL__REC_ENDED, memory_order_relaxed);
+
+    otel_span_data *d = &rec->box.data;
+#if defined(__x86_64__)
+    /* The start time plus the TSC ticks elapsed (never before the start), when the span started
+     * in TSC mode and the clock is still in it; everything else on the slow path, which leaves
+     * no call here that returns before the enqueue. */
+    if (__builtin_expect(end_time_ns != 0 || rec->tick_mode != OTEL__CLOCK_TSC ||
+                             otel__clock_mode() != OTEL__CLOCK_TSC,
+                         0)) {
+        recording_end_timed(rec, end_time_ns);
+        return;
+    }
+    int64_t ticks = (int64_t)__builtin_ia32_rdtsc() - rec->start_tick;
+    int64_t ns = 0;
+    if (__builtin_expect(ticks > 0, 1)) {
+        /* otel__clock_ticks_to_ns as one unsigned 64 x 64 -> 128 multiply (GCC 12 made a signed
+         * one of it, three instructions more). */
+        uint64_t lo = (uint64_t)ticks, hi;
+        __asm__("mulq %2"
+                : "+a"(lo), "=d"(hi)
+                : "r"(atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed))
+                : "cc");
+        ns = (int64_t)((hi << 32) | (lo >> 32));
+    }
+    d->end_time_ns = d->start_time_ns + ns;
+#else
+    recording_end_timed(rec, end_time_ns);
+    return;
+#endif
+    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
+        rec->flags |= OTEL__REC_BIG_ARENA;
+
+    struct otel__provider *p = rec->provider;
+    struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
+    struct otel__batch *b = p->fast_batch;
+    if (__builtin_expect(th->serial != p->pool.serial || !b ||
+                             atomic_load_explicit(&p->shut_down, memory_order_acquire),
+                         0)) {
+        recording_end_finish(rec);
+        return;
+    }
+    OTEL__TCOUNT(th, spans_ended, 1);
+    atomic_store_explicit(&rec->box.refs, 1u, memory_order_relaxed);
+    /* The batch processor takes the record's one reference over. */
+    if (__builtin_expect(!otel__batch_enqueue_owned(b, th, d), 0))
+        release_refused(d);
+}
+
+/* A small dispatcher, so each kind of span pays only for its own path. Both paths start with
+ * the compare-exchange of the generation, which fails for a stale handle: the state read here
+ * may then belong to another span of the record (or none), and which path fails does not
+ * matter. */
 static void span_end(struct otel_span_impl *impl, uint64_t gen, int64_t end_time_ns)
 {
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(impl);
-    if (atomic_load_explicit(&rec->gen, memory_order_relaxed) != gen)
-        return;
     if (atomic_load_explicit(&rec->state, memory_order_relaxed) >= OTEL__REC_NONRECORDING)
         nonrecording_end(rec, gen);
     else

@@ -115,9 +115,11 @@ start_without_record(struct otel__thread *th, struct otel__span_record *rec, str
 static inline __attribute__((always_inline)) struct otel__span_record *
 record_start(struct otel__provider *p, struct otel__thread *th, const struct otel__tracer *t,
              const otel_span_context *sc, const otel_span_context *psc, bool has_parent, otel_str name,
-             bool copy_name, otel_span_kind kind, int64_t start_time_ns, otel_trace_state *ts)
+             bool copy_name, otel_span_kind kind, int64_t start_time_ns, otel_trace_state *ts,
+             struct otel__span_record *rec)
 {
-    struct otel__span_record *rec = otel__pool_take(&p->pool, th);
+    if (!rec)
+        rec = otel__pool_take(&p->pool, th);
     if (__builtin_expect(!rec, 0))
         return NULL;
     otel__arena_reset(&rec->arena); /* left as the last span used it */
@@ -133,7 +135,8 @@ record_start(struct otel__provider *p, struct otel__thread *th, const struct ote
         d->name.data = copy;
         flags |= OTEL__REC_NAME_COPIED;
     }
-    rec->flags = flags;
+    /* Clean (otel__record_clear_data's state) unless the kind or a trace state differ. */
+    rec->flags = flags | (kind == OTEL_SPAN_KIND_INTERNAL && !ts ? OTEL__REC_CLEAN : 0);
     otel__record_store_context(rec, sc);
     if (has_parent) {
         memcpy(d->parent_span_id, psc->span_id, OTEL_SPAN_ID_SIZE);
@@ -142,7 +145,6 @@ record_start(struct otel__provider *p, struct otel__thread *th, const struct ote
         memset(d->parent_span_id, 0, OTEL_SPAN_ID_SIZE);
         d->parent_is_remote = false;
     }
-    d->kind = kind;
     if (__builtin_expect(start_time_ns == 0, 1)) {
         int mode;
         d->start_time_ns = otel__clock_now(&mode, &rec->start_tick);
@@ -151,24 +153,10 @@ record_start(struct otel__provider *p, struct otel__thread *th, const struct ote
         d->start_time_ns = start_time_ns;
         rec->tick_mode = 0;
     }
-    d->end_time_ns = 0;
-    d->attrs = NULL;
-    d->attr_count = 0;
-    d->dropped_attr_count = 0;
-    d->events = NULL;
-    d->event_count = 0;
-    d->dropped_event_count = 0;
-    d->links = NULL;
-    d->link_count = 0;
-    d->dropped_link_count = 0;
-    d->status_code = OTEL_SPAN_STATUS_UNSET;
-    d->status_description = (otel_str){ "", 0 };
+    otel__record_clear_fields(rec);
+    d->kind = kind;
     __atomic_store_n(&d->trace_state, ts, __ATOMIC_RELEASE);
     d->scope = &t->scope;
-    rec->attr_cap = 0;
-    rec->attr_key_lens = 0;
-    rec->event_cap = 0;
-    rec->link_cap = 0;
     atomic_store_explicit(&rec->state, OTEL__REC_RECORDING, memory_order_relaxed);
     return rec;
 }
@@ -247,7 +235,7 @@ static __attribute__((noinline)) otel_span start_general(struct otel__tracer *t,
         (unsigned)opts->kind <= OTEL_SPAN_KIND_CONSUMER ? opts->kind : OTEL_SPAN_KIND_INTERNAL;
     struct otel__span_record *rec =
         record_start(p, th, t, &sc, psc, has_parent, name, !(opts->flags & OTEL_SPAN_START_STATIC_NAME), kind,
-                     opts->start_time_ns, ts);
+                     opts->start_time_ns, ts, NULL);
     if (!rec)
         return start_without_record(th, NULL, p, &sc, ts);
     if (sampled)
@@ -287,7 +275,7 @@ static __attribute__((noinline)) otel_span start_general(struct otel__tracer *t,
 static inline __attribute__((always_inline)) otel_span
 start_recording(struct otel__tracer *t, struct otel__provider *p, struct otel__thread *th, otel_str name,
                 const otel_span_context *psc, bool has_parent, bool copy_name, otel_span_kind kind,
-                otel_trace_state *ts)
+                otel_trace_state *ts, struct otel__span_record *taken)
 {
     struct otel__rng *rng = OTEL__TLS_ADDR(otel__rng_tls); /* seeded: see start_span */
     otel_span_context sc;
@@ -310,16 +298,17 @@ start_recording(struct otel__tracer *t, struct otel__provider *p, struct otel__t
     if (__builtin_expect(!name.data, 0))
         name.len = 0;
     struct otel__span_record *rec =
-        record_start(p, th, t, &sc, psc, has_parent, name, copy_name, kind, 0, ts);
+        record_start(p, th, t, &sc, psc, has_parent, name, copy_name, kind, 0, ts, taken);
     if (__builtin_expect(!rec, 0))
         return start_without_record(th, NULL, p, &sc, ts);
     OTEL__TCOUNT(th, spans_sampled, 1);
     return (otel_span){ &rec->impl, atomic_load_explicit(&rec->gen, memory_order_relaxed) };
 }
 
-/* The common case, kept short: no start options, the built-in id generator, a built-in sampler
- * that needs only the parent, no on_start. One fork check for all three random numbers. */
-static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
+/* Options that name only the kind or mark the name static, a parent with a trace state, and
+ * whatever start_span does not finish itself: the common case with these, else start_general.
+ * One fork check for all three random numbers. */
+static __attribute__((noinline)) otel_span start_span_common(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
                             const otel_parent *parent)
 {
     struct otel__tracer *t = (struct otel__tracer *)tracer;
@@ -353,7 +342,213 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
     otel_trace_state *ts = parent->trace_state ? otel_trace_state_retain(parent->trace_state) : NULL;
     if (!sampled)
         return start_nonrecording_lazy(p, th, psc, has_parent, ts);
-    return start_recording(t, p, th, name, psc, has_parent, copy_name, kind, ts);
+    return start_recording(t, p, th, name, psc, has_parent, copy_name, kind, ts, NULL);
+}
+
+/* One wyrand step (otel__wyrand) for start_span, its result opaque to the optimizer: a zero
+ * test of the result then stays a test of one register, instead of a comparison of the
+ * product's two halves that keeps both live. */
+static inline uint64_t draw(uint64_t *s)
+{
+#if defined(__x86_64__)
+    /* The 64 x 64 -> 128 multiply as one instruction: with an __int128, GCC 12 reserves a
+     * register pair in start_span and then saves two registers it never uses. */
+    *s += UINT64_C(0xa0761d6478bd642f);
+    uint64_t lo = *s, hi;
+    __asm__("mulq %2" : "+a"(lo), "=d"(hi) : "r"(*s ^ UINT64_C(0xe7037ed1a0b428db)) : "cc");
+    uint64_t v = hi ^ lo;
+    __asm__("" : "+r"(v));
+    return v;
+#else
+    uint64_t v = otel__wyrand(s);
+    __asm__("" : "+r"(v));
+    return v;
+#endif
+}
+
+/* A span the sampler drops on the short path, with no trace state (start_span's tail). */
+static __attribute__((noinline)) otel_span start_dropped(struct otel__provider *p, struct otel__thread *th,
+                                                         const otel_span_context *psc, bool has_parent)
+{
+    return start_nonrecording_lazy(p, th, psc, has_parent, NULL);
+}
+
+/* The rest of start_span's recording span when something is not at hand: no record without a
+ * call, an arena that is not ready for the name, a clock anchor to refresh, ticks that are not
+ * TSC cycles. |rec| is a record start_span took already, or NULL. */
+static __attribute__((noinline)) otel_span start_recording_slow(struct otel__tracer *t, otel_str name,
+                                                                const otel_parent *parent,
+                                                                struct otel__span_record *rec)
+{
+    struct otel__provider *p = t->provider;
+    struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls); /* bound: see start_span */
+    /* A copy, as on every path that may call something that logs (see start_span): seeding the
+     * generator (the first span of a thread, or after fork) may. */
+    otel_span_context psc = parent->span_context;
+    bool has_parent = otel__span_context_valid(&psc);
+    (void)otel__rng_self();
+    return start_recording(t, p, th, name, &psc, has_parent, true, OTEL_SPAN_KIND_INTERNAL, NULL, rec);
+}
+
+/* The rest of start_span, for a root span (|has_parent| false) or a child, inlined into it
+ * once for each. */
+static inline __attribute__((always_inline)) otel_span start_short(struct otel__tracer *t,
+                                                                   struct otel__provider *p,
+                                                                   struct otel__thread *th, otel_str name,
+                                                                   const otel_parent *parent, bool has_parent)
+{
+    otel_tracer *tracer = &t->base;
+    const otel_span_start_options *opts = NULL;
+    const otel_span_context *psc = &parent->span_context;
+    bool sampled = has_parent ? p->sampler_shortcut == OTEL__SAMPLER_ALWAYS_ON ||
+                                    (p->sampler_shortcut == OTEL__SAMPLER_PARENT_ON &&
+                                     (psc->trace_flags & OTEL_TRACE_FLAG_SAMPLED))
+                              : p->sampler_shortcut != OTEL__SAMPLER_ALWAYS_OFF;
+    if (!sampled) {
+        /* As start_nonrecording_lazy, when a record is at hand. Its ids are drawn later, maybe
+         * under the record's lock, where seeding the generator (which may log) must not
+         * happen: an unseeded generator takes the general path, which draws them now. */
+        if (__builtin_expect(!otel__rng_seeded(), 0))
+            return start_span_common(tracer, name, opts, parent);
+        struct otel__span_record *rec = otel__pool_take_fast(th);
+        if (__builtin_expect(!rec, 0))
+            return start_dropped(p, th, psc, has_parent);
+        OTEL__TCOUNT(th, spans_not_recorded, 1);
+        if (has_parent) {
+            uint8_t flags = (uint8_t)(psc->trace_flags & OTEL_TRACE_FLAG_RANDOM);
+            uint64_t w0, w1, w2;
+            memcpy(&w0, psc->trace_id, 8);
+            memcpy(&w1, psc->trace_id + 8, 8);
+            memcpy(&w2, psc->span_id, 8);
+            otel__record_store_context_words(rec, w0, w1, w2, flags);
+            rec->flags = 0;
+        } else {
+            rec->flags = OTEL__REC_LAZY_ROOT;
+        }
+        __atomic_store_n(&rec->box.data.trace_state, NULL, __ATOMIC_RELEASE);
+        atomic_store_explicit(&rec->state, OTEL__REC_NONRECORDING_LAZY, memory_order_relaxed);
+        return (otel_span){ &rec->impl, atomic_load_explicit(&rec->gen, memory_order_relaxed) };
+    }
+
+#if defined(__x86_64__)
+    /* Written so that few values are live at once (few registers to save): the parent's words
+     * are read again below (nothing on this path can change the frame |parent| points into). */
+    struct otel__span_record *rec = otel__pool_take_fast(th);
+    if (__builtin_expect(!rec, 0))
+        return start_recording_slow(t, name, parent, NULL);
+    /* The name goes at the start of the arena's first chunk: the arena is emptied (the chunks
+     * after the one being filled are empty already). */
+    struct otel__arena_chunk *c = rec->arena.head;
+    size_t len = name.data ? name.len : 0; /* no data: an empty name, as on the other paths */
+    if (__builtin_expect(!c || len >= c->cap, 0))
+        return start_recording_slow(t, name, parent, rec);
+    struct otel__arena_chunk *cur = rec->arena.cur;
+    if (cur != c) {
+        for (struct otel__arena_chunk *x = c; x != cur;) {
+            x = x->next;
+            x->used = 0;
+        }
+        rec->arena.cur = c;
+    }
+    char *copy = (char *)c + OTEL__ARENA_CHUNK_HEADER;
+    c->used = len + 1;
+    otel__copy_small_inline(copy, name.data, len);
+    copy[len] = '\0';
+    otel_span_data *d = &rec->box.data;
+    d->name = (otel_str){ copy, len };
+
+    /* The start time: a stale anchor is refreshed on the slow path (which copies the name
+     * again). The thread-local anchor and generator are named directly (no pointer to them, so
+     * no OTEL__TLS_ADDR is needed): the compiler addresses them from %fs itself. */
+    int mode = otel__clock_mode();
+    if (__builtin_expect(mode != OTEL__CLOCK_TSC || otel__clock_tls.mode != mode, 0))
+        return start_recording_slow(t, name, parent, rec);
+    int64_t tick = (int64_t)__builtin_ia32_rdtsc();
+    int64_t anchor_tick = otel__clock_tls.tick;
+    if (__builtin_expect(tick >= otel__clock_tls.expires || tick < anchor_tick, 0))
+        return start_recording_slow(t, name, parent, rec);
+    rec->start_tick = tick;
+    rec->tick_mode = (uint8_t)mode;
+    /* The anchor is at most OTEL__CLOCK_ANCHOR_NS old, so 64 bits hold the product. */
+    d->start_time_ns =
+        otel__clock_tls.wall_ns +
+        (int64_t)(((uint64_t)(tick - anchor_tick) * atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed)) >>
+                  32);
+
+    /* Ids: wyrand steps from one state, once the generator is known to be seeded for this
+     * process. A zero (one draw in 2^64) becomes 1, without a branch or a loop that would keep
+     * more values live: a trace id with a zero half or a zero span id never leaves here. */
+    if (__builtin_expect(otel__rng_tls.fork_gen !=
+                             atomic_load_explicit(&otel__rng_fork_generation, memory_order_relaxed),
+                         0))
+        return start_recording_slow(t, name, parent, rec); /* seeds it (may log: after the copy) */
+    uint64_t s = otel__rng_tls.state;
+    uint64_t w0, w1, w2;
+    uint8_t flags;
+    if (has_parent) {
+        memcpy(&w0, psc->trace_id, 8);
+        memcpy(&w1, psc->trace_id + 8, 8);
+        flags = (uint8_t)((psc->trace_flags & OTEL_TRACE_FLAG_RANDOM) | OTEL_TRACE_FLAG_SAMPLED);
+        memcpy(d->parent_span_id, psc->span_id, OTEL_SPAN_ID_SIZE);
+        d->parent_is_remote = psc->is_remote;
+    } else {
+        w0 = draw(&s);
+        w0 += w0 == 0;
+        w1 = draw(&s);
+        w1 += w1 == 0;
+        flags = OTEL_TRACE_FLAG_RANDOM | OTEL_TRACE_FLAG_SAMPLED;
+        memset(d->parent_span_id, 0, OTEL_SPAN_ID_SIZE);
+        d->parent_is_remote = false;
+    }
+    w2 = draw(&s);
+    w2 += w2 == 0;
+    otel__rng_tls.state = s;
+    otel__record_store_context_words(rec, w0, w1, w2, flags); /* not remote */
+
+    /* A record whose last span set nothing has nothing to clear; the end time is written by the
+     * end before anyone reads it (nothing sees this span's data before: no on_start here). */
+    uint8_t old_flags = rec->flags;
+    rec->flags = OTEL__REC_NAME_COPIED | OTEL__REC_CLEAN;
+    if (__builtin_expect(!(old_flags & OTEL__REC_CLEAN), 0))
+        otel__record_clear_data(rec); /* also: kind INTERNAL, no trace state */
+    otel__record_clear_caps(rec);
+    d->scope = &t->scope;
+    atomic_store_explicit(&rec->state, OTEL__REC_RECORDING, memory_order_relaxed);
+    OTEL__TCOUNT(th, spans_sampled, 1);
+    return (otel_span){ &rec->impl, atomic_load_explicit(&rec->gen, memory_order_relaxed) };
+#else
+    return start_recording_slow(t, name, parent, NULL);
+#endif
+}
+
+/* The common case, kept short and with no call on the way (so with few registers to save): no
+ * start options, a parent without a trace state, the built-in id generator, a built-in sampler
+ * that needs only the parent, no on_start, TSC ticks with a fresh anchor, a record at hand whose
+ * arena's first chunk takes the name. Everything else goes on in a call at the end (mostly a
+ * tail call): before the first change, to start_span_common (which handles all of it), after
+ * taking the record, to start_recording_slow; a dropped span without a record at hand to
+ * start_dropped. */
+static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
+                            const otel_parent *parent)
+{
+    struct otel__tracer *t = (struct otel__tracer *)tracer;
+    struct otel__provider *p = t->provider;
+    /* |parent| may point into this thread's context stack, which a log handler could change:
+     * this path runs nothing that logs (the thread is bound to the provider already, the
+     * generator is seeded for this process, checked where it is used); the first span of a
+     * thread takes the general path, the first span after fork (an unseeded generator) the
+     * general path or start_recording_slow, which copy the parent first. */
+    struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
+    /* |parent| is never NULL (otel/impl.h; the API's callers pass the thread's top frame, an
+     * empty parent, or a copy). */
+    if (__builtin_expect(opts || !p->fast_start || th->serial != p->pool.serial ||
+                             atomic_load_explicit(&p->shut_down, memory_order_relaxed) || parent->trace_state,
+                         0))
+        return start_span_common(tracer, name, opts, parent);
+    /* Root spans and children each get their own copy of the rest (start_short). */
+    if (!otel__span_context_valid(&parent->span_context))
+        return start_short(t, p, th, name, parent, false);
+    return start_short(t, p, th, name, parent, true);
 }
 
 static bool tracer_enabled(otel_tracer *tracer)

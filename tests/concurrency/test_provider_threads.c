@@ -302,12 +302,127 @@ static void test_records_released_on_another_thread_flow_back(void **state)
     pthread_mutex_destroy(&h.lock);
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Ends racing setters (span end takes no lock: it wins the generation, then waits out a setter
+ * that holds the record's lock)
+ * ------------------------------------------------------------------------------------------- */
+
+#define RACE_THREADS 3
+#define RACE_ROUNDS 300
+
+struct race {
+    otel_tracer *tracer;
+    pthread_barrier_t start, done;
+    otel_span span;
+    _Atomic uint64_t ended; /* spans the processor or exporter saw */
+    _Atomic uint64_t bad;
+};
+
+/* Reads every field a setter writes: under ThreadSanitizer, a setter still writing after the
+ * end would be reported here. */
+static bool race_data_ok(const otel_span_data *d)
+{
+    size_t sum = d->name.len;
+    for (uint32_t i = 0; i < d->attr_count; i++)
+        sum += d->attrs[i].key.len + (size_t)d->attrs[i].value.as.i;
+    for (uint32_t i = 0; i < d->event_count; i++)
+        sum += d->events[i].name.len;
+    sum += d->status_description.len + (size_t)d->status_code + d->dropped_attr_count;
+    return sum > 0 && d->end_time_ns >= d->start_time_ns && d->attr_count <= RACE_THREADS &&
+           d->event_count <= RACE_THREADS;
+}
+
+static void race_on_end(void *ud, const otel_span_data *d)
+{
+    struct race *r = ud;
+    if (!race_data_ok(d))
+        atomic_fetch_add(&r->bad, 1);
+    atomic_fetch_add(&r->ended, 1);
+}
+
+static otel_export_result race_export(void *ud, const otel_span_data *const *spans, size_t n, int64_t timeout_ns)
+{
+    (void)timeout_ns;
+    for (size_t i = 0; i < n; i++)
+        race_on_end(ud, spans[i]);
+    return OTEL_EXPORT_SUCCESS;
+}
+
+static void *race_worker(void *p)
+{
+    struct race *r = p;
+    char key[8] = "k0";
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        pthread_barrier_wait(&r->start);
+        otel_span s = r->span;
+        key[1] = (char)('0' + round % 10);
+        otel_span_set_attr_int(s, (otel_str){ key, 2 }, round);
+        otel_span_add_event(s, OTEL_STR("raced"), 0, NULL, 0);
+        otel_span_set_status(s, OTEL_SPAN_STATUS_ERROR, OTEL_STR("raced"));
+        otel_span_end(s);
+        otel_span_set_attr_int(s, OTEL_STR("late"), round); /* a no-op */
+        pthread_barrier_wait(&r->done);
+    }
+    return NULL;
+}
+
+static void run_ends_racing_setters(bool batch)
+{
+    struct race r = { 0 };
+    otel_span_processor sp = { .on_end = race_on_end, .user_data = &r };
+    if (batch) {
+        otel_span_exporter ex = { .export_spans = race_export, .user_data = &r };
+        assert_int_equal(otel_batch_processor_create(ex, NULL, &sp), OTEL_OK);
+    }
+    otel_tracer_provider_options o = { .processors = &sp, .processor_count = 1 };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    r.tracer = otel_tracer_provider_get_tracer(tp, OTEL_STR("race"), NULL);
+    pthread_barrier_init(&r.start, NULL, RACE_THREADS + 1);
+    pthread_barrier_init(&r.done, NULL, RACE_THREADS + 1);
+    pthread_t t[RACE_THREADS];
+    for (int i = 0; i < RACE_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, race_worker, &r), 0);
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        r.span = otel_tracer_start_span(r.tracer, OTEL_STR("racing"), NULL);
+        pthread_barrier_wait(&r.start);
+        pthread_barrier_wait(&r.done);
+        assert_false(otel_span_is_recording(r.span));
+    }
+    for (int i = 0; i < RACE_THREADS; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+    assert_int_equal(atomic_load(&r.ended), RACE_ROUNDS); /* one end won each span */
+    assert_int_equal(atomic_load(&r.bad), 0);
+    otel_tracer_provider_stats st;
+    otel_tracer_provider_get_stats(tp, &st);
+    assert_int_equal(st.spans_ended, RACE_ROUNDS);
+    otel_tracer_provider_shutdown(tp, 0);
+    otel_tracer_provider_destroy(tp);
+    pthread_barrier_destroy(&r.start);
+    pthread_barrier_destroy(&r.done);
+}
+
+static void test_ends_racing_setters_one_end_wins_simple_processor(void **state)
+{
+    (void)state;
+    run_ends_racing_setters(false);
+}
+
+static void test_ends_racing_setters_one_end_wins_batch_processor(void **state)
+{
+    (void)state;
+    run_ends_racing_setters(true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_many_threads_many_spans_counters_add_up),
         cmocka_unit_test(test_one_span_shared_by_threads_and_ended_under_them),
         cmocka_unit_test(test_records_released_on_another_thread_flow_back),
+        cmocka_unit_test(test_ends_racing_setters_one_end_wins_simple_processor),
+        cmocka_unit_test(test_ends_racing_setters_one_end_wins_batch_processor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -162,6 +162,216 @@ static void test_span_times_follow_the_wall_clock_in_every_clock_mode(void **sta
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * The short path of span start (no options, batch processor, TSC clock when usable)
+ * ------------------------------------------------------------------------------------------- */
+
+static const char long_text[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_+*/";
+
+/* Root spans and children of a current span with names of every length from 0 to 67 (the
+ * first arena chunk holds 39), every other one with attributes, an event and a status that
+ * the record's next span must not inherit, on records that come back through the batch
+ * processor and are reused. */
+static void test_short_path_spans_are_complete_on_reused_records(void **state)
+{
+    (void)state;
+    otel__clock_init();
+    otel__clock_set_mode(OTEL__CLOCK_TSC);
+    collector c;
+    collector_init(&c);
+    otel_span_processor bp;
+    otel_batch_options bo = { .no_thread = true };
+    assert_int_equal(otel_batch_processor_create(collector_exporter(&c), &bo, &bp), OTEL_OK);
+    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    const size_t lens = sizeof(long_text); /* 0 .. sizeof - 1 */
+    for (int round = 0; round < 6; round++) {
+        otel_span parent = otel_tracer_start_span(t, OTEL_STR("parent"), NULL);
+        otel_span_context psc = otel_span_get_context(parent);
+        otel_context_token tok = otel_span_make_current(parent);
+        for (size_t len = 0; len < lens; len++) {
+            otel_span s = otel_tracer_start_span(t, (otel_str){ long_text, len }, NULL);
+            if ((len + (size_t)round) % 2) {
+                otel_span_set_attr_str(s, OTEL_STR("k"), OTEL_STR("a value copied into the arena, long"));
+                otel_span_set_attr_int(s, OTEL_STR("n"), (int64_t)len);
+                otel_span_add_event(s, OTEL_STR("ev"), 0, NULL, 0);
+                otel_span_set_status(s, OTEL_SPAN_STATUS_ERROR, OTEL_STR("failed"));
+            }
+            otel_span_end(s);
+        }
+        otel_context_detach(tok);
+        otel_span_end(parent);
+        for (size_t len = 0; len < lens; len++) {
+            otel_span s = otel_tracer_start_span(t, (otel_str){ long_text, len }, NULL);
+            if ((len + (size_t)round) % 2)
+                otel_span_set_attr_str(s, OTEL_STR("k"), OTEL_STR("another value copied into the arena"));
+            otel_span_end(s);
+        }
+        assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+        assert_int_equal(c.count, 2 * lens + 1);
+        static const uint8_t zero[OTEL_SPAN_ID_SIZE];
+        for (size_t i = 0; i < 2 * lens; i++) {
+            /* The parent ended after its children: it is exported after them. */
+            const otel_span_data *d = c.spans[i < lens ? i : i + 1];
+            size_t len = i % lens;
+            bool child = i < lens;
+            bool dirty = (len + (size_t)round) % 2;
+            assert_int_equal(d->name.len, len);
+            assert_memory_equal(d->name.data, long_text, len);
+            assert_int_equal(d->name.data[len], '\0');
+            assert_int_equal(d->kind, OTEL_SPAN_KIND_INTERNAL);
+            uint64_t hi, lo;
+            memcpy(&hi, d->context.trace_id, 8);
+            memcpy(&lo, d->context.trace_id + 8, 8);
+            assert_true(hi != 0 && lo != 0);
+            assert_memory_not_equal(d->context.span_id, zero, OTEL_SPAN_ID_SIZE);
+            assert_int_equal(d->context.trace_flags, OTEL_TRACE_FLAG_SAMPLED | OTEL_TRACE_FLAG_RANDOM);
+            assert_false(d->context.is_remote);
+            if (child) {
+                assert_memory_equal(d->context.trace_id, psc.trace_id, OTEL_TRACE_ID_SIZE);
+                assert_memory_equal(d->parent_span_id, psc.span_id, OTEL_SPAN_ID_SIZE);
+            } else {
+                assert_memory_not_equal(d->context.trace_id, psc.trace_id, OTEL_TRACE_ID_SIZE);
+                assert_memory_equal(d->parent_span_id, zero, OTEL_SPAN_ID_SIZE);
+            }
+            assert_false(d->parent_is_remote);
+            assert_true(d->start_time_ns > 0 && d->end_time_ns >= d->start_time_ns);
+            assert_int_equal(d->attr_count, dirty ? (child ? 2 : 1) : 0);
+            assert_int_equal(d->event_count, dirty && child ? 1 : 0);
+            assert_int_equal(d->status_code, dirty && child ? OTEL_SPAN_STATUS_ERROR : OTEL_SPAN_STATUS_UNSET);
+            assert_int_equal(d->status_description.len, dirty && child ? 6 : 0);
+            assert_int_equal(d->link_count, 0);
+            assert_int_equal(d->dropped_attr_count + d->dropped_event_count + d->dropped_link_count, 0);
+            assert_null(d->trace_state);
+            assert_non_null(d->scope);
+        }
+        collector_clear(&c);
+    }
+    otel_tracer_provider_stats st;
+    otel_tracer_provider_get_stats(tp, &st);
+    assert_int_equal(st.spans_sampled, 6 * (2 * lens + 1));
+    assert_int_equal(st.spans_ended, 6 * (2 * lens + 1));
+    otel_tracer_provider_destroy(tp);
+    collector_cleanup(&c);
+}
+
+/* Records whose spans held trace-state references (a link's) are given back with their flags
+ * reset (so without OTEL__REC_CLEAN); the next span on them, started without options, must still
+ * start with nothing of the old one. */
+static void test_short_path_spans_on_records_that_held_references_start_clean(void **state)
+{
+    (void)state;
+    otel__clock_init();
+    otel__clock_set_mode(OTEL__CLOCK_TSC);
+    collector c;
+    collector_init(&c);
+    otel_span_processor bp;
+    otel_batch_options bo = { .no_thread = true };
+    assert_int_equal(otel_batch_processor_create(collector_exporter(&c), &bo, &bp), OTEL_OK);
+    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    otel_trace_state *ts = NULL;
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("a=1"), &ts), OTEL_OK);
+    otel_link link = { .trace_state = ts };
+    memset(link.context.trace_id, 3, OTEL_TRACE_ID_SIZE);
+    memset(link.context.span_id, 4, OTEL_SPAN_ID_SIZE);
+    enum { SPANS = 100 };
+    for (int round = 0; round < 4; round++) { /* even rounds set fields, odd ones not */
+        for (int i = 0; i < SPANS; i++) {
+            otel_span s = otel_tracer_start_span(t, OTEL_STR("span"), NULL);
+            if (round % 2 == 0) {
+                otel_span_add_link(s, &link);
+                otel_span_set_attr_int(s, OTEL_STR("n"), i);
+                otel_span_set_status(s, OTEL_SPAN_STATUS_OK, (otel_str){ NULL, 0 });
+            }
+            otel_span_end(s);
+        }
+        assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+        assert_int_equal(c.count, SPANS);
+        for (int i = 0; i < SPANS; i++) {
+            const otel_span_data *d = c.spans[i];
+            bool set = round % 2 == 0;
+            assert_int_equal(d->link_count, set ? 1 : 0);
+            assert_int_equal(d->attr_count, set ? 1 : 0);
+            assert_int_equal(d->status_code, set ? OTEL_SPAN_STATUS_OK : OTEL_SPAN_STATUS_UNSET);
+            assert_int_equal(d->event_count, 0);
+        }
+        collector_clear(&c);
+    }
+    otel_trace_state_release(ts);
+    otel_tracer_provider_destroy(tp);
+    collector_cleanup(&c);
+}
+
+/* Spans of another kind or with a trace state (started on the other paths) leave their records
+ * without the clean mark; the short-path spans that reuse them get kind INTERNAL and no trace
+ * state. */
+static void test_short_path_spans_after_other_kinds_and_trace_states(void **state)
+{
+    (void)state;
+    otel__clock_init();
+    otel__clock_set_mode(OTEL__CLOCK_TSC);
+    collector c;
+    collector_init(&c);
+    otel_span_processor bp;
+    otel_batch_options bo = { .no_thread = true };
+    assert_int_equal(otel_batch_processor_create(collector_exporter(&c), &bo, &bp), OTEL_OK);
+    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    otel_span_context remote = { .trace_flags = OTEL_TRACE_FLAG_SAMPLED, .is_remote = true };
+    memset(remote.trace_id, 5, OTEL_TRACE_ID_SIZE);
+    memset(remote.span_id, 6, OTEL_SPAN_ID_SIZE);
+    otel_trace_state *ts = NULL;
+    assert_int_equal(otel_trace_state_parse(OTEL_STR("k=v"), &ts), OTEL_OK);
+    otel_context *ctx = NULL;
+    assert_int_equal(otel_context_with_span_context(NULL, &remote, ts, &ctx), OTEL_OK);
+    otel_trace_state_release(ts);
+    enum { SPANS = 50 };
+    for (int round = 0; round < 6; round++) { /* even rounds: other kinds, trace states */
+        for (int i = 0; i < SPANS; i++) {
+            otel_span s;
+            if (round % 2 == 0 && i % 2 == 0) {
+                otel_span_start_options so = { .kind = OTEL_SPAN_KIND_SERVER };
+                s = otel_tracer_start_span(t, OTEL_STR("server"), &so);
+            } else if (round % 2 == 0) {
+                otel_context_token tok = otel_context_attach(ctx);
+                s = otel_tracer_start_span(t, OTEL_STR("child of remote"), NULL);
+                otel_context_detach(tok);
+            } else {
+                s = otel_tracer_start_span(t, OTEL_STR("plain"), NULL);
+            }
+            otel_span_end(s);
+        }
+        assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+        assert_int_equal(c.count, SPANS);
+        for (int i = 0; i < SPANS; i++) {
+            const otel_span_data *d = c.spans[i];
+            if (round % 2 == 0 && i % 2 == 0) {
+                assert_int_equal(d->kind, OTEL_SPAN_KIND_SERVER);
+                assert_null(d->trace_state);
+            } else if (round % 2 == 0) {
+                assert_int_equal(d->kind, OTEL_SPAN_KIND_INTERNAL);
+                assert_non_null(d->trace_state);
+                assert_true(d->parent_is_remote);
+            } else {
+                assert_int_equal(d->kind, OTEL_SPAN_KIND_INTERNAL);
+                assert_null(d->trace_state);
+                assert_false(d->parent_is_remote);
+            }
+        }
+        collector_clear(&c);
+    }
+    otel_context_release(ctx);
+    otel_tracer_provider_destroy(tp);
+    collector_cleanup(&c);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Records, counters, size
  * ------------------------------------------------------------------------------------------- */
 
@@ -248,6 +458,9 @@ int main(void)
         cmocka_unit_test(test_dropped_root_span_has_a_new_trace_stable_on_every_read),
         cmocka_unit_test(test_dropped_child_of_unsampled_parent_keeps_trace_and_trace_state),
         cmocka_unit_test(test_span_times_follow_the_wall_clock_in_every_clock_mode),
+        cmocka_unit_test(test_short_path_spans_are_complete_on_reused_records),
+        cmocka_unit_test(test_short_path_spans_on_records_that_held_references_start_clean),
+        cmocka_unit_test(test_short_path_spans_after_other_kinds_and_trace_states),
         cmocka_unit_test(test_records_come_back_through_the_batch_processor_without_growing_the_pool),
         cmocka_unit_test(test_per_thread_counters_add_up),
         cmocka_unit_test(test_record_is_four_cache_lines),

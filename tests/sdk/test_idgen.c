@@ -14,6 +14,7 @@
 
 #include "otel/otel.h"
 #include "otel/sdk/trace.h"
+#include "clock.h"
 #include "provider.h"
 
 #define N_IDS 100000
@@ -164,6 +165,64 @@ static void test_provider_spans_get_distinct_ids(void **state)
     otel_tracer_provider_destroy(tp);
 }
 
+/* Spans started without options (the SDK's short path) in a forked child: the child's generator
+ * is re-seeded there too, so its spans do not repeat the parent's ids. */
+static void span_ids_of(otel_tracer *t, uint64_t *out, int n)
+{
+    for (int i = 0; i < n; i++) {
+        otel_span s = otel_tracer_start_span(t, OTEL_STR("forked"), NULL);
+        otel_span_context sc = otel_span_get_context(s);
+        otel_span_end(s);
+        memcpy(&out[i], sc.span_id, 8);
+    }
+}
+
+static void test_forked_child_short_path_spans_get_their_own_ids(void **state)
+{
+    (void)state;
+    otel__clock_init();
+    otel__clock_set_mode(OTEL__CLOCK_TSC); /* the short path needs TSC ticks where usable */
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_tracer_provider_create(NULL, &tp), OTEL_OK);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    uint64_t warm[4];
+    span_ids_of(t, warm, 4); /* binds this thread and seeds its generator */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        uint64_t ids[FORK_IDS];
+        span_ids_of(t, ids, FORK_IDS);
+        ssize_t w = write(fds[1], ids, sizeof(ids));
+        _exit(w == (ssize_t)sizeof(ids) ? 0 : 1);
+    }
+    close(fds[1]);
+    uint64_t mine[FORK_IDS], child[FORK_IDS];
+    span_ids_of(t, mine, FORK_IDS);
+    size_t got = 0;
+    while (got < sizeof(child)) {
+        ssize_t n = read(fds[0], (char *)child + got, sizeof(child) - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(got, sizeof(child));
+    int same = 0;
+    for (int i = 0; i < FORK_IDS; i++) {
+        assert_true(child[i] != 0);
+        for (int j = 0; j < FORK_IDS; j++)
+            same += mine[i] == child[j];
+    }
+    assert_int_equal(same, 0);
+    otel_tracer_provider_destroy(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_threads_get_distinct_streams),
         cmocka_unit_test(test_forked_child_reseeds),
         cmocka_unit_test(test_provider_spans_get_distinct_ids),
+        cmocka_unit_test(test_forked_child_short_path_spans_get_their_own_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
