@@ -46,7 +46,6 @@ struct otel__lane {
     uint32_t room;
     uint32_t credits;
     uint32_t unused0;
-    struct otel__batch *owner;      /* the processor; constant */
     /* Counters (relaxed load + store by the owner). Spans received: tail + these four. */
     _Atomic uint64_t unsampled;
     _Atomic uint64_t dropped_full;
@@ -183,8 +182,11 @@ static inline bool otel__batch_enqueue_owned(struct otel__batch *b, struct otel_
     _Atomic(struct otel__rec_array *) *inbox = th->inbox;
     if (__builtin_expect(inbox == NULL, 0))
         return otel__batch_enqueue(b, d, true);
+    /* th->inbox is set only by otel__batch_enqueue, for the lane of the provider's one batch
+     * processor (|b|, fixed at provider creation), and cleared when the thread binds to another
+     * provider or gives the lane up: it is a lane of |b|. */
     struct otel__lane *l = (struct otel__lane *)(void *)((char *)inbox - offsetof(struct otel__lane, inbox));
-    if (__builtin_expect(l->owner != b || atomic_load_explicit(&b->gate, memory_order_acquire) != 0 ||
+    if (__builtin_expect(atomic_load_explicit(&b->gate, memory_order_acquire) != 0 ||
                              !(d->context.trace_flags & OTEL_TRACE_FLAG_SAMPLED) || l->room == 0,
                          0))
         return otel__batch_enqueue(b, d, true);

@@ -289,7 +289,6 @@ static struct otel__lane *lane_acquire(struct otel__batch *b)
     struct otel__lane *l =
         (struct otel__lane *)(((uintptr_t)block + CACHE_LINE - 1) & ~(uintptr_t)(CACHE_LINE - 1));
     l->block = block;
-    l->owner = b;
     l->tail_seg = first;
     l->head_seg = first;
     atomic_init(&l->returned_segs, NULL);
