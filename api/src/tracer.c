@@ -405,7 +405,7 @@ bool otel_tracer_enabled(otel_tracer *tracer)
     return tracer->ops->enabled(tracer);
 }
 
-/* Everything but the common case below: options, or no tracer. */
+/* Everything but the common case below: options that choose the parent, or no tracer. */
 static __attribute__((noinline)) otel_span start_span_slow(otel_tracer *tracer, otel_str name,
                                                            const otel_span_start_options *opts)
 {
@@ -428,9 +428,9 @@ static __attribute__((noinline)) otel_span start_span_slow(otel_tracer *tracer, 
 
 otel_span otel_tracer_start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts)
 {
-    /* No options: the parent is the thread's top frame, passed by a pointer into the stack with
-     * no copy, in a tail call. */
-    if (__builtin_expect(tracer && !opts, 1))
-        return tracer->ops->start_span(tracer, name, NULL, otel__context_top_parent());
+    /* No options, or none that choose the parent: the parent is the thread's top frame, passed
+     * by a pointer into the stack with no copy, in a tail call. */
+    if (__builtin_expect(tracer && (!opts || (!opts->parent && !(opts->flags & OTEL_SPAN_START_ROOT))), 1))
+        return tracer->ops->start_span(tracer, name, opts, otel__context_top_parent());
     return start_span_slow(tracer, name, opts);
 }

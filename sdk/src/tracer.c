@@ -378,7 +378,8 @@ static __attribute__((noinline)) otel_span start_dropped(struct otel__provider *
  * TSC cycles. |rec| is a record start_span took already, or NULL. */
 static __attribute__((noinline)) otel_span start_recording_slow(struct otel__tracer *t, otel_str name,
                                                                 const otel_parent *parent,
-                                                                struct otel__span_record *rec)
+                                                                struct otel__span_record *rec, bool copy_name,
+                                                                otel_span_kind kind)
 {
     struct otel__provider *p = t->provider;
     struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls); /* bound: see start_span */
@@ -387,18 +388,20 @@ static __attribute__((noinline)) otel_span start_recording_slow(struct otel__tra
     otel_span_context psc = parent->span_context;
     bool has_parent = otel__span_context_valid(&psc);
     (void)otel__rng_self();
-    return start_recording(t, p, th, name, &psc, has_parent, true, OTEL_SPAN_KIND_INTERNAL, NULL, rec);
+    return start_recording(t, p, th, name, &psc, has_parent, copy_name, kind, NULL, rec);
 }
 
 /* The rest of start_span, for a root span (|has_parent| false) or a child, inlined into it
- * once for each. */
+ * once for each (and into start_span_opts for options that name only the kind or a static
+ * name: |opts|, |copy_name| and |kind| say what they ask). */
 static inline __attribute__((always_inline)) otel_span start_short(struct otel__tracer *t,
                                                                    struct otel__provider *p,
                                                                    struct otel__thread *th, otel_str name,
-                                                                   const otel_parent *parent, bool has_parent)
+                                                                   const otel_parent *parent, bool has_parent,
+                                                                   const otel_span_start_options *opts,
+                                                                   bool copy_name, otel_span_kind kind)
 {
     otel_tracer *tracer = &t->base;
-    const otel_span_start_options *opts = NULL;
     const otel_span_context *psc = &parent->span_context;
     bool sampled = has_parent ? p->sampler_shortcut == OTEL__SAMPLER_ALWAYS_ON ||
                                     (p->sampler_shortcut == OTEL__SAMPLER_PARENT_ON &&
@@ -435,13 +438,18 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
      * are read again below (nothing on this path can change the frame |parent| points into). */
     struct otel__span_record *rec = otel__pool_take_fast(th);
     if (__builtin_expect(!rec, 0))
-        return start_recording_slow(t, name, parent, NULL);
+        return start_recording_slow(t, name, parent, NULL, copy_name, kind);
     /* The name goes at the start of the arena's first chunk: the arena is emptied (the chunks
      * after the one being filled are empty already). */
     struct otel__arena_chunk *c = rec->arena.head;
     size_t len = name.data ? name.len : 0; /* no data: an empty name, as on the other paths */
-    if (__builtin_expect(!c || len >= c->cap, 0))
-        return start_recording_slow(t, name, parent, rec);
+    otel_span_data *d = &rec->box.data;
+    if (copy_name) {
+        if (__builtin_expect(!c || len >= c->cap, 0))
+            return start_recording_slow(t, name, parent, rec, copy_name, kind);
+    } else if (!c) {
+        goto emptied; /* nothing in the arena yet */
+    }
     struct otel__arena_chunk *cur = rec->arena.cur;
     if (cur != c) {
         for (struct otel__arena_chunk *x = c; x != cur;) {
@@ -450,23 +458,28 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
         }
         rec->arena.cur = c;
     }
-    char *copy = (char *)c + OTEL__ARENA_CHUNK_HEADER;
-    c->used = len + 1;
-    otel__copy_small_inline(copy, name.data, len);
-    copy[len] = '\0';
-    otel_span_data *d = &rec->box.data;
-    d->name = (otel_str){ copy, len };
+    if (copy_name) {
+        char *copy = (char *)c + OTEL__ARENA_CHUNK_HEADER;
+        c->used = len + 1;
+        otel__copy_small_inline(copy, name.data, len);
+        copy[len] = '\0';
+        d->name = (otel_str){ copy, len };
+    } else {
+        c->used = 0;
+    emptied:
+        d->name = name.data ? name : (otel_str){ "", 0 };
+    }
 
     /* The start time: a stale anchor is refreshed on the slow path (which copies the name
      * again). The thread-local anchor and generator are named directly (no pointer to them, so
      * no OTEL__TLS_ADDR is needed): the compiler addresses them from %fs itself. */
     int mode = otel__clock_mode();
     if (__builtin_expect(mode != OTEL__CLOCK_TSC || otel__clock_tls.mode != mode, 0))
-        return start_recording_slow(t, name, parent, rec);
+        return start_recording_slow(t, name, parent, rec, copy_name, kind);
     int64_t tick = (int64_t)__builtin_ia32_rdtsc();
     int64_t anchor_tick = otel__clock_tls.tick;
     if (__builtin_expect(tick >= otel__clock_tls.expires || tick < anchor_tick, 0))
-        return start_recording_slow(t, name, parent, rec);
+        return start_recording_slow(t, name, parent, rec, copy_name, kind);
     rec->start_tick = tick;
     rec->tick_mode = (uint8_t)mode;
     /* The anchor is at most OTEL__CLOCK_ANCHOR_NS old, so 64 bits hold the product. */
@@ -481,7 +494,7 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
     if (__builtin_expect(otel__rng_tls.fork_gen !=
                              atomic_load_explicit(&otel__rng_fork_generation, memory_order_relaxed),
                          0))
-        return start_recording_slow(t, name, parent, rec); /* seeds it (may log: after the copy) */
+        return start_recording_slow(t, name, parent, rec, copy_name, kind); /* seeds it (may log) */
     uint64_t s = otel__rng_tls.state;
     uint64_t w0, w1, w2;
     uint8_t flags;
@@ -508,17 +521,43 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
     /* A record whose last span set nothing has nothing to clear; the end time is written by the
      * end before anyone reads it (nothing sees this span's data before: no on_start here). */
     uint8_t old_flags = rec->flags;
-    rec->flags = OTEL__REC_NAME_COPIED | OTEL__REC_CLEAN;
+    uint8_t new_flags = (uint8_t)((copy_name ? OTEL__REC_NAME_COPIED : 0) | OTEL__REC_CLEAN);
     if (__builtin_expect(!(old_flags & OTEL__REC_CLEAN), 0))
         otel__record_clear_data(rec); /* also: kind INTERNAL, no trace state */
+    if (kind != OTEL_SPAN_KIND_INTERNAL) {
+        d->kind = kind;
+        new_flags = (uint8_t)(new_flags & ~OTEL__REC_CLEAN);
+    }
+    rec->flags = new_flags;
     otel__record_clear_caps(rec);
     d->scope = &t->scope;
     atomic_store_explicit(&rec->state, OTEL__REC_RECORDING, memory_order_relaxed);
     OTEL__TCOUNT(th, spans_sampled, 1);
     return (otel_span){ &rec->impl, atomic_load_explicit(&rec->gen, memory_order_relaxed) };
 #else
-    return start_recording_slow(t, name, parent, NULL);
+    return start_recording_slow(t, name, parent, NULL, copy_name, kind);
 #endif
+}
+
+/* start_span with options: those that name only the kind or mark the name static take the
+ * short path too (a string literal as the name is then not copied); everything else goes to
+ * start_span_common. */
+static __attribute__((noinline)) otel_span start_span_opts(otel_tracer *tracer, otel_str name,
+                                                           const otel_span_start_options *opts,
+                                                           const otel_parent *parent)
+{
+    struct otel__tracer *t = (struct otel__tracer *)tracer;
+    struct otel__provider *p = t->provider;
+    struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
+    if (opts->parent || opts->start_time_ns || opts->attrs || opts->links ||
+        (opts->flags & ~(uint32_t)OTEL_SPAN_START_STATIC_NAME) || (unsigned)opts->kind > OTEL_SPAN_KIND_CONSUMER ||
+        !p->fast_start || th->serial != p->pool.serial || atomic_load_explicit(&p->shut_down, memory_order_relaxed) ||
+        parent->trace_state)
+        return start_span_common(tracer, name, opts, parent);
+    bool copy_name = !(opts->flags & OTEL_SPAN_START_STATIC_NAME);
+    if (!otel__span_context_valid(&parent->span_context))
+        return start_short(t, p, th, name, parent, false, opts, copy_name, opts->kind);
+    return start_short(t, p, th, name, parent, true, opts, copy_name, opts->kind);
 }
 
 /* The common case, kept short and with no call on the way (so with few registers to save): no
@@ -541,14 +580,16 @@ static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_
     struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
     /* |parent| is never NULL (otel/impl.h; the API's callers pass the thread's top frame, an
      * empty parent, or a copy). */
-    if (__builtin_expect(opts || !p->fast_start || th->serial != p->pool.serial ||
+    if (__builtin_expect(opts != NULL, 0))
+        return start_span_opts(tracer, name, opts, parent);
+    if (__builtin_expect(!p->fast_start || th->serial != p->pool.serial ||
                              atomic_load_explicit(&p->shut_down, memory_order_relaxed) || parent->trace_state,
                          0))
-        return start_span_common(tracer, name, opts, parent);
+        return start_span_common(tracer, name, NULL, parent);
     /* Root spans and children each get their own copy of the rest (start_short). */
     if (!otel__span_context_valid(&parent->span_context))
-        return start_short(t, p, th, name, parent, false);
-    return start_short(t, p, th, name, parent, true);
+        return start_short(t, p, th, name, parent, false, NULL, true, OTEL_SPAN_KIND_INTERNAL);
+    return start_short(t, p, th, name, parent, true, NULL, true, OTEL_SPAN_KIND_INTERNAL);
 }
 
 static bool tracer_enabled(otel_tracer *tracer)

@@ -371,6 +371,89 @@ static void test_short_path_spans_after_other_kinds_and_trace_states(void **stat
     collector_cleanup(&c);
 }
 
+/* Options that name only the kind or mark the name static take the short path too: mixed with
+ * spans whose names and attributes filled the records' arenas, and with plain spans, on reused
+ * records. A static name is the caller's own string (NULL data: an empty name), a copied one is
+ * not; the kind is the one asked for and does not stick to the record; what the span copies
+ * afterwards (an attribute) lands in an emptied arena. */
+static void test_short_path_spans_with_a_kind_or_a_static_name(void **state)
+{
+    (void)state;
+    otel__clock_init();
+    otel__clock_set_mode(OTEL__CLOCK_TSC);
+    collector c;
+    collector_init(&c);
+    otel_span_processor bp;
+    otel_batch_options bo = { .no_thread = true };
+    assert_int_equal(otel_batch_processor_create(collector_exporter(&c), &bo, &bp), OTEL_OK);
+    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
+    static const char literal[] = "GET /static/name/that/is/longer/than/the/first/arena/chunk";
+    enum { SPANS = 60 };
+    for (int round = 0; round < 6; round++) {
+        otel_span parent = otel_tracer_start_span(t, OTEL_STR("parent"), NULL);
+        otel_span_context psc = otel_span_get_context(parent);
+        otel_context_token tok = round % 2 ? otel_span_make_current(parent) : (otel_context_token){ 0 };
+        for (int i = 0; i < SPANS; i++) {
+            int shape = (i + round) % 4;
+            otel_span_start_options so = { 0 };
+            otel_str name = { literal, sizeof(literal) - 1 };
+            if (shape == 0) {
+                so.flags = OTEL_SPAN_START_STATIC_NAME;
+            } else if (shape == 1) {
+                so.flags = OTEL_SPAN_START_STATIC_NAME;
+                so.kind = OTEL_SPAN_KIND_CLIENT;
+                name = (otel_str){ NULL, 0 };
+            } else if (shape == 2) {
+                so.kind = OTEL_SPAN_KIND_SERVER;
+                name = OTEL_STR("copied");
+            }
+            otel_span s = otel_tracer_start_span(t, name, shape == 3 ? NULL : &so);
+            otel_span_set_attr_str(s, OTEL_STR("k"), (otel_str){ literal, (size_t)(i % 50) });
+            otel_span_end(s);
+        }
+        if (round % 2)
+            otel_context_detach(tok);
+        otel_span_end(parent);
+        assert_int_equal(otel_tracer_provider_force_flush(tp, 0), OTEL_OK);
+        assert_int_equal(c.count, SPANS + 1);
+        for (int i = 0; i < SPANS; i++) {
+            const otel_span_data *d = c.spans[i];
+            int shape = (i + round) % 4;
+            static const otel_span_kind kinds[] = { OTEL_SPAN_KIND_INTERNAL, OTEL_SPAN_KIND_CLIENT,
+                                                    OTEL_SPAN_KIND_SERVER, OTEL_SPAN_KIND_INTERNAL };
+            assert_int_equal(d->kind, kinds[shape]);
+            if (shape == 1) {
+                assert_int_equal(d->name.len, 0);
+            } else if (shape == 2) {
+                assert_int_equal(d->name.len, 6);
+                assert_memory_equal(d->name.data, "copied", 6);
+            } else {
+                assert_int_equal(d->name.len, sizeof(literal) - 1);
+                assert_memory_equal(d->name.data, literal, sizeof(literal) - 1);
+            }
+            assert_int_equal(d->attr_count, 1);
+            assert_int_equal(d->attrs[0].value.as.s.len, (size_t)(i % 50));
+            assert_memory_equal(d->attrs[0].value.as.s.data, literal, (size_t)(i % 50));
+            if (round % 2) {
+                assert_memory_equal(d->context.trace_id, psc.trace_id, OTEL_TRACE_ID_SIZE);
+                assert_memory_equal(d->parent_span_id, psc.span_id, OTEL_SPAN_ID_SIZE);
+            } else {
+                assert_memory_not_equal(d->context.trace_id, psc.trace_id, OTEL_TRACE_ID_SIZE);
+            }
+            assert_int_equal(d->context.trace_flags, OTEL_TRACE_FLAG_SAMPLED | OTEL_TRACE_FLAG_RANDOM);
+            assert_int_equal(d->event_count + d->link_count, 0);
+            assert_int_equal(d->status_code, OTEL_SPAN_STATUS_UNSET);
+            assert_true(d->start_time_ns > 0 && d->end_time_ns >= d->start_time_ns);
+        }
+        collector_clear(&c);
+    }
+    otel_tracer_provider_destroy(tp);
+    collector_cleanup(&c);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Records, counters, size
  * ------------------------------------------------------------------------------------------- */
@@ -461,6 +544,7 @@ int main(void)
         cmocka_unit_test(test_short_path_spans_are_complete_on_reused_records),
         cmocka_unit_test(test_short_path_spans_on_records_that_held_references_start_clean),
         cmocka_unit_test(test_short_path_spans_after_other_kinds_and_trace_states),
+        cmocka_unit_test(test_short_path_spans_with_a_kind_or_a_static_name),
         cmocka_unit_test(test_records_come_back_through_the_batch_processor_without_growing_the_pool),
         cmocka_unit_test(test_per_thread_counters_add_up),
         cmocka_unit_test(test_record_is_four_cache_lines),
