@@ -6,11 +6,11 @@
  * N1, divided by N2 - N1), with the event-loop mode so that nothing is exported meanwhile; their
  * ns/op is meaningless.
  *
- * Latest results (2026-11-21; 2 vCPU Xeon VM, gcc 12.2 -O3 Release; about two effective cores,
- * see docs/PERFORMANCE.md), median of 3 runs x 7 repetitions:
- *   producers_1        93 ns/span   10.8 M spans/s    5 % dropped   0 allocs
- *   producers_2        64 ns/span   15.6 M spans/s   45 % dropped   0 allocs
- *   producers_4        56 ns/span   18.0 M spans/s   56 % dropped   0 allocs
+ * Latest results (2026-11-21 11:00 UTC, c0de01f; 2 vCPU Xeon VM, gcc 12.2 -O3 Release; quiet
+ * machine, see docs/PERFORMANCE.md), median of 3 runs x 7 repetitions:
+ *   producers_1        69 ns/span   14.4 M spans/s    2 % dropped   0 allocs
+ *   producers_2        47 ns/span   21.5 M spans/s    7 % dropped   0 allocs
+ *   producers_4        37 ns/span   26.9 M spans/s   26 % dropped   0 allocs
  *   memory_plain                    337 bytes per queued span (265 with a static name)
  *   memory_4attrs_event             665 bytes per queued span
  *

@@ -8,29 +8,29 @@
  * "start-finish-128bit-ids" row: start_end with the built-in generator chosen explicitly and
  * its ids checked to use all 128 bits before the timed runs.
  *
- * Latest results (2026-11-21 09:32 UTC, 8ad8b94; 2 vCPU Xeon VM, family 6 model 207, 2.3 GHz;
+ * Latest results (2026-11-21 10:57 UTC, cc7a01e; 2 vCPU Xeon VM, family 6 model 207, 2.3 GHz;
  * gcc 12.2 -O3 Release; quiet machine, see docs/PERFORMANCE.md). Median of 3 runs x 7
  * repetitions; callgrind instructions per span (export work included, see under_valgrind());
  * allocations per span:
- *   baseline_noop_provider             4.7 ns      54 instr   0 allocs
- *   start                             37.6 ns                 0
- *   start_end                         73.7 ns     473         0   (0.3-0.8 % dropped)
- *   start_finish_128bit_ids           73.2 ns     473         0
- *   start_end_event_loop              62.3 ns     473         0
- *   start_end_static_name             70.4 ns     478         0
- *   start_4attrs_event_end           145.6 ns    1298         0
- *   start_4attrs_event_end_static    122.7 ns    1151         0
- *   start_4attrs_event_end_setters   210.9 ns    1761         0
- *   add_attributes_100x100           6.7  us   98183         5   (per span of 100 attributes)
- *   add_numeric_attributes           168   ns    1378         0
- *   add_event                        111   ns     827         0
- *   record_exception                 130   ns    1190         0
- *   set_status                        85   ns     577         0
- *   update_name                       84   ns     562         0
- *   get_context                      7.4   ns      54         0   (per call)
- *   is_recording                     2.1   ns      23         0   (per call)
- *   not_sampled                       13.2 ns     173         0
- *   not_sampled_parent                18.5 ns     193         0
+ *   baseline_noop_provider             5.2 ns      55 instr   0 allocs
+ *   start                             29.6 ns                 0
+ *   start_end                         67.5 ns     286         0   (1.5-2.0 % dropped)
+ *   start_finish_128bit_ids           67.0 ns     286         0
+ *   start_end_event_loop              49.8 ns     286         0
+ *   start_end_static_name             67.1 ns     323         0
+ *   start_4attrs_event_end           142.8 ns    1128         0
+ *   start_4attrs_event_end_static    118.8 ns    1015         0
+ *   start_4attrs_event_end_setters   208.5 ns    1590         0
+ *   add_attributes_100x100           7.1  us                  5   (per span of 100 attributes)
+ *   add_numeric_attributes           178   ns    1214         0
+ *   add_event                        104   ns     657         0
+ *   record_exception                 138   ns    1020         0
+ *   set_status                        93   ns     405         0
+ *   update_name                       83   ns     370         0
+ *   get_context                      7.7   ns      54         0   (per call)
+ *   is_recording                     2.0   ns      23         0   (per call)
+ *   not_sampled                       11.5 ns     134         0
+ *   not_sampled_parent                12.8 ns     155         0
  *
  *   cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DOTEL_BUILD_BENCHMARKS=ON
  *   ninja -C build/bench bench_span && build/bench/benchmarks/bench_span --repetitions 7

@@ -5,17 +5,18 @@
  * (otel_context_with_span + otel_context_attach). threads_T: T threads starting and ending spans
  * at once; ns/op is wall time per span over all threads.
  *
- * Latest results (2026-11-21 09:33 UTC, 8ad8b94; 2-vCPU Xeon VM, gcc 12.2 -O3 Release, quiet
+ * Latest results (2026-11-21 11:00 UTC, c0de01f; 2-vCPU Xeon VM, gcc 12.2 -O3 Release, quiet
  * machine, see docs/PERFORMANCE.md): median of 3 runs x 7 repetitions, per span; callgrind
- * instructions (nested configs in event-loop mode under valgrind, export every ~1000 spans):
- *   baseline_noop_nested_10      15.8 ns    166 instr   0 allocs
- *   nested_10                    83.2       622         0
- *   nested_100                   84.0       651         0
- *   nested_1000                  83.0                   0
- *   nested_10_context_objects   128.5       891         0.27 (context nodes; the block cache
+ * instructions (nested configs in event-loop mode under valgrind, export every ~1000 spans;
+ * (Ir at --iterations 3000 - Ir at 1000) / 22000 for the _10 configs):
+ *   baseline_noop_nested_10      16.1 ns    167 instr   0 allocs
+ *   nested_10                    80.4       445         0
+ *   nested_100                   81.0                   0
+ *   nested_1000                  83.1                   0
+ *   nested_10_context_objects   137.6       732         0.27 (context nodes; the block cache
  *                                                            serves most)
- *   threads_1 / _2 / _4 / _8      74.4 / 58.3 / 44.4 / 38.5 ns per span over all threads; drop
- *                                 rates 1 / 26 / 54 / 72 %; the worker's CPU 26 / 19 / 13 / 7 ns
+ *   threads_1 / _2 / _4 / _8      67.9 / 45.6 / 36.3 / 32.6 ns per span over all threads; drop
+ *                                 rates 3 / 7 / 27 / 58 %; the worker's CPU 10 / 9 / 7 / 4 ns
  *                                 per span (2 vCPUs: the producers and the worker share them)
  *
  *   ninja -C build/bench bench_tracer && build/bench/benchmarks/bench_tracer --repetitions 7
