@@ -23,28 +23,9 @@
 
 #include "otel/otel.h"
 #include "otel/sdk/trace.h"
+#include "sanitizers.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
-__attribute__((visibility("default"), used)) const char *__tsan_default_options(void);
-__attribute__((visibility("default"), used)) const char *__tsan_default_options(void)
-{
-    return "die_after_fork=0";
-}
+OTEL_TEST_TSAN_FORK_OPTIONS()
 
 static void pause_us(int us)
 {

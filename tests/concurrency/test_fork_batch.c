@@ -20,35 +20,13 @@
 
 #include "otel/otel.h"
 #include "otel/sdk/trace.h"
+#include "sanitizers.h"
 
 #define CHILDREN 20
 #define CHILD_SPANS 300
 #define PARENT_SPANS 100
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-
-/* ThreadSanitizer: a child of a multithreaded parent may start threads (the batch worker).
- * Default visibility: the build hides symbols, and the sanitizer runtime must find this one.
- * (Even so TSan loses track of thread ids across such a fork and aborts the child: the tests
- * whose children start a worker thread are skipped under TSan; the event-loop one runs.) */
-__attribute__((visibility("default"), used)) const char *__tsan_default_options(void);
-__attribute__((visibility("default"), used)) const char *__tsan_default_options(void)
-{
-    return "die_after_fork=0";
-}
+OTEL_TEST_TSAN_FORK_OPTIONS()
 
 /* Counts spans by the first letter of their name: 'p' parent, 'c' child, 'b' background. */
 struct counter {

@@ -165,6 +165,23 @@ static void test_span_times_follow_the_wall_clock_in_every_clock_mode(void **sta
  * The short path of span start (no options, batch processor, TSC clock when usable)
  * ------------------------------------------------------------------------------------------- */
 
+/* A provider whose only processor is a batch processor in event-loop mode in front of |c|
+ * (initialised here; collector_cleanup after the provider is destroyed), with TSC ticks where
+ * the machine allows them: what span start's short path needs. */
+static otel_tracer_provider *short_path_provider(collector *c)
+{
+    otel__clock_init();
+    otel__clock_set_mode(OTEL__CLOCK_TSC);
+    collector_init(c);
+    otel_span_processor bp;
+    otel_batch_options bo = { .no_thread = true };
+    assert_int_equal(otel_batch_processor_create(collector_exporter(c), &bo, &bp), OTEL_OK);
+    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
+    otel_tracer_provider *tp = NULL;
+    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    return tp;
+}
+
 static const char long_text[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_+*/";
 
 /* Root spans and children of a current span with names of every length from 0 to 67 (the
@@ -174,16 +191,8 @@ static const char long_text[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJK
 static void test_short_path_spans_are_complete_on_reused_records(void **state)
 {
     (void)state;
-    otel__clock_init();
-    otel__clock_set_mode(OTEL__CLOCK_TSC);
     collector c;
-    collector_init(&c);
-    otel_span_processor bp;
-    otel_batch_options bo = { .no_thread = true };
-    assert_int_equal(otel_batch_processor_create(collector_exporter(&c), &bo, &bp), OTEL_OK);
-    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
-    otel_tracer_provider *tp = NULL;
-    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    otel_tracer_provider *tp = short_path_provider(&c);
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
     const size_t lens = sizeof(long_text); /* 0 .. sizeof - 1 */
     for (int round = 0; round < 6; round++) {
@@ -262,16 +271,8 @@ static void test_short_path_spans_are_complete_on_reused_records(void **state)
 static void test_short_path_spans_on_records_that_held_references_start_clean(void **state)
 {
     (void)state;
-    otel__clock_init();
-    otel__clock_set_mode(OTEL__CLOCK_TSC);
     collector c;
-    collector_init(&c);
-    otel_span_processor bp;
-    otel_batch_options bo = { .no_thread = true };
-    assert_int_equal(otel_batch_processor_create(collector_exporter(&c), &bo, &bp), OTEL_OK);
-    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
-    otel_tracer_provider *tp = NULL;
-    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    otel_tracer_provider *tp = short_path_provider(&c);
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
     otel_trace_state *ts = NULL;
     assert_int_equal(otel_trace_state_parse(OTEL_STR("a=1"), &ts), OTEL_OK);
@@ -312,16 +313,8 @@ static void test_short_path_spans_on_records_that_held_references_start_clean(vo
 static void test_short_path_spans_after_other_kinds_and_trace_states(void **state)
 {
     (void)state;
-    otel__clock_init();
-    otel__clock_set_mode(OTEL__CLOCK_TSC);
     collector c;
-    collector_init(&c);
-    otel_span_processor bp;
-    otel_batch_options bo = { .no_thread = true };
-    assert_int_equal(otel_batch_processor_create(collector_exporter(&c), &bo, &bp), OTEL_OK);
-    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
-    otel_tracer_provider *tp = NULL;
-    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    otel_tracer_provider *tp = short_path_provider(&c);
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
     otel_span_context remote = { .trace_flags = OTEL_TRACE_FLAG_SAMPLED, .is_remote = true };
     memset(remote.trace_id, 5, OTEL_TRACE_ID_SIZE);
@@ -379,16 +372,8 @@ static void test_short_path_spans_after_other_kinds_and_trace_states(void **stat
 static void test_short_path_spans_with_a_kind_or_a_static_name(void **state)
 {
     (void)state;
-    otel__clock_init();
-    otel__clock_set_mode(OTEL__CLOCK_TSC);
     collector c;
-    collector_init(&c);
-    otel_span_processor bp;
-    otel_batch_options bo = { .no_thread = true };
-    assert_int_equal(otel_batch_processor_create(collector_exporter(&c), &bo, &bp), OTEL_OK);
-    otel_tracer_provider_options o = { .processors = &bp, .processor_count = 1 };
-    otel_tracer_provider *tp = NULL;
-    assert_int_equal(otel_tracer_provider_create(&o, &tp), OTEL_OK);
+    otel_tracer_provider *tp = short_path_provider(&c);
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("lib"), NULL);
     static const char literal[] = "GET /static/name/that/is/longer/than/the/first/arena/chunk";
     enum { SPANS = 60 };

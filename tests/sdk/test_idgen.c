@@ -106,6 +106,24 @@ static void test_threads_get_distinct_streams(void **state)
 
 #define FORK_IDS 64
 
+/* Reads the FORK_IDS ids child |pid| writes to |fd| into |out|, closes |fd| and requires that
+ * the child exited with status 0 after writing all of them. */
+static void read_child_ids(int fd, pid_t pid, uint64_t out[FORK_IDS])
+{
+    size_t want = FORK_IDS * sizeof(out[0]), got = 0;
+    while (got < want) {
+        ssize_t n = read(fd, (char *)out + got, want - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(got, want);
+}
+
 static void test_forked_child_reseeds(void **state)
 {
     (void)state;
@@ -126,18 +144,7 @@ static void test_forked_child_reseeds(void **state)
     uint64_t mine[FORK_IDS], child[FORK_IDS];
     for (int i = 0; i < FORK_IDS; i++)
         mine[i] = span_id_u64();
-    size_t got = 0;
-    while (got < sizeof(child)) {
-        ssize_t n = read(fds[0], (char *)child + got, sizeof(child) - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(got, sizeof(child));
+    read_child_ids(fds[0], pid, child);
     /* Without a re-seed the child would repeat exactly the parent's next ids. */
     int same = 0;
     for (int i = 0; i < FORK_IDS; i++)
@@ -201,18 +208,7 @@ static void test_forked_child_short_path_spans_get_their_own_ids(void **state)
     close(fds[1]);
     uint64_t mine[FORK_IDS], child[FORK_IDS];
     span_ids_of(t, mine, FORK_IDS);
-    size_t got = 0;
-    while (got < sizeof(child)) {
-        ssize_t n = read(fds[0], (char *)child + got, sizeof(child) - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fds[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(got, sizeof(child));
+    read_child_ids(fds[0], pid, child);
     int same = 0;
     for (int i = 0; i < FORK_IDS; i++) {
         assert_true(child[i] != 0);
