@@ -145,9 +145,9 @@ struct otel__batch {
     bool *owned;                  /* batch_size entries, set in mixed runs only: not foreign */
     struct otel__batch_run *runs; /* batch_size entries: where batch's entries came from */
     uint32_t run_count;
-    _Atomic size_t inflight;      /* entries of |batch| not released yet (under consume_lock) */
-    _Atomic int64_t next_export;  /* CLOCK_MONOTONIC time the schedule delay elapses */
-    struct otel__lane *rotor;     /* where the next collection starts (under consume_lock) */
+    _Atomic size_t inflight;     /* entries of |batch| not released yet (under consume_lock) */
+    _Atomic int64_t next_export; /* CLOCK_MONOTONIC time the schedule delay elapses */
+    struct otel__lane *rotor;    /* where the next collection starts (under consume_lock) */
 
     _Atomic uint64_t exported;
     _Atomic uint64_t failed;

@@ -681,7 +681,8 @@ struct homing {
 
 /* Adds the |count| fast-path records of |data| (from lane |l|) to arrays for their thread;
  * what finds no array (memory ran out) is released here. */
-static void send_records(struct homing *hm, struct otel__lane *l, const otel_span_data *const *data, size_t count)
+static void send_records(struct homing *hm, struct otel__lane *l, const otel_span_data *const *data,
+                         size_t count)
 {
     while (count) {
         if (hm->a && (hm->home != l || hm->a->count == OTEL__POOL_ARRAY)) {

@@ -1,9 +1,9 @@
 /* The operations of SDK spans (the otel_span_ops table behind otel_span_* calls), and the
- * attribute, event and link storage they share with span start. Every setter locks the
- * record, checks that the handle's generation is still the record's and that the span still
- * records, acts, and unlocks; end retires the generation with a compare-exchange and waits out
- * a lock holder instead (recording_end); nothing here calls user code under the lock. Copies go into the
- * record's arena, with the provider's limits applied while copying. */
+ * attribute, event and link storage they share with span start. Every setter locks the record,
+ * checks that the handle's generation is still the record's and that the span still records,
+ * acts, and unlocks; end retires the generation with a compare-exchange and waits out a lock
+ * holder instead (recording_end). Nothing here calls user code under the lock. Copies go into
+ * the record's arena, with the provider's limits applied while copying. */
 #include <string.h>
 
 #include "log_internal.h"

@@ -287,8 +287,9 @@ static inline void otel__record_store_context(struct otel__span_record *rec, con
 
 /* The same from the words themselves: trace id halves |w0| and |w1|, span id |w2| (as stored
  * in memory), |flags|, not remote. */
-static inline __attribute__((always_inline)) void otel__record_store_context_words(struct otel__span_record *rec, uint64_t w0, uint64_t w1,
-                                                    uint64_t w2, uint8_t flags)
+static inline __attribute__((always_inline)) void
+otel__record_store_context_words(struct otel__span_record *rec, uint64_t w0, uint64_t w1, uint64_t w2,
+                                 uint8_t flags)
 {
     uint8_t fb[2] = { flags, 0 }; /* trace_flags, is_remote */
     uint16_t f;
@@ -548,7 +549,8 @@ static inline void otel__prefetch_record(const struct otel__span_record *r)
 /* A free record when one is at hand without a call (the magazine in use, or the next record of
  * the returned array when the queue's reference is its only one and it holds nothing to
  * release); NULL otherwise, with nothing changed. |t| is the calling thread, bound to a pool. */
-static inline __attribute__((always_inline)) struct otel__span_record *otel__pool_take_fast(struct otel__thread *t)
+static inline __attribute__((always_inline)) struct otel__span_record *
+otel__pool_take_fast(struct otel__thread *t)
 {
     struct otel__span_record *r = t->head;
     if (__builtin_expect(r != NULL, 1)) {

@@ -308,8 +308,9 @@ start_recording(struct otel__tracer *t, struct otel__provider *p, struct otel__t
 /* Options that name only the kind or mark the name static, a parent with a trace state, and
  * whatever start_span does not finish itself: the common case with these, else start_general.
  * One fork check for all three random numbers. */
-static __attribute__((noinline)) otel_span start_span_common(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
-                            const otel_parent *parent)
+static __attribute__((noinline)) otel_span start_span_common(otel_tracer *tracer, otel_str name,
+                                                             const otel_span_start_options *opts,
+                                                             const otel_parent *parent)
 {
     struct otel__tracer *t = (struct otel__tracer *)tracer;
     struct otel__provider *p = t->provider;
@@ -394,12 +395,10 @@ static __attribute__((noinline)) otel_span start_recording_slow(struct otel__tra
 /* The rest of start_span, for a root span (|has_parent| false) or a child, inlined into it
  * once for each (and into start_span_opts for options that name only the kind or a static
  * name: |opts|, |copy_name| and |kind| say what they ask). */
-static inline __attribute__((always_inline)) otel_span start_short(struct otel__tracer *t,
-                                                                   struct otel__provider *p,
-                                                                   struct otel__thread *th, otel_str name,
-                                                                   const otel_parent *parent, bool has_parent,
-                                                                   const otel_span_start_options *opts,
-                                                                   bool copy_name, otel_span_kind kind)
+static inline __attribute__((always_inline)) otel_span
+start_short(struct otel__tracer *t, struct otel__provider *p, struct otel__thread *th, otel_str name,
+            const otel_parent *parent, bool has_parent, const otel_span_start_options *opts, bool copy_name,
+            otel_span_kind kind)
 {
     otel_tracer *tracer = &t->base;
     const otel_span_context *psc = &parent->span_context;
@@ -439,24 +438,23 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
     struct otel__span_record *rec = otel__pool_take_fast(th);
     if (__builtin_expect(!rec, 0))
         return start_recording_slow(t, name, parent, NULL, copy_name, kind);
-    /* The name goes at the start of the arena's first chunk: the arena is emptied (the chunks
-     * after the one being filled are empty already). */
+    /* A copied name goes at the start of the arena's first chunk. The arena is emptied (the
+     * chunks after the one being filled are empty already). */
     struct otel__arena_chunk *c = rec->arena.head;
     size_t len = name.data ? name.len : 0; /* no data: an empty name, as on the other paths */
     otel_span_data *d = &rec->box.data;
-    if (copy_name) {
-        if (__builtin_expect(!c || len >= c->cap, 0))
-            return start_recording_slow(t, name, parent, rec, copy_name, kind);
-    } else if (!c) {
-        goto emptied; /* nothing in the arena yet */
-    }
-    struct otel__arena_chunk *cur = rec->arena.cur;
-    if (cur != c) {
-        for (struct otel__arena_chunk *x = c; x != cur;) {
-            x = x->next;
-            x->used = 0;
+    if (copy_name && __builtin_expect(!c || len >= c->cap, 0))
+        return start_recording_slow(t, name, parent, rec, copy_name, kind);
+    if (c) {
+        struct otel__arena_chunk *cur = rec->arena.cur;
+        if (cur != c) {
+            for (struct otel__arena_chunk *x = c; x != cur;) {
+                x = x->next;
+                x->used = 0;
+            }
+            rec->arena.cur = c;
         }
-        rec->arena.cur = c;
+        c->used = 0;
     }
     if (copy_name) {
         char *copy = (char *)c + OTEL__ARENA_CHUNK_HEADER;
@@ -465,8 +463,6 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
         copy[len] = '\0';
         d->name = (otel_str){ copy, len };
     } else {
-        c->used = 0;
-    emptied:
         d->name = name.data ? name : (otel_str){ "", 0 };
     }
 
@@ -483,10 +479,10 @@ static inline __attribute__((always_inline)) otel_span start_short(struct otel__
     rec->start_tick = tick;
     rec->tick_mode = (uint8_t)mode;
     /* The anchor is at most OTEL__CLOCK_ANCHOR_NS old, so 64 bits hold the product. */
-    d->start_time_ns =
-        otel__clock_tls.wall_ns +
-        (int64_t)(((uint64_t)(tick - anchor_tick) * atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed)) >>
-                  32);
+    d->start_time_ns = otel__clock_tls.wall_ns +
+                       (int64_t)(((uint64_t)(tick - anchor_tick) *
+                                  atomic_load_explicit(&otel__clock_g.mult, memory_order_relaxed)) >>
+                                 32);
 
     /* Ids: wyrand steps from one state, once the generator is known to be seeded for this
      * process. A zero (one draw in 2^64) becomes 1, without a branch or a loop that would keep
@@ -550,9 +546,9 @@ static __attribute__((noinline)) otel_span start_span_opts(otel_tracer *tracer, 
     struct otel__provider *p = t->provider;
     struct otel__thread *th = OTEL__TLS_ADDR(otel__thread_tls);
     if (opts->parent || opts->start_time_ns || opts->attrs || opts->links ||
-        (opts->flags & ~(uint32_t)OTEL_SPAN_START_STATIC_NAME) || (unsigned)opts->kind > OTEL_SPAN_KIND_CONSUMER ||
-        !p->fast_start || th->serial != p->pool.serial || atomic_load_explicit(&p->shut_down, memory_order_relaxed) ||
-        parent->trace_state)
+        (opts->flags & ~(uint32_t)OTEL_SPAN_START_STATIC_NAME) ||
+        (unsigned)opts->kind > OTEL_SPAN_KIND_CONSUMER || !p->fast_start || th->serial != p->pool.serial ||
+        atomic_load_explicit(&p->shut_down, memory_order_relaxed) || parent->trace_state)
         return start_span_common(tracer, name, opts, parent);
     bool copy_name = !(opts->flags & OTEL_SPAN_START_STATIC_NAME);
     if (!otel__span_context_valid(&parent->span_context))

@@ -465,8 +465,8 @@ static void test_lanes_another_providers_span_first_keeps_the_pools_apart(void *
     otel_tracer_provider_stats ps, qs;
     assert_int_equal(otel_tracer_provider_get_stats(tp, &ps), OTEL_OK);
     assert_int_equal(otel_tracer_provider_get_stats(other_tp, &qs), OTEL_OK);
-    print_message("own provider: %llu ended; other provider: %llu ended\n", (unsigned long long)ps.spans_ended,
-                  (unsigned long long)qs.spans_ended);
+    print_message("own provider: %llu ended; other provider: %llu ended\n",
+                  (unsigned long long)ps.spans_ended, (unsigned long long)qs.spans_ended);
     assert_int_equal(ps.spans_ended, 4 * 300);
     assert_int_equal(qs.spans_ended, 4 * 300 + 1);
     end_named(own, "own", 300); /* their records are on their way home when tp goes */
@@ -534,7 +534,9 @@ static void fork_while_queueing(bool clones)
 #endif
     otel_log_set_handler(quiet, NULL, OTEL_LOG_ERROR);
     memset(&fork_counts, 0, sizeof(fork_counts));
-    otel_batch_options bo = { .max_queue_size = 65536, .max_export_batch_size = 512, .schedule_delay_ns = 1000000 };
+    otel_batch_options bo = { .max_queue_size = 65536,
+                              .max_export_batch_size = 512,
+                              .schedule_delay_ns = 1000000 };
     otel_span_processor bp;
     otel_tracer_provider *tp = make_provider(&fork_counts, &bo, &bp);
     otel_tracer *t = otel_tracer_provider_get_tracer(tp, OTEL_STR("fork"), NULL);

@@ -340,7 +340,8 @@ static void race_on_end(void *ud, const otel_span_data *d)
     atomic_fetch_add(&r->ended, 1);
 }
 
-static otel_export_result race_export(void *ud, const otel_span_data *const *spans, size_t n, int64_t timeout_ns)
+static otel_export_result race_export(void *ud, const otel_span_data *const *spans, size_t n,
+                                      int64_t timeout_ns)
 {
     (void)timeout_ns;
     for (size_t i = 0; i < n; i++)

@@ -248,7 +248,8 @@ static void test_short_path_spans_are_complete_on_reused_records(void **state)
             assert_true(d->start_time_ns > 0 && d->end_time_ns >= d->start_time_ns);
             assert_int_equal(d->attr_count, dirty ? (child ? 2 : 1) : 0);
             assert_int_equal(d->event_count, dirty && child ? 1 : 0);
-            assert_int_equal(d->status_code, dirty && child ? OTEL_SPAN_STATUS_ERROR : OTEL_SPAN_STATUS_UNSET);
+            assert_int_equal(d->status_code,
+                             dirty && child ? OTEL_SPAN_STATUS_ERROR : OTEL_SPAN_STATUS_UNSET);
             assert_int_equal(d->status_description.len, dirty && child ? 6 : 0);
             assert_int_equal(d->link_count, 0);
             assert_int_equal(d->dropped_attr_count + d->dropped_event_count + d->dropped_link_count, 0);

@@ -335,7 +335,9 @@ static void test_batch_mixes_foreign_spans_with_the_fast_path(void **state)
 static void test_batch_foreign_span_first_then_the_fast_path(void **state)
 {
     (void)state;
-    otel_batch_options bo = { .max_queue_size = 1024, .max_export_batch_size = 64, .schedule_delay_ns = HOUR };
+    otel_batch_options bo = { .max_queue_size = 1024,
+                              .max_export_batch_size = 64,
+                              .schedule_delay_ns = HOUR };
     struct fx *f = fx_new(&bo, NULL);
     otel_span_data src;
     memset(&src, 0, sizeof(src));
