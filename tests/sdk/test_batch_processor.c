@@ -277,6 +277,23 @@ static void test_batch_exports_a_full_batch_without_waiting_for_the_delay(void *
     fx_free(f);
 }
 
+/* Hands the processor a sampled span named "foreign" that is not one of the provider's records
+ * (a clone) through on_end, as a composite processor or the application would; the queue keeps
+ * a reference of its own. */
+static void end_foreign_span(struct fx *f)
+{
+    otel_span_data src;
+    memset(&src, 0, sizeof(src));
+    src.name = OTEL_STR("foreign");
+    src.context.trace_flags = OTEL_TRACE_FLAG_SAMPLED;
+    src.context.trace_id[0] = 1;
+    src.context.span_id[0] = 1;
+    otel_span_data *c;
+    assert_int_equal(otel_span_data_clone(&src, &c), OTEL_OK);
+    f->bp.on_end(f->bp.user_data, c);
+    otel_span_data_release(c);
+}
+
 /* Spans handed to on_end directly (clones here: "foreign" to the provider's fast path, the queue
  * holds a reference of its own) interleaved with the provider's own spans in one thread's lane:
  * runs of both kinds cross segment and batch boundaries. Every span is exported once, each kind
@@ -288,20 +305,11 @@ static void test_batch_mixes_foreign_spans_with_the_fast_path(void **state)
                               .max_export_batch_size = 100,
                               .schedule_delay_ns = HOUR };
     struct fx *f = fx_new(&bo, NULL);
-    otel_span_data src;
-    memset(&src, 0, sizeof(src));
-    src.name = OTEL_STR("foreign");
-    src.context.trace_flags = OTEL_TRACE_FLAG_SAMPLED;
-    src.context.trace_id[0] = 1;
-    src.context.span_id[0] = 1;
     int own = 0, foreign = 0;
     for (int round = 0; round < 3; round++) {
         for (int i = 0; i < 700; i++) {
             if (i % 3 == 1 || (i >= 300 && i < 380)) { /* singles, and a run over 64 */
-                otel_span_data *c;
-                assert_int_equal(otel_span_data_clone(&src, &c), OTEL_OK);
-                f->bp.on_end(f->bp.user_data, c);
-                otel_span_data_release(c); /* the queue keeps its own reference */
+                end_foreign_span(f);
                 foreign++;
             } else {
                 end_spans(f, "own", 1);
@@ -339,16 +347,7 @@ static void test_batch_foreign_span_first_then_the_fast_path(void **state)
                               .max_export_batch_size = 64,
                               .schedule_delay_ns = HOUR };
     struct fx *f = fx_new(&bo, NULL);
-    otel_span_data src;
-    memset(&src, 0, sizeof(src));
-    src.name = OTEL_STR("foreign");
-    src.context.trace_flags = OTEL_TRACE_FLAG_SAMPLED;
-    src.context.trace_id[0] = 1;
-    src.context.span_id[0] = 1;
-    otel_span_data *c;
-    assert_int_equal(otel_span_data_clone(&src, &c), OTEL_OK);
-    f->bp.on_end(f->bp.user_data, c);
-    otel_span_data_release(c);
+    end_foreign_span(f);
     for (int round = 0; round < 5; round++) {
         end_spans(f, "own", 300);
         assert_int_equal(otel_tracer_provider_force_flush(f->tp, 10 * 1000 * MS), OTEL_OK);
