@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,7 +58,7 @@ struct agent {
     char dir[64];
     char sock_path[128];
     pthread_t thread;
-    volatile int stop;
+    _Atomic int stop; /* read by the agent and connection threads */
     pthread_mutex_t mu;
     struct reply script[8];
     size_t script_len; /* replies used in order; the last one repeats */

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -44,7 +45,7 @@ struct otel__grpc_client {
     char **md_values;
     size_t md_count;
     SSL_CTX *ssl_ctx;
-    uint64_t connections;
+    _Atomic uint64_t connections; /* written by the exporting thread, read by get_stats */
 
     /* The connection; fd < 0 when there is none. */
     int fd;
@@ -687,7 +688,8 @@ static enum otel__grpc_outcome open_connection(struct otel__grpc_client *c, int6
     enum otel__grpc_outcome o = tcp_connect(c, deadline, err, cap);
     if (o != OTEL__GRPC_STATUS)
         return o;
-    c->connections++;
+    atomic_store_explicit(&c->connections, atomic_load_explicit(&c->connections, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     if (c->tls) {
         o = tls_handshake(c, deadline, err, cap);
         if (o != OTEL__GRPC_STATUS) {
@@ -1044,5 +1046,5 @@ void otel__grpc_client_destroy(struct otel__grpc_client *c)
 
 uint64_t otel__grpc_connections(const struct otel__grpc_client *c)
 {
-    return c->connections;
+    return atomic_load_explicit(&c->connections, memory_order_relaxed);
 }
