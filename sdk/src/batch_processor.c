@@ -15,9 +15,10 @@
  * quarters of the queue, at most eight batches) and the worker then exports everything that
  * waits (worker_main): a signal is a system call, and on a virtual machine the inter-processor
  * interrupt behind it costs the producing thread several microseconds, paid by the application
- * once per signal. A timed sleep is no cheaper: each costs the sleeping thread about 20 us of
- * CPU on the build machine (timer programming and wake-up under KVM), so the worker does not
- * poll on a short timer either; it looks every 5 ms at most while the rate stays high.
+ * once per signal. When a CPU is to spare (fewer threads queueing than CPUs), the worker does
+ * not wait for that signal at all: it times its own next look at the span rate it measures
+ * (pace_next), so the timer's cost falls on the idle CPU; with every CPU busy producing it keeps
+ * to the signals, as a timer would preempt a producer just the same, and more often.
  *
  * The record travels with one reference: the provider's fast path hands it over (no count
  * traffic), other callers retain it. After the export the consumer does not touch the records it
@@ -40,6 +41,12 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#ifdef __linux__
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +70,9 @@
 #define HIGH_ENTER_NS (INT64_C(1) * 1000000) /* batch signals closer than this: high-water mode */
 #define HIGH_IDLE_NS (INT64_C(5) * 1000000)  /* see worker_main */
 #define HIGH_BATCHES 8u                      /* the high-water mark: at most this many batches */
+#define PACE_MIN_NS (INT64_C(20) * 1000)     /* see pace_next */
+#define PACE_SAMPLE_NS (INT64_C(20) * 1000)
+#define PACE_LATE_MAX_NS (INT64_C(200) * 1000)
 #define SEG_SLOTS OTEL__BATCH_SEG_SLOTS
 #define TLS_LANES OTEL__BATCH_TLS_LANES
 
@@ -534,6 +544,8 @@ static void wake(struct otel__batch *b, bool always)
     if (!always && (atomic_load_explicit(&b->wake_pending, memory_order_relaxed) ||
                     atomic_exchange_explicit(&b->wake_pending, true, memory_order_seq_cst)))
         return;
+    if (!always)
+        atomic_fetch_add_explicit(&b->signals, 1, memory_order_relaxed);
     uint64_t one = 1;
     ssize_t n;
     do {
@@ -851,16 +863,19 @@ static void batch_unref(struct otel__batch *b)
         batch_free(b);
 }
 
-/* Sleeps until a signal or |until| (CLOCK_MONOTONIC; INT64_MAX: no limit). */
-static void wait_for_wake(struct otel__batch *b, int64_t until)
+/* Sleeps until a signal or |until| (CLOCK_MONOTONIC; INT64_MAX: no limit). Returns true when the
+ * time ran out, false on a signal (or when |until| had passed already). */
+static bool wait_for_wake(struct otel__batch *b, int64_t until)
 {
     int64_t left = until - mono_now();
     if (left <= 0)
-        return;
+        return false;
     struct timespec ts = { (time_t)(left / NS_PER_S), (long)(left % NS_PER_S) };
     struct pollfd pfd = { .fd = b->efd, .events = POLLIN };
-    if (ppoll(&pfd, 1, until == INT64_MAX ? NULL : &ts, NULL) > 0)
+    int rc = ppoll(&pfd, 1, until == INT64_MAX ? NULL : &ts, NULL);
+    if (rc > 0)
         drain_efd(b);
+    return rc == 0;
 }
 
 /* The worker's high-water mode (see the comment at the top): entered when two producer signals
@@ -872,7 +887,89 @@ struct high_state {
     bool on;
     int64_t last_signal; /* time of the last producer signal outside the mode */
     int64_t active_at;   /* in the mode: the last wake-up that found work */
+    /* Pacing (pace_next): what the last sample of the lanes saw, and what was learned. */
+    int64_t sampled_at;  /* 0: no sample yet */
+    uint64_t tails;      /* the sum of the lanes' tails then */
+    uint32_t busy_lanes; /* lanes that queued spans between the last two samples */
+    uint32_t cpus;       /* CPUs the worker may run on */
+    double rate;         /* spans per ns, smoothed; 0: not known */
+    int64_t late_ns;     /* how late a timed wake-up comes, smoothed */
 };
+
+/* The CPUs the calling thread may run on (at least 1). */
+static uint32_t usable_cpus(void)
+{
+#ifdef __linux__
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+        return (uint32_t)CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (uint32_t)n : 1u;
+}
+
+/* In the high-water mode with a CPU to spare (fewer lanes busy than CPUs), the worker does not
+ * wait for the producers' signal: it wakes itself when the queue should be half full, at the
+ * span rate it measures, earlier by the lateness of its timed wake-ups. A signal from a producer
+ * makes it pay an inter-processor interrupt on a virtual machine, several microseconds of the
+ * application's time each; a timer costs the idle CPU instead. The signal at the high-water
+ * mark stays as the backstop. With every CPU busy producing, a timer wake-up preempts a producer
+ * as a signal does, and more often: the worker keeps to the signals then. Returns when to look
+ * next, INT64_MAX for no pacing. */
+static int64_t pace_next(struct otel__batch *b, struct high_state *hs, int64_t now, uint64_t waiting)
+{
+    if (now - hs->sampled_at >= PACE_SAMPLE_NS) {
+        uint64_t tails = 0;
+        uint32_t busy = 0;
+        for (struct otel__lane *l = atomic_load_explicit(&b->lanes, memory_order_acquire); l; l = l->next) {
+            uint64_t t = atomic_load_explicit(&l->tail, memory_order_relaxed);
+            busy += t != l->paced_tail;
+            l->paced_tail = t;
+            tails += t;
+        }
+        if (hs->sampled_at) {
+            double r = (double)(tails - hs->tails) / (double)(now - hs->sampled_at);
+            hs->rate = hs->rate > 0 ? hs->rate + (r - hs->rate) * 0.25 : r;
+            hs->busy_lanes = busy;
+        }
+        hs->tails = tails;
+        hs->sampled_at = now;
+    }
+    if (hs->busy_lanes == 0 || hs->busy_lanes >= hs->cpus || !(hs->rate > 0))
+        return INT64_MAX;
+    double target = (double)(b->max_queue / 2u);
+    int64_t t = PACE_MIN_NS;
+    if ((double)waiting < target) {
+        double until_target = (target - (double)waiting) / hs->rate - (double)hs->late_ns;
+        if (until_target > (double)PACE_MIN_NS)
+            t = until_target < (double)HIGH_IDLE_NS ? (int64_t)until_target : HIGH_IDLE_NS;
+    }
+    return now + t;
+}
+
+/* Settings of the worker thread that make its wake-ups punctual: timers without the default
+ * 50 us of slack, and (Linux 6.12 and later, EEVDF) a short time slice, so a wake-up preempts a
+ * busy thread at once instead of at the end of its slice. Failures change nothing. */
+static void worker_tune(void)
+{
+#ifdef __linux__
+    (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+    /* Only under the default policy: a real-time application's worker keeps what it inherited. */
+    if (sched_getscheduler(0) == SCHED_OTHER) {
+        /* struct sched_attr (include/uapi/linux/sched/types.h): size, policy, flags, nice,
+         * priority, runtime (the slice for SCHED_OTHER), deadline, period. */
+        struct {
+            uint32_t size, policy;
+            uint64_t flags;
+            int32_t nice;
+            uint32_t priority;
+            uint64_t runtime, deadline, period;
+        } attr = { sizeof(attr), 0u, 0u, 0, 0u, UINT64_C(100000), 0u, 0u };
+        attr.nice = getpriority(PRIO_PROCESS, 0);
+        (void)syscall(SYS_sched_setattr, 0, &attr, 0u);
+    }
+#endif
+}
 
 static void high_enter(struct otel__batch *b, struct high_state *hs, int64_t now)
 {
@@ -883,6 +980,9 @@ static void high_enter(struct otel__batch *b, struct high_state *hs, int64_t now
         return; /* no room above a batch: keep the signals */
     hs->on = true;
     hs->active_at = now;
+    hs->sampled_at = 0;
+    hs->rate = 0;
+    hs->busy_lanes = 0;
     atomic_store_explicit(&b->wake_threshold, high, memory_order_seq_cst);
 }
 
@@ -900,7 +1000,8 @@ static void *worker_main(void *arg)
 {
     struct otel__batch *b = arg;
     int64_t recheck_until = 0;
-    struct high_state hs = { .on = false, .last_signal = INT64_MIN / 2 };
+    struct high_state hs = { .on = false, .last_signal = INT64_MIN / 2, .cpus = usable_cpus() };
+    worker_tune();
     for (;;) {
         pthread_mutex_lock(&b->lock);
         bool stop = b->stop_requested;
@@ -950,7 +1051,16 @@ static void *worker_main(void *arg)
             }
             if (now - hs.active_at < HIGH_IDLE_NS) {
                 int64_t look = hs.active_at + HIGH_IDLE_NS;
-                wait_for_wake(b, look < until ? look : until);
+                int64_t paced = pace_next(b, &hs, now, waiting);
+                if (paced < look)
+                    look = paced;
+                if (look > until)
+                    look = until;
+                if (wait_for_wake(b, look) && look == paced) {
+                    atomic_fetch_add_explicit(&b->paced_wakeups, 1, memory_order_relaxed);
+                    int64_t late = mono_now() - look;
+                    hs.late_ns += ((late < PACE_LATE_MAX_NS ? late : PACE_LATE_MAX_NS) - hs.late_ns) / 8;
+                }
                 continue;
             }
             high_leave(b, &hs);
@@ -1225,6 +1335,8 @@ static void fill_stats(struct otel__batch *b, otel_batch_processor_stats *s)
     s->spans_exported = atomic_load_explicit(&b->exported, memory_order_relaxed);
     s->spans_failed = atomic_load_explicit(&b->failed, memory_order_relaxed);
     s->export_calls = atomic_load_explicit(&b->export_calls, memory_order_relaxed);
+    s->signals = atomic_load_explicit(&b->signals, memory_order_relaxed);
+    s->paced_wakeups = atomic_load_explicit(&b->paced_wakeups, memory_order_relaxed);
 }
 
 static void log_drops(struct otel__batch *b)

@@ -6,6 +6,7 @@
  * timeouts, never sleeps used as synchronisation. */
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -473,6 +474,39 @@ static void test_batch_of_one_worker_sleeps_when_the_spans_stop(void **state)
     fx_free(f);
 }
 
+/* One thread ending spans as fast as it can, with a CPU to spare: the worker enters the
+ * high-water mode and then times its own looks at the rate it measures (paced_wakeups) instead
+ * of waiting for the producer's signals, and every span is accounted for. Drops may happen on a
+ * busy machine (the queue holds about 0.1 ms of spans here); they must be counted. */
+static void test_batch_paces_its_looks_under_a_high_rate_with_a_cpu_to_spare(void **state)
+{
+    (void)state;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) < 2) {
+        print_message("one CPU: the worker has none to spare, nothing to check\n");
+        skip();
+    }
+    otel_batch_options bo = { .schedule_delay_ns = HOUR }; /* queue 2048, batches of 512 */
+    struct fx *f = fx_new(&bo, NULL);
+    f->g.c.clone = false; /* an exporter that keeps up: count, do not copy */
+    int64_t ended = 0, until = now_ms() + 300;
+    while (now_ms() < until) {
+        end_spans(f, "fast", 1000);
+        ended += 1000;
+    }
+    assert_int_equal(otel_tracer_provider_force_flush(f->tp, 10 * 1000 * MS), OTEL_OK);
+    otel_batch_processor_stats st = stats_of(f);
+    print_message("%lld spans: %llu exported, %llu dropped; %llu signals, %llu paced wake-ups\n",
+                  (long long)ended, (unsigned long long)st.spans_exported,
+                  (unsigned long long)st.spans_dropped_full, (unsigned long long)st.signals,
+                  (unsigned long long)st.paced_wakeups);
+    assert_int_equal(st.spans_received, ended);
+    assert_int_equal(st.spans_exported + st.spans_dropped_full, ended);
+    assert_int_equal(st.spans_queued, 0);
+    assert_true(st.paced_wakeups > 0);
+    fx_free(f);
+}
+
 static void test_batch_exports_in_batches_of_at_most_the_batch_size(void **state)
 {
     (void)state;
@@ -910,6 +944,7 @@ int main(void)
         cmocka_unit_test(test_batch_exports_a_batch_completed_after_the_high_water_mode_ends),
         cmocka_unit_test(test_batch_exports_a_full_batch_taken_in_credit_chunks),
         cmocka_unit_test(test_batch_of_one_worker_sleeps_when_the_spans_stop),
+        cmocka_unit_test(test_batch_paces_its_looks_under_a_high_rate_with_a_cpu_to_spare),
         cmocka_unit_test(test_batch_exports_in_batches_of_at_most_the_batch_size),
         cmocka_unit_test(test_batch_exports_a_partial_batch_after_the_schedule_delay),
         cmocka_unit_test(test_batch_queues_only_sampled_spans),

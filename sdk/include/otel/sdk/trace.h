@@ -212,6 +212,11 @@ typedef struct otel_batch_processor_stats {
     uint64_t spans_exported;         /* handed to a successful export */
     uint64_t spans_failed;           /* handed to a failed export */
     uint64_t export_calls;
+    /* The worker's wake-ups, for judging its cost: signals span end sent it (a batch ready, or
+     * the queue at its high-water mark), and the looks it timed itself under a sustained high
+     * rate with a CPU to spare (instead of a signal: a timer costs the application nothing). */
+    uint64_t signals;
+    uint64_t paced_wakeups;
 } otel_batch_processor_stats;
 
 /* Reads the counters of |bp| (the processor otel_batch_processor_create() filled; the copy the
