@@ -62,7 +62,7 @@ struct otel__lane {
     uint32_t head_idx;
     uint32_t unused;
     uint64_t flush_target; /* the tail a flush in progress drains up to (under export_lock) */
-    uint64_t paced_tail;   /* the tail the worker's pacing saw last (worker only) */
+    uint64_t paced_tail;   /* the tail the worker's pacing saw last (the worker's, not locked) */
     /* Drained segments on their way back to the producer (pushed by the consumer, taken all
      * at once by the producer into free_segs): the queue allocates nothing in steady state. */
     _Alignas(OTEL__BATCH_CACHE_LINE) _Atomic(struct otel__seg *) returned_segs;
@@ -98,6 +98,7 @@ struct otel__batch {
     int64_t delay_ns;
     int64_t export_timeout_ns; /* 0: no limit */
     bool no_thread;
+    bool pacing;                /* the worker may time its own looks (pace_next) */
     _Atomic bool accepting;     /* false from shutdown on */
     _Atomic uint32_t attention; /* nonzero: producers take the slow path first (see attend) */
     /* OTEL__BATCH_GATE_* bits: zero lets the inline fast path queue (one load instead of three:
@@ -120,6 +121,7 @@ struct otel__batch {
     _Atomic uint32_t wake_threshold;
     char pad1[OTEL__BATCH_CACHE_LINE];
     int efd;
+    int tfd;             /* the worker's timerfd for paced looks, or -1 */
     uint32_t lane_count; /* under lock */
 
     /* State shared by callers and the worker, under lock; cv signals flush and worker exit. */
@@ -177,6 +179,12 @@ extern __thread struct otel__lane_ref otel__batch_lanes_tls[OTEL__BATCH_TLS_LANE
 /* The whole enqueue (batch_processor.c). |owned|: |d| is a record of the processor's provider
  * whose one reference the queue takes over (the provider's fast path). */
 bool otel__batch_enqueue(struct otel__batch *b, const otel_span_data *d, bool owned);
+
+/* How long the worker sleeps before its next paced look (ns): until |waiting| spans grow, at
+ * |rate| spans per ns, to half of |max_queue| and of the high-water mark |high|, less the
+ * learned lateness |late_ns| of its timed wake-ups; at least 20 us, at most 5 ms. */
+int64_t otel__batch_pace_delay(uint32_t max_queue, uint32_t high, uint64_t waiting, double rate,
+                               int64_t late_ns);
 
 /* Takes the line at |p| for writing ahead of a store (prefetchw; a no-op on x86-64 CPUs without
  * it, and never a fault). GCC's write-prefetch builtin emits a plain read prefetch unless built

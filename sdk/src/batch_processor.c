@@ -15,10 +15,13 @@
  * quarters of the queue, at most eight batches) and the worker then exports everything that
  * waits (worker_main): a signal is a system call, and on a virtual machine the inter-processor
  * interrupt behind it costs the producing thread several microseconds, paid by the application
- * once per signal. When a CPU is to spare (fewer threads queueing than CPUs), the worker does
- * not wait for that signal at all: it times its own next look at the span rate it measures
- * (pace_next), so the timer's cost falls on the idle CPU; with every CPU busy producing it keeps
- * to the signals, as a timer would preempt a producer just the same, and more often.
+ * once per signal. When a CPU is to spare (fewer threads queueing than the CPUs the affinity and a
+ * cgroup quota allow), the worker does not wait for that signal: it times its own next look at
+ * the span rate it measures (pace_next), so the timer's cost falls on that CPU, which was idle
+ * as far as the worker can tell; with every CPU busy producing it keeps to the signals, as a
+ * timer would preempt a producer just the same, and more often. Pacing costs the worker more CPU
+ * than the signals (a timed wake-up of an idle vCPU costs its thread 20-30 us here, several times
+ * as many of them): opts->no_pacing turns it off.
  *
  * The record travels with one reference: the provider's fast path hands it over (no count
  * traffic), other callers retain it. After the export the consumer does not touch the records it
@@ -40,13 +43,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/resource.h>
-#ifdef __linux__
 #include <sched.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#endif
+#include <stdio.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -229,6 +229,14 @@ static void atfork_child(void)
         if (fd >= 0) {
             dup2(fd, b->efd);
             close(fd);
+        }
+        /* The same for the timerfd: the parent's worker arms that one. */
+        if (b->tfd >= 0) {
+            fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+            if (fd >= 0) {
+                dup2(fd, b->tfd);
+                close(fd);
+            }
         }
         atomic_store_explicit(&b->wake_pending, false, memory_order_relaxed);
         atomic_store_explicit(&b->wake_threshold, b->batch_size, memory_order_relaxed);
@@ -865,6 +873,36 @@ static void batch_unref(struct otel__batch *b)
 
 /* Sleeps until a signal or |until| (CLOCK_MONOTONIC; INT64_MAX: no limit). Returns true when the
  * time ran out, false on a signal (or when |until| had passed already). */
+static bool wait_for_wake(struct otel__batch *b, int64_t until);
+
+/* wait_for_wake for a paced look: on the timerfd, which has no timer slack (a poll timeout gets
+ * 50 us by default, which made 40 us sleeps last 120 us here). Without one, wait_for_wake. */
+static bool wait_paced(struct otel__batch *b, int64_t until)
+{
+    if (b->tfd < 0)
+        return wait_for_wake(b, until);
+    struct itimerspec its = { { 0, 0 }, { (time_t)(until / NS_PER_S), (long)(until % NS_PER_S) } };
+    if (timerfd_settime(b->tfd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+        return wait_for_wake(b, until);
+    struct pollfd pfd[2] = { { .fd = b->efd, .events = POLLIN }, { .fd = b->tfd, .events = POLLIN } };
+    int rc;
+    do {
+        rc = ppoll(pfd, 2, NULL, NULL);
+    } while (rc < 0 && errno == EINTR);
+    bool timed = rc > 0 && (pfd[1].revents & POLLIN);
+    if (timed) {
+        uint64_t expirations;
+        (void)!read(b->tfd, &expirations, sizeof(expirations));
+    } else {
+        /* Disarmed, so that it does not fire into a later wait. */
+        struct itimerspec off = { { 0, 0 }, { 0, 0 } };
+        (void)timerfd_settime(b->tfd, 0, &off, NULL);
+    }
+    if (rc > 0 && (pfd[0].revents & POLLIN))
+        drain_efd(b);
+    return timed;
+}
+
 static bool wait_for_wake(struct otel__batch *b, int64_t until)
 {
     int64_t left = until - mono_now();
@@ -892,20 +930,72 @@ struct high_state {
     uint64_t tails;      /* the sum of the lanes' tails then */
     uint32_t busy_lanes; /* lanes that queued spans between the last two samples */
     uint32_t cpus;       /* CPUs the worker may run on */
+    uint32_t high;       /* the producers' signal threshold in the mode */
     double rate;         /* spans per ns, smoothed; 0: not known */
-    int64_t late_ns;     /* how late a timed wake-up comes, smoothed */
+    int64_t late_ns;     /* how late a timed wake-up comes, smoothed (to within 7 ns) */
 };
 
-/* The CPUs the calling thread may run on (at least 1). */
+/* The CPU time a cgroup (v2) quota grants the calling process, in whole CPUs rounded up; 0 when
+ * there is no quota or it cannot be read. The process's own cgroup and each ancestor's cpu.max
+ * ("max 100000" or "<quota> <period>" in microseconds) are read, the least counts. */
+static uint32_t cgroup_cpu_limit(void)
+{
+    char path[512], line[600];
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    if (!f)
+        return 0;
+    bool found = false;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "0::", 3) == 0) {
+            size_t n = strcspn(line + 3, "\n");
+            if (n < sizeof(path)) {
+                memcpy(path, line + 3, n);
+                path[n] = '\0';
+                found = true;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (!found)
+        return 0;
+    uint32_t limit = 0;
+    for (;;) {
+        char file[600];
+        snprintf(file, sizeof(file), "/sys/fs/cgroup%s/cpu.max", strcmp(path, "/") == 0 ? "" : path);
+        FILE *m = fopen(file, "re");
+        if (m) {
+            long long quota, period;
+            if (fscanf(m, "%lld %lld", &quota, &period) == 2 && quota > 0 && period > 0) {
+                long long cpus = (quota + period - 1) / period;
+                if (cpus < 1)
+                    cpus = 1;
+                if (limit == 0 || cpus < (long long)limit)
+                    limit = cpus > UINT32_MAX ? UINT32_MAX : (uint32_t)cpus;
+            }
+            fclose(m);
+        }
+        char *slash = strrchr(path, '/');
+        if (!slash || slash == path)
+            break;
+        *slash = '\0';
+    }
+    return limit;
+}
+
+/* The CPUs the calling thread may use (at least 1): its affinity, capped by a cgroup quota. */
 static uint32_t usable_cpus(void)
 {
-#ifdef __linux__
+    uint32_t n = 0;
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-        return (uint32_t)CPU_COUNT(&set);
-#endif
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (uint32_t)n : 1u;
+        n = (uint32_t)CPU_COUNT(&set);
+    if (n == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        n = online > 0 ? (uint32_t)online : 1u;
+    }
+    uint32_t quota = cgroup_cpu_limit();
+    return quota && quota < n ? quota : n;
 }
 
 /* In the high-water mode with a CPU to spare (fewer lanes busy than CPUs), the worker does not
@@ -935,40 +1025,23 @@ static int64_t pace_next(struct otel__batch *b, struct high_state *hs, int64_t n
         hs->tails = tails;
         hs->sampled_at = now;
     }
-    if (hs->busy_lanes == 0 || hs->busy_lanes >= hs->cpus || !(hs->rate > 0))
+    if (!b->pacing || hs->busy_lanes == 0 || hs->busy_lanes >= hs->cpus)
         return INT64_MAX;
-    double target = (double)(b->max_queue / 2u);
-    int64_t t = PACE_MIN_NS;
-    if ((double)waiting < target) {
-        double until_target = (target - (double)waiting) / hs->rate - (double)hs->late_ns;
-        if (until_target > (double)PACE_MIN_NS)
-            t = until_target < (double)HIGH_IDLE_NS ? (int64_t)until_target : HIGH_IDLE_NS;
-    }
-    return now + t;
+    return now + otel__batch_pace_delay(b->max_queue, hs->high, waiting, hs->rate, hs->late_ns);
 }
 
-/* Settings of the worker thread that make its wake-ups punctual: timers without the default
- * 50 us of slack, and (Linux 6.12 and later, EEVDF) a short time slice, so a wake-up preempts a
- * busy thread at once instead of at the end of its slice. Failures change nothing. */
-static void worker_tune(void)
+int64_t otel__batch_pace_delay(uint32_t max_queue, uint32_t high, uint64_t waiting, double rate,
+                               int64_t late_ns)
 {
-#ifdef __linux__
-    (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
-    /* Only under the default policy: a real-time application's worker keeps what it inherited. */
-    if (sched_getscheduler(0) == SCHED_OTHER) {
-        /* struct sched_attr (include/uapi/linux/sched/types.h): size, policy, flags, nice,
-         * priority, runtime (the slice for SCHED_OTHER), deadline, period. */
-        struct {
-            uint32_t size, policy;
-            uint64_t flags;
-            int32_t nice;
-            uint32_t priority;
-            uint64_t runtime, deadline, period;
-        } attr = { sizeof(attr), 0u, 0u, 0, 0u, UINT64_C(100000), 0u, 0u };
-        attr.nice = getpriority(PRIO_PROCESS, 0);
-        (void)syscall(SYS_sched_setattr, 0, &attr, 0u);
-    }
-#endif
+    /* Half the queue, and never past half of the high-water mark: the signal there comes
+     * first otherwise (a large queue's mark is eight batches). */
+    uint32_t target = max_queue / 2u < high / 2u ? max_queue / 2u : high / 2u;
+    if (!(rate > 0) || waiting >= target)
+        return PACE_MIN_NS;
+    double t = (double)(target - waiting) / rate - (double)late_ns;
+    if (!(t > (double)PACE_MIN_NS)) /* (NaN too) */
+        return PACE_MIN_NS;
+    return t < (double)HIGH_IDLE_NS ? (int64_t)t : HIGH_IDLE_NS;
 }
 
 static void high_enter(struct otel__batch *b, struct high_state *hs, int64_t now)
@@ -980,6 +1053,7 @@ static void high_enter(struct otel__batch *b, struct high_state *hs, int64_t now
         return; /* no room above a batch: keep the signals */
     hs->on = true;
     hs->active_at = now;
+    hs->high = high;
     hs->sampled_at = 0;
     hs->rate = 0;
     hs->busy_lanes = 0;
@@ -1001,7 +1075,6 @@ static void *worker_main(void *arg)
     struct otel__batch *b = arg;
     int64_t recheck_until = 0;
     struct high_state hs = { .on = false, .last_signal = INT64_MIN / 2, .cpus = usable_cpus() };
-    worker_tune();
     for (;;) {
         pthread_mutex_lock(&b->lock);
         bool stop = b->stop_requested;
@@ -1056,7 +1129,8 @@ static void *worker_main(void *arg)
                     look = paced;
                 if (look > until)
                     look = until;
-                if (wait_for_wake(b, look) && look == paced) {
+                bool timed = look == paced ? wait_paced(b, look) : wait_for_wake(b, look);
+                if (timed && look == paced) {
                     atomic_fetch_add_explicit(&b->paced_wakeups, 1, memory_order_relaxed);
                     int64_t late = mono_now() - look;
                     hs.late_ns += ((late < PACE_LATE_MAX_NS ? late : PACE_LATE_MAX_NS) - hs.late_ns) / 8;
@@ -1405,6 +1479,8 @@ static void batch_free(struct otel__batch *b)
     }
     otel__free(b->batch);
     close(b->efd);
+    if (b->tfd >= 0)
+        close(b->tfd);
     pthread_cond_destroy(&b->cv);
     pthread_mutex_destroy(&b->lock);
     pthread_mutex_destroy(&b->export_lock);
@@ -1446,6 +1522,7 @@ otel_status otel_batch_processor_create(otel_span_exporter exporter, const otel_
                            : opts->export_timeout_ns < 0 ? 0
                                                          : opts->export_timeout_ns;
     b->no_thread = opts->no_thread;
+    b->pacing = !opts->no_thread && !opts->no_pacing;
     b->exporter = exporter;
     b->serial = atomic_fetch_add_explicit(&next_serial, 1, memory_order_relaxed);
     atomic_init(&b->accepting, true);
@@ -1471,6 +1548,8 @@ otel_status otel_batch_processor_create(otel_span_exporter exporter, const otel_
     b->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (b->efd < 0)
         goto out_free_batch;
+    /* The worker's paced looks (pace_next); without it they use a poll timeout. */
+    b->tfd = b->pacing ? timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) : -1;
     if (pthread_mutex_init(&b->lock, NULL) != 0)
         goto out_close;
     if (pthread_mutex_init(&b->export_lock, NULL) != 0)
@@ -1505,6 +1584,8 @@ out_destroy_export_lock:
 out_destroy_lock:
     pthread_mutex_destroy(&b->lock);
 out_close:
+    if (b->tfd >= 0)
+        close(b->tfd);
     close(b->efd);
 out_free_batch:
     otel__free(b->batch);

@@ -22,6 +22,7 @@
 #include "otel/otel.h"
 #include "otel/sdk/trace.h"
 #include "sdk_testlib.h"
+#include "batch.h"
 
 #define MS INT64_C(1000000)
 #define HOUR (INT64_C(3600) * 1000 * MS)
@@ -474,19 +475,15 @@ static void test_batch_of_one_worker_sleeps_when_the_spans_stop(void **state)
     fx_free(f);
 }
 
-/* One thread ending spans as fast as it can, with a CPU to spare: the worker enters the
- * high-water mode and then times its own looks at the rate it measures (paced_wakeups) instead
- * of waiting for the producer's signals, and every span is accounted for. Drops may happen on a
- * busy machine (the queue holds about 0.1 ms of spans here); they must be counted. */
-static void test_batch_paces_its_looks_under_a_high_rate_with_a_cpu_to_spare(void **state)
+/* One thread ending spans as fast as it can for 300 ms, with a CPU to spare: the worker enters
+ * the high-water mode and then times its own looks at the rate it measures (paced_wakeups)
+ * instead of waiting for the producer's signals, also with a queue large enough that its
+ * high-water mark (eight batches) is below half of it. Every span is accounted for. Drops may
+ * happen on a busy machine (the default queue holds about 0.1 ms of spans); when there are few,
+ * the worker was not starved, and its own looks must outnumber the signals. */
+static void paced_run(uint32_t queue, bool pacing)
 {
-    (void)state;
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) < 2) {
-        print_message("one CPU: the worker has none to spare, nothing to check\n");
-        skip();
-    }
-    otel_batch_options bo = { .schedule_delay_ns = HOUR }; /* queue 2048, batches of 512 */
+    otel_batch_options bo = { .max_queue_size = queue, .schedule_delay_ns = HOUR, .no_pacing = !pacing };
     struct fx *f = fx_new(&bo, NULL);
     f->g.c.clone = false; /* an exporter that keeps up: count, do not copy */
     int64_t ended = 0, until = now_ms() + 300;
@@ -496,15 +493,58 @@ static void test_batch_paces_its_looks_under_a_high_rate_with_a_cpu_to_spare(voi
     }
     assert_int_equal(otel_tracer_provider_force_flush(f->tp, 10 * 1000 * MS), OTEL_OK);
     otel_batch_processor_stats st = stats_of(f);
-    print_message("%lld spans: %llu exported, %llu dropped; %llu signals, %llu paced wake-ups\n",
-                  (long long)ended, (unsigned long long)st.spans_exported,
-                  (unsigned long long)st.spans_dropped_full, (unsigned long long)st.signals,
-                  (unsigned long long)st.paced_wakeups);
+    print_message("queue %u%s: %lld spans, %llu exported, %llu dropped; %llu signals, %llu paced "
+                  "wake-ups\n",
+                  queue, pacing ? "" : " (no_pacing)", (long long)ended,
+                  (unsigned long long)st.spans_exported, (unsigned long long)st.spans_dropped_full,
+                  (unsigned long long)st.signals, (unsigned long long)st.paced_wakeups);
     assert_int_equal(st.spans_received, ended);
     assert_int_equal(st.spans_exported + st.spans_dropped_full, ended);
     assert_int_equal(st.spans_queued, 0);
-    assert_true(st.paced_wakeups > 0);
+    if (!pacing) {
+        assert_int_equal(st.paced_wakeups, 0);
+    } else {
+        assert_true(st.paced_wakeups > 0);
+        if (st.spans_dropped_full * 100 < (uint64_t)ended)
+            assert_true(st.paced_wakeups > st.signals);
+    }
     fx_free(f);
+}
+
+static void test_batch_paces_its_looks_under_a_high_rate_with_a_cpu_to_spare(void **state)
+{
+    (void)state;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) < 2) {
+        print_message("one CPU: the worker has none to spare, nothing to check\n");
+        skip();
+    }
+    paced_run(2048, true);
+    paced_run(16384, true);
+    paced_run(2048, false);
+}
+
+/* The pacing arithmetic: the look comes when the queue should be half full (or half the
+ * high-water mark, if lower), earlier by the lateness learned, within 20 us and 5 ms. */
+static void test_batch_pace_delay(void **state)
+{
+    (void)state;
+    const int64_t us = 1000;
+    /* 2048 queue, mark 1536 (target 768), 10 spans/us, nothing waiting, not late: 76.8 us. */
+    assert_int_equal(otel__batch_pace_delay(2048, 1536, 0, 0.01, 0), 76800);
+    /* Learned lateness comes off; what waits already too. */
+    assert_int_equal(otel__batch_pace_delay(2048, 1536, 0, 0.01, 30 * us), 46800);
+    assert_int_equal(otel__batch_pace_delay(2048, 1536, 268, 0.01, 0), 50000);
+    /* A large queue: half of the mark (8 batches of 512), not half of the queue. */
+    assert_int_equal(otel__batch_pace_delay(65536, 4096, 0, 0.01, 0), 204800);
+    /* Bounds: at least 20 us (at or past the target, or very late), at most 5 ms. */
+    assert_int_equal(otel__batch_pace_delay(2048, 1536, 768, 0.01, 0), 20 * us);
+    assert_int_equal(otel__batch_pace_delay(2048, 1536, 5000, 0.01, 0), 20 * us);
+    assert_int_equal(otel__batch_pace_delay(2048, 1536, 0, 0.01, 200 * us), 20 * us);
+    assert_int_equal(otel__batch_pace_delay(2048, 1536, 0, 1e-9, 0), 5000 * us);
+    /* No rate known (or nonsense): the shortest look. */
+    assert_int_equal(otel__batch_pace_delay(2048, 1536, 0, 0.0, 0), 20 * us);
+    assert_int_equal(otel__batch_pace_delay(2048, 1536, 0, -1.0, 0), 20 * us);
 }
 
 static void test_batch_exports_in_batches_of_at_most_the_batch_size(void **state)
@@ -945,6 +985,7 @@ int main(void)
         cmocka_unit_test(test_batch_exports_a_full_batch_taken_in_credit_chunks),
         cmocka_unit_test(test_batch_of_one_worker_sleeps_when_the_spans_stop),
         cmocka_unit_test(test_batch_paces_its_looks_under_a_high_rate_with_a_cpu_to_spare),
+        cmocka_unit_test(test_batch_pace_delay),
         cmocka_unit_test(test_batch_exports_in_batches_of_at_most_the_batch_size),
         cmocka_unit_test(test_batch_exports_a_partial_batch_after_the_schedule_delay),
         cmocka_unit_test(test_batch_queues_only_sampled_spans),

@@ -181,6 +181,11 @@ typedef struct otel_batch_options {
                                      * means) */
     bool no_thread;                 /* event-loop mode: no SDK thread; the host drives exports
                                      * with otel_batch_processor_tick() */
+    bool no_pacing;                 /* the worker never times its own looks: under a sustained
+                                     * high span rate with a CPU to spare it normally does,
+                                     * which saves span end the cost of waking it (several us
+                                     * per wake-up on a virtual machine) and drops fewer spans,
+                                     * for more of the worker's CPU (docs/ARCHITECTURE.md) */
 } otel_batch_options;
 
 /* A batch span processor in front of |exporter|; |opts| may be NULL (all defaults). Takes
