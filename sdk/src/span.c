@@ -723,7 +723,7 @@ static __attribute__((noinline)) void recording_end_timed(struct otel__span_reco
         end_time_ns = rec->tick_mode ? otel__clock_end(rec->tick_mode, rec->start_tick, d->start_time_ns)
                                      : otel__clock_wall_now();
     d->end_time_ns = end_time_ns < d->start_time_ns ? d->start_time_ns : end_time_ns;
-    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
+    if (__builtin_expect(otel__arena_total_cap(&rec->arena) > OTEL__ARENA_KEEP_BYTES, 0))
         rec->flags |= OTEL__REC_BIG_ARENA;
     recording_end_finish(rec);
 }
@@ -775,7 +775,7 @@ static inline __attribute__((always_inline)) void recording_end(struct otel__spa
     recording_end_timed(rec, end_time_ns);
     return;
 #endif
-    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
+    if (__builtin_expect(otel__arena_total_cap(&rec->arena) > OTEL__ARENA_KEEP_BYTES, 0))
         rec->flags |= OTEL__REC_BIG_ARENA;
 
     struct otel__provider *p = rec->provider;

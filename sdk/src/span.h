@@ -36,16 +36,26 @@ struct otel__provider;
 
 struct otel__arena_chunk {
     struct otel__arena_chunk *next;
-    size_t cap;
-    size_t used;
+    uint32_t cap;
+    uint32_t used;
+    /* In the head chunk only: the bytes of all chunks (at most OTEL__ARENA_MAX_BYTES). Kept here
+     * rather than in struct otel__arena, whose every byte the 256-byte record pays for, even
+     * when the span copies nothing and has no chunk at all. */
+    uint32_t total_cap;
+    uint32_t unused;
     /* cap bytes follow, 8-byte aligned */
 };
 
 struct otel__arena {
     struct otel__arena_chunk *head; /* chunks in allocation order */
     struct otel__arena_chunk *cur;  /* the chunk being filled; later ones are empty */
-    uint32_t total_cap;             /* bytes of all chunks (at most OTEL__ARENA_MAX_BYTES) */
 };
+
+/* The bytes of all of |a|'s chunks. */
+static inline size_t otel__arena_total_cap(const struct otel__arena *a)
+{
+    return a->head ? a->head->total_cap : 0;
+}
 
 /* A position to roll back to when a multi-part copy fails half-way. */
 struct otel__arena_mark {
@@ -128,14 +138,14 @@ static inline void *otel__arena_alloc(struct otel__arena *a, size_t size, size_t
     if (__builtin_expect(c != NULL, 1)) {
         size_t off = (c->used + (align - 1)) & ~(align - 1);
         if (__builtin_expect(off <= c->cap && c->cap - off >= size, 1)) {
-            c->used = off + size;
+            c->used = (uint32_t)(off + size);
             return (char *)c + OTEL__ARENA_CHUNK_HEADER + off;
         }
         /* The next chunk is empty (kept from an earlier span): start it. */
         c = c->next;
         if (c && size <= c->cap) {
             a->cur = c;
-            c->used = size;
+            c->used = (uint32_t)size;
             return (char *)c + OTEL__ARENA_CHUNK_HEADER;
         }
     }
@@ -168,7 +178,7 @@ static inline void otel__arena_reset(struct otel__arena *a)
     struct otel__arena_chunk *c = a->head;
     if (!c)
         return;
-    if (__builtin_expect(a->total_cap <= OTEL__ARENA_KEEP_BYTES, 1)) {
+    if (__builtin_expect(c->total_cap <= OTEL__ARENA_KEEP_BYTES, 1)) {
         for (; c; c = c->next)
             c->used = 0;
         a->cur = a->head;
@@ -257,6 +267,7 @@ struct otel__span_record {
     struct otel__provider *provider;
     struct otel__span_data_box box; /* box.data is what processors and exporters see */
     struct otel__arena arena;
+    uint64_t spare; /* free (the arena's total moved into its head chunk) */
 };
 
 #define OTEL__RECORD_FROM_IMPL(p) ((struct otel__span_record *)(void *)(p))

@@ -258,12 +258,12 @@ static void test_span_replacing_a_string_in_a_loop_does_not_grow_the_arena(void 
     char buf[32];
     otel_span_set_attr_str(s, OTEL_STR("progress"), OTEL_STR("progress 00000"));
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(s.impl);
-    size_t cap = rec->arena.total_cap;
+    size_t cap = otel__arena_total_cap(&rec->arena);
     for (int i = 0; i < 10000; i++) {
         int n = snprintf(buf, sizeof(buf), "progress %05d", i);
         otel_span_set_attr_str(s, OTEL_STR("progress"), (otel_str){ buf, (size_t)n });
     }
-    assert_int_equal(rec->arena.total_cap, cap);
+    assert_int_equal(otel__arena_total_cap(&rec->arena), cap);
     const otel_span_data *d = end_and_get(f, s);
     assert_true(str_is(d->attrs[0].value.as.s, "progress 09999"));
     fx_free(f);
