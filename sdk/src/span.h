@@ -194,12 +194,12 @@ void otel__arena_free(struct otel__arena *a);
  * ------------------------------------------------------------------------------------------- */
 
 /* A record is 256 bytes on x86-64, four cache lines (test_span_record_memory_footprint guards
- * it): 64 bytes of bookkeeping, the 168-byte otel_span_data that processors and exporters read
+ * it): 56 bytes of bookkeeping, the 168-byte otel_span_data that processors and exporters read
  * in place, and the arena. The first line holds everything the exporting thread touches to give
- * a finished record back (reference count, state, flags, free-list links), so recycling costs one
- * cache line moving between cores. Attributes, events, links and copied strings live in the
- * arena, whose first chunk (OTEL__ARENA_FIRST_CHUNK bytes) is allocated on the first copy and
- * kept across reuse. */
+ * a finished record back (reference count, state, flags, free-list links, provider), so
+ * recycling costs one cache line moving between cores; the data starts in its last 8 bytes.
+ * Attributes, events, links and copied strings live in the arena, whose first chunk
+ * (OTEL__ARENA_FIRST_CHUNK bytes) is allocated on the first copy and kept across reuse. */
 
 enum otel__record_state {
     OTEL__REC_FREE = 0,              /* in the pool */
@@ -222,16 +222,16 @@ enum {
     OTEL__REC_CLEAN = 1u << 4,
 };
 
-enum otel__box_kind {
-    OTEL__BOX_RECORD = 1,
-    OTEL__BOX_CLONE = 2,
-};
-
 /* What otel_span_data_retain/release find in front of an otel_span_data, both in a record and in
- * a clone, so retain and release work on either. */
+ * a clone, so retain and release work on either. The kind of holder is a bit of the reference
+ * count, set for a clone and never for a record, which retain and release leave alone: a record's
+ * count is then the plain number, and the hot paths that test it for 1 need no mask. */
+#define OTEL__REFS_CLONE (1u << 31)
+#define OTEL__REFS_COUNT (~OTEL__REFS_CLONE)
+
 struct otel__span_data_box {
-    _Atomic uint32_t refs;
-    uint32_t kind; /* enum otel__box_kind */
+    uint32_t owner;        /* a record's lock, state, flags and tick mode (see below); 0 in a clone */
+    _Atomic uint32_t refs; /* references, and OTEL__REFS_CLONE */
     otel_span_data data;
 };
 
@@ -242,12 +242,6 @@ struct otel__span_record {
     struct otel_span_impl impl; /* first: the API dispatches through impl.ops */
     /* The handle generation: bumped by end, so every older handle is dead. */
     _Atomic uint64_t gen;
-    /* Guards the mutable fields below while the span records (state, data, arrays, arena). */
-    _Atomic uint32_t lock;
-    _Atomic uint8_t state; /* enum otel__record_state */
-    uint8_t flags;         /* OTEL__REC_* */
-    uint8_t tick_mode;     /* the clock mode of start_tick (clock.h); 0: explicit start time */
-    uint8_t unused;
     union {
         struct {               /* while the span lives */
             uint32_t attr_cap; /* capacity of data.attrs */
@@ -265,9 +259,20 @@ struct otel__span_record {
         struct otel__span_record *next_free; /* while in the pool */
     };
     struct otel__provider *provider;
-    struct otel__span_data_box box; /* box.data is what processors and exporters see */
+    /* The box's owner word holds the record's own bytes: lock, state, flags, tick mode and the
+     * reference count share one 8-byte word at the end of the first line. */
+    union {
+        struct {
+            /* Guards the mutable fields while the span records (state, data, arrays, arena). */
+            _Atomic uint8_t lock;
+            _Atomic uint8_t state; /* enum otel__record_state */
+            uint8_t flags;         /* OTEL__REC_* */
+            uint8_t tick_mode;     /* the clock mode of start_tick (clock.h); 0: explicit start time */
+        };
+        struct otel__span_data_box box; /* box.data is what processors and exporters see */
+    };
+    char spare[16]; /* free */
     struct otel__arena arena;
-    uint64_t spare; /* free (the arena's total moved into its head chunk) */
 };
 
 #define OTEL__RECORD_FROM_IMPL(p) ((struct otel__span_record *)(void *)(p))
@@ -385,7 +390,7 @@ static inline void otel__cpu_relax(void)
 /* Tiny spin lock: spans are locked for a few hundred nanoseconds at most and never across a
  * call into user code, so a futex-backed mutex would only add size. Sequentially consistent (an
  * xchg on x86 either way): span end (recording_end, nonrecording_end in span.c) relies on it. */
-static inline void otel__spin_lock(_Atomic uint32_t *l)
+static inline void otel__spin_lock(_Atomic uint8_t *l)
 {
     for (;;) {
         if (!atomic_exchange_explicit(l, 1u, memory_order_seq_cst))
@@ -396,7 +401,7 @@ static inline void otel__spin_lock(_Atomic uint32_t *l)
     }
 }
 
-static inline void otel__spin_unlock(_Atomic uint32_t *l)
+static inline void otel__spin_unlock(_Atomic uint8_t *l)
 {
     atomic_store_explicit(l, 0u, memory_order_release);
 }
