@@ -25,8 +25,9 @@ struct otel__provider;
  * it is recycled (up to OTEL__ARENA_KEEP_BYTES), so a steady stream of spans allocates nothing.
  * ------------------------------------------------------------------------------------------- */
 
-/* Chunk sizes include the chunk header. The first chunk is small (a copied span name); each
- * next one doubles, or fits the request that needed it with room to spare. */
+/* Chunk sizes include the chunk header. The first chunk is small (a long span name, or the
+ * first attributes); each next one doubles, or fits the request that needed it with room to
+ * spare. */
 #define OTEL__ARENA_FIRST_CHUNK 64u
 /* Chunks a recycled record keeps for its next span: bounds what the pool holds. */
 #define OTEL__ARENA_KEEP_BYTES 1024u
@@ -193,13 +194,17 @@ void otel__arena_free(struct otel__arena *a);
  * Records
  * ------------------------------------------------------------------------------------------- */
 
-/* A record is 256 bytes on x86-64, four cache lines (test_span_record_memory_footprint guards
+/* A record is 256 bytes on x86-64, four cache lines (test_record_is_four_cache_lines guards
  * it): 56 bytes of bookkeeping, the 168-byte otel_span_data that processors and exporters read
- * in place, and the arena. The first line holds everything the exporting thread touches to give
- * a finished record back (reference count, state, flags, free-list links, provider), so
- * recycling costs one cache line moving between cores; the data starts in its last 8 bytes.
- * Attributes, events, links and copied strings live in the arena, whose first chunk
- * (OTEL__ARENA_FIRST_CHUNK bytes) is allocated on the first copy and kept across reuse. */
+ * in place, a 16-byte buffer for a short copied name, and the arena. The first line holds
+ * everything the exporting thread touches to give a finished record back (reference count,
+ * state, flags, free-list links, provider), so recycling costs one cache line moving between
+ * cores; the data starts in its last 8 bytes (the first word of the trace id). The second line
+ * holds the rest of the context, the parent, kind, name and start and end times; the third the
+ * attributes, events, links and status; the fourth the trace state, resource, scope, the name
+ * buffer and the arena. Attributes, events, links and longer copied strings live in the arena,
+ * whose first chunk (OTEL__ARENA_FIRST_CHUNK bytes) is allocated on the first copy and kept
+ * across reuse: a span with a short copied name and nothing else allocates no chunk. */
 
 enum otel__record_state {
     OTEL__REC_FREE = 0,              /* in the pool */
@@ -209,12 +214,17 @@ enum otel__record_state {
     OTEL__REC_NONRECORDING_LAZY = 4, /* the same, its new ids not drawn yet (see span.c) */
 };
 
+/* Copied span names up to this length live in the record itself (name_buf). */
+#define OTEL__NAME_INLINE 16u
+
 /* otel__span_record.flags */
 enum {
-    OTEL__REC_NAME_COPIED = 1u << 0, /* data.name lives in the arena (may be overwritten) */
-    OTEL__REC_HAS_REFS = 1u << 1,    /* data holds trace-state references to release */
-    OTEL__REC_BIG_ARENA = 1u << 2,   /* the arena outgrew OTEL__ARENA_KEEP_BYTES: trim it */
-    OTEL__REC_LAZY_ROOT = 1u << 3,   /* lazy non-recording span of a new trace: no trace id yet */
+    /* data.name is the record's own copy (in name_buf or the arena), which update_name may
+     * overwrite in place; else it points at the caller's static string. */
+    OTEL__REC_NAME_COPIED = 1u << 0,
+    OTEL__REC_HAS_REFS = 1u << 1,  /* data holds trace-state references to release */
+    OTEL__REC_BIG_ARENA = 1u << 2, /* the arena outgrew OTEL__ARENA_KEEP_BYTES: trim it */
+    OTEL__REC_LAZY_ROOT = 1u << 3, /* lazy non-recording span of a new trace: no trace id yet */
     /* The record's data is as otel__record_clear_data leaves it (what the setters fill is
      * empty, the kind is INTERNAL, no trace state): no setter ran since the last clear, and the
      * span did not start with another kind or a trace state. Setters remove it; anything that
@@ -271,11 +281,25 @@ struct otel__span_record {
         };
         struct otel__span_data_box box; /* box.data is what processors and exporters see */
     };
-    char spare[16]; /* free */
+    /* A copied span name of up to OTEL__NAME_INLINE bytes, so a span that copies nothing else
+     * needs no arena chunk at all (no NUL: otel_str has a length). Longer names go to the
+     * arena. */
+    char name_buf[OTEL__NAME_INLINE];
     struct otel__arena arena;
 };
 
 #define OTEL__RECORD_FROM_IMPL(p) ((struct otel__span_record *)(void *)(p))
+
+/* A copy of span name |s| (|len| bytes) that |rec| owns: in name_buf when it fits, else in the
+ * arena (NUL-terminated there); NULL when memory runs out. */
+static inline char *otel__record_copy_name(struct otel__span_record *rec, const char *s, size_t len)
+{
+    if (__builtin_expect(len <= OTEL__NAME_INLINE, 1)) {
+        otel__copy_small(rec->name_buf, s, len);
+        return rec->name_buf;
+    }
+    return otel__arena_strdup(&rec->arena, s, len);
+}
 
 /* The record whose box.data is |d| (only for data that lives in a record). */
 static inline struct otel__span_record *otel__record_of_data(const otel_span_data *d)
