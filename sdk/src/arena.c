@@ -18,7 +18,7 @@ static void *chunk_take(struct otel__arena_chunk *c, size_t size, size_t align)
     size_t off = (c->used + (align - 1)) & ~(align - 1);
     if (off > c->cap || c->cap - off < size)
         return NULL;
-    c->used = off + size;
+    c->used = (uint32_t)(off + size);
     return chunk_data(c) + off;
 }
 
@@ -32,7 +32,8 @@ void *otel__arena_alloc_slow(struct otel__arena *a, size_t size, size_t align)
             return p;
         }
     }
-    if (size > OTEL__ARENA_MAX_BYTES || a->total_cap + size > OTEL__ARENA_MAX_BYTES)
+    size_t total = otel__arena_total_cap(a);
+    if (size > OTEL__ARENA_MAX_BYTES || total + size > OTEL__ARENA_MAX_BYTES)
         return NULL;
     /* Chunks double, so a span with much text needs few of them; a chunk made for a request
      * that does not fit keeps some room for what usually follows it. Sizes count the header,
@@ -52,13 +53,14 @@ void *otel__arena_alloc_slow(struct otel__arena *a, size_t size, size_t align)
     if (!c)
         return NULL;
     c->next = NULL;
-    c->cap = cap;
+    c->cap = (uint32_t)cap;
     c->used = 0;
+    c->unused = 0;
     if (last)
         last->next = c;
     else
         a->head = c;
-    a->total_cap += (uint32_t)cap;
+    a->head->total_cap = (uint32_t)(total + cap);
     a->cur = c;
     return chunk_take(c, size, align);
 }
@@ -94,7 +96,8 @@ void otel__arena_reset_slow(struct otel__arena *a)
         c->used = 0;
         link = &c->next;
     }
-    a->total_cap = (uint32_t)kept;
+    if (a->head)
+        a->head->total_cap = (uint32_t)kept;
     a->cur = a->head;
 }
 
@@ -108,5 +111,4 @@ void otel__arena_free(struct otel__arena *a)
     }
     a->head = NULL;
     a->cur = NULL;
-    a->total_cap = 0;
 }

@@ -504,7 +504,8 @@ static void learn_provider(struct otel__batch *b, const otel_span_data *d)
 {
     const struct otel__span_data_box *box =
         (const void *)((const char *)d - offsetof(struct otel__span_data_box, data));
-    if (box->kind != OTEL__BOX_RECORD)
+    /* The caller holds a reference: the kind bit cannot change under us. */
+    if (atomic_load_explicit(&box->refs, memory_order_relaxed) & OTEL__REFS_CLONE)
         return;
     const struct otel__span_record *rec =
         (const void *)((const char *)box - offsetof(struct otel__span_record, box));

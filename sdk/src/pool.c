@@ -248,8 +248,7 @@ static struct otel__pool_slab *slab_new(struct otel__pool *pool)
         atomic_init(&r->gen, 1);
         atomic_init(&r->lock, 0);
         atomic_init(&r->state, OTEL__REC_FREE);
-        atomic_init(&r->box.refs, 0);
-        r->box.kind = OTEL__BOX_RECORD;
+        atomic_init(&r->box.refs, 0); /* no OTEL__REFS_CLONE: a record */
         r->provider = pool->provider;
         /* Constant for the provider's lifetime: set once here, not at every start. */
         r->box.data.resource = resource;

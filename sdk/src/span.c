@@ -561,11 +561,17 @@ static void span_update_name(struct otel_span_impl *impl, uint64_t gen, otel_str
     if (!str_ok(name) || !lock_live(rec, gen))
         return;
     otel_span_data *d = &rec->box.data;
+    /* The record's own copy is overwritten when the new name fits in it (no NUL after it: a
+     * name in name_buf may fill the buffer). */
     if ((rec->flags & OTEL__REC_NAME_COPIED) && name.len <= d->name.len) {
-        char *p = (char *)d->name.data;
-        memmove(p, name.data, name.len);
-        p[name.len] = '\0';
+        if (name.len)
+            memmove((char *)d->name.data, name.data, name.len);
         d->name.len = name.len;
+    } else if (name.len <= OTEL__NAME_INLINE) {
+        if (name.len)
+            memmove(rec->name_buf, name.data, name.len);
+        d->name = (otel_str){ rec->name_buf, name.len };
+        rec->flags |= OTEL__REC_NAME_COPIED;
     } else {
         char *p = otel__arena_strdup(&rec->arena, name.data, name.len);
         if (p) {
@@ -723,7 +729,7 @@ static __attribute__((noinline)) void recording_end_timed(struct otel__span_reco
         end_time_ns = rec->tick_mode ? otel__clock_end(rec->tick_mode, rec->start_tick, d->start_time_ns)
                                      : otel__clock_wall_now();
     d->end_time_ns = end_time_ns < d->start_time_ns ? d->start_time_ns : end_time_ns;
-    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
+    if (__builtin_expect(otel__arena_total_cap(&rec->arena) > OTEL__ARENA_KEEP_BYTES, 0))
         rec->flags |= OTEL__REC_BIG_ARENA;
     recording_end_finish(rec);
 }
@@ -775,7 +781,7 @@ static inline __attribute__((always_inline)) void recording_end(struct otel__spa
     recording_end_timed(rec, end_time_ns);
     return;
 #endif
-    if (__builtin_expect(rec->arena.total_cap > OTEL__ARENA_KEEP_BYTES, 0))
+    if (__builtin_expect(otel__arena_total_cap(&rec->arena) > OTEL__ARENA_KEEP_BYTES, 0))
         rec->flags |= OTEL__REC_BIG_ARENA;
 
     struct otel__provider *p = rec->provider;

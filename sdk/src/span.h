@@ -25,8 +25,9 @@ struct otel__provider;
  * it is recycled (up to OTEL__ARENA_KEEP_BYTES), so a steady stream of spans allocates nothing.
  * ------------------------------------------------------------------------------------------- */
 
-/* Chunk sizes include the chunk header. The first chunk is small (a copied span name); each
- * next one doubles, or fits the request that needed it with room to spare. */
+/* Chunk sizes include the chunk header. The first chunk is small (a long span name, or the
+ * first attributes); each next one doubles, or fits the request that needed it with room to
+ * spare. */
 #define OTEL__ARENA_FIRST_CHUNK 64u
 /* Chunks a recycled record keeps for its next span: bounds what the pool holds. */
 #define OTEL__ARENA_KEEP_BYTES 1024u
@@ -36,16 +37,26 @@ struct otel__provider;
 
 struct otel__arena_chunk {
     struct otel__arena_chunk *next;
-    size_t cap;
-    size_t used;
+    uint32_t cap;
+    uint32_t used;
+    /* In the head chunk only: the bytes of all chunks (at most OTEL__ARENA_MAX_BYTES). Kept here
+     * rather than in struct otel__arena, whose every byte the 256-byte record pays for, even
+     * when the span copies nothing and has no chunk at all. */
+    uint32_t total_cap;
+    uint32_t unused;
     /* cap bytes follow, 8-byte aligned */
 };
 
 struct otel__arena {
     struct otel__arena_chunk *head; /* chunks in allocation order */
     struct otel__arena_chunk *cur;  /* the chunk being filled; later ones are empty */
-    uint32_t total_cap;             /* bytes of all chunks (at most OTEL__ARENA_MAX_BYTES) */
 };
+
+/* The bytes of all of |a|'s chunks. */
+static inline size_t otel__arena_total_cap(const struct otel__arena *a)
+{
+    return a->head ? a->head->total_cap : 0;
+}
 
 /* A position to roll back to when a multi-part copy fails half-way. */
 struct otel__arena_mark {
@@ -128,14 +139,14 @@ static inline void *otel__arena_alloc(struct otel__arena *a, size_t size, size_t
     if (__builtin_expect(c != NULL, 1)) {
         size_t off = (c->used + (align - 1)) & ~(align - 1);
         if (__builtin_expect(off <= c->cap && c->cap - off >= size, 1)) {
-            c->used = off + size;
+            c->used = (uint32_t)(off + size);
             return (char *)c + OTEL__ARENA_CHUNK_HEADER + off;
         }
         /* The next chunk is empty (kept from an earlier span): start it. */
         c = c->next;
         if (c && size <= c->cap) {
             a->cur = c;
-            c->used = size;
+            c->used = (uint32_t)size;
             return (char *)c + OTEL__ARENA_CHUNK_HEADER;
         }
     }
@@ -168,7 +179,7 @@ static inline void otel__arena_reset(struct otel__arena *a)
     struct otel__arena_chunk *c = a->head;
     if (!c)
         return;
-    if (__builtin_expect(a->total_cap <= OTEL__ARENA_KEEP_BYTES, 1)) {
+    if (__builtin_expect(c->total_cap <= OTEL__ARENA_KEEP_BYTES, 1)) {
         for (; c; c = c->next)
             c->used = 0;
         a->cur = a->head;
@@ -183,13 +194,17 @@ void otel__arena_free(struct otel__arena *a);
  * Records
  * ------------------------------------------------------------------------------------------- */
 
-/* A record is 256 bytes on x86-64, four cache lines (test_span_record_memory_footprint guards
- * it): 64 bytes of bookkeeping, the 168-byte otel_span_data that processors and exporters read
- * in place, and the arena. The first line holds everything the exporting thread touches to give
- * a finished record back (reference count, state, flags, free-list links), so recycling costs one
- * cache line moving between cores. Attributes, events, links and copied strings live in the
- * arena, whose first chunk (OTEL__ARENA_FIRST_CHUNK bytes) is allocated on the first copy and
- * kept across reuse. */
+/* A record is 256 bytes on x86-64, four cache lines (test_record_is_four_cache_lines guards
+ * it): 56 bytes of bookkeeping, the 168-byte otel_span_data that processors and exporters read
+ * in place, a 16-byte buffer for a short copied name, and the arena. The first line holds
+ * everything the exporting thread touches to give a finished record back (reference count,
+ * state, flags, free-list links, provider), so recycling costs one cache line moving between
+ * cores; the data starts in its last 8 bytes (the first word of the trace id). The second line
+ * holds the rest of the context, the parent, kind, name and start and end times; the third the
+ * attributes, events, links and status; the fourth the trace state, resource, scope, the name
+ * buffer and the arena. Attributes, events, links and longer copied strings live in the arena,
+ * whose first chunk (OTEL__ARENA_FIRST_CHUNK bytes) is allocated on the first copy and kept
+ * across reuse: a span with a short copied name and nothing else allocates no chunk. */
 
 enum otel__record_state {
     OTEL__REC_FREE = 0,              /* in the pool */
@@ -199,12 +214,17 @@ enum otel__record_state {
     OTEL__REC_NONRECORDING_LAZY = 4, /* the same, its new ids not drawn yet (see span.c) */
 };
 
+/* Copied span names up to this length live in the record itself (name_buf). */
+#define OTEL__NAME_INLINE 16u
+
 /* otel__span_record.flags */
 enum {
-    OTEL__REC_NAME_COPIED = 1u << 0, /* data.name lives in the arena (may be overwritten) */
-    OTEL__REC_HAS_REFS = 1u << 1,    /* data holds trace-state references to release */
-    OTEL__REC_BIG_ARENA = 1u << 2,   /* the arena outgrew OTEL__ARENA_KEEP_BYTES: trim it */
-    OTEL__REC_LAZY_ROOT = 1u << 3,   /* lazy non-recording span of a new trace: no trace id yet */
+    /* data.name is the record's own copy (in name_buf or the arena), which update_name may
+     * overwrite in place; else it points at the caller's static string. */
+    OTEL__REC_NAME_COPIED = 1u << 0,
+    OTEL__REC_HAS_REFS = 1u << 1,  /* data holds trace-state references to release */
+    OTEL__REC_BIG_ARENA = 1u << 2, /* the arena outgrew OTEL__ARENA_KEEP_BYTES: trim it */
+    OTEL__REC_LAZY_ROOT = 1u << 3, /* lazy non-recording span of a new trace: no trace id yet */
     /* The record's data is as otel__record_clear_data leaves it (what the setters fill is
      * empty, the kind is INTERNAL, no trace state): no setter ran since the last clear, and the
      * span did not start with another kind or a trace state. Setters remove it; anything that
@@ -212,16 +232,16 @@ enum {
     OTEL__REC_CLEAN = 1u << 4,
 };
 
-enum otel__box_kind {
-    OTEL__BOX_RECORD = 1,
-    OTEL__BOX_CLONE = 2,
-};
-
 /* What otel_span_data_retain/release find in front of an otel_span_data, both in a record and in
- * a clone, so retain and release work on either. */
+ * a clone, so retain and release work on either. The kind of holder is a bit of the reference
+ * count, set for a clone and never for a record, which retain and release leave alone: a record's
+ * count is then the plain number, and the hot paths that test it for 1 need no mask. */
+#define OTEL__REFS_CLONE (1u << 31)
+#define OTEL__REFS_COUNT (~OTEL__REFS_CLONE)
+
 struct otel__span_data_box {
-    _Atomic uint32_t refs;
-    uint32_t kind; /* enum otel__box_kind */
+    uint32_t owner;        /* a record's lock, state, flags and tick mode (see below); 0 in a clone */
+    _Atomic uint32_t refs; /* references, and OTEL__REFS_CLONE */
     otel_span_data data;
 };
 
@@ -232,12 +252,6 @@ struct otel__span_record {
     struct otel_span_impl impl; /* first: the API dispatches through impl.ops */
     /* The handle generation: bumped by end, so every older handle is dead. */
     _Atomic uint64_t gen;
-    /* Guards the mutable fields below while the span records (state, data, arrays, arena). */
-    _Atomic uint32_t lock;
-    _Atomic uint8_t state; /* enum otel__record_state */
-    uint8_t flags;         /* OTEL__REC_* */
-    uint8_t tick_mode;     /* the clock mode of start_tick (clock.h); 0: explicit start time */
-    uint8_t unused;
     union {
         struct {               /* while the span lives */
             uint32_t attr_cap; /* capacity of data.attrs */
@@ -255,11 +269,37 @@ struct otel__span_record {
         struct otel__span_record *next_free; /* while in the pool */
     };
     struct otel__provider *provider;
-    struct otel__span_data_box box; /* box.data is what processors and exporters see */
+    /* The box's owner word holds the record's own bytes: lock, state, flags, tick mode and the
+     * reference count share one 8-byte word at the end of the first line. */
+    union {
+        struct {
+            /* Guards the mutable fields while the span records (state, data, arrays, arena). */
+            _Atomic uint8_t lock;
+            _Atomic uint8_t state; /* enum otel__record_state */
+            uint8_t flags;         /* OTEL__REC_* */
+            uint8_t tick_mode;     /* the clock mode of start_tick (clock.h); 0: explicit start time */
+        };
+        struct otel__span_data_box box; /* box.data is what processors and exporters see */
+    };
+    /* A copied span name of up to OTEL__NAME_INLINE bytes, so a span that copies nothing else
+     * needs no arena chunk at all (no NUL: otel_str has a length). Longer names go to the
+     * arena. */
+    char name_buf[OTEL__NAME_INLINE];
     struct otel__arena arena;
 };
 
 #define OTEL__RECORD_FROM_IMPL(p) ((struct otel__span_record *)(void *)(p))
+
+/* A copy of span name |s| (|len| bytes) that |rec| owns: in name_buf when it fits, else in the
+ * arena (NUL-terminated there); NULL when memory runs out. */
+static inline char *otel__record_copy_name(struct otel__span_record *rec, const char *s, size_t len)
+{
+    if (__builtin_expect(len <= OTEL__NAME_INLINE, 1)) {
+        otel__copy_small(rec->name_buf, s, len);
+        return rec->name_buf;
+    }
+    return otel__arena_strdup(&rec->arena, s, len);
+}
 
 /* The record whose box.data is |d| (only for data that lives in a record). */
 static inline struct otel__span_record *otel__record_of_data(const otel_span_data *d)
@@ -374,7 +414,7 @@ static inline void otel__cpu_relax(void)
 /* Tiny spin lock: spans are locked for a few hundred nanoseconds at most and never across a
  * call into user code, so a futex-backed mutex would only add size. Sequentially consistent (an
  * xchg on x86 either way): span end (recording_end, nonrecording_end in span.c) relies on it. */
-static inline void otel__spin_lock(_Atomic uint32_t *l)
+static inline void otel__spin_lock(_Atomic uint8_t *l)
 {
     for (;;) {
         if (!atomic_exchange_explicit(l, 1u, memory_order_seq_cst))
@@ -385,7 +425,7 @@ static inline void otel__spin_lock(_Atomic uint32_t *l)
     }
 }
 
-static inline void otel__spin_unlock(_Atomic uint32_t *l)
+static inline void otel__spin_unlock(_Atomic uint8_t *l)
 {
     atomic_store_explicit(l, 0u, memory_order_release);
 }
@@ -535,10 +575,11 @@ struct otel__span_record *otel__pool_take_slow(struct otel__pool *pool, struct o
  * was the last one (else the holder of the other one recycles it later). */
 bool otel__pool_claim_returned(struct otel__span_record *r);
 
-/* Prefetches the lines of the next span's record that its start writes: the first (bookkeeping),
- * the second (context, name, start time) and the fourth (scope, arena); the third is written at
- * end. A record coming back from the exporting core misses on all of them otherwise: measured
- * about 3 ns per span off start_end's 64-65 (alternating runs), for two more instructions. */
+/* Prefetches the lines of the next span's record that its start writes: the first (bookkeeping,
+ * the trace id's first word), the second (context, name, start time) and the fourth (scope, name
+ * buffer, arena); the third is written only when the last span set attributes, events or links. A record
+ * coming back from the exporting core misses on all of them otherwise: measured about 3 ns per span off
+ * start_end's 64-65 (alternating runs), for two more instructions. */
 static inline void otel__prefetch_record(const struct otel__span_record *r)
 {
     __builtin_prefetch(r, 1, 3);

@@ -42,11 +42,13 @@ void otel_span_data_release(const otel_span_data *span)
     if (!span)
         return;
     struct otel__span_data_box *box = box_of(span);
-    /* A holder that sees the count at 1 is the last one (see otel__span_record_release). */
-    if (atomic_load_explicit(&box->refs, memory_order_acquire) != 1u &&
-        atomic_fetch_sub_explicit(&box->refs, 1u, memory_order_acq_rel) != 1u)
+    /* A holder that sees the count at 1 is the last one (see otel__span_record_release). The
+     * kind bit is the same in both values: no reference changes it. */
+    uint32_t refs = atomic_load_explicit(&box->refs, memory_order_acquire);
+    if ((refs & OTEL__REFS_COUNT) != 1u &&
+        (atomic_fetch_sub_explicit(&box->refs, 1u, memory_order_acq_rel) & OTEL__REFS_COUNT) != 1u)
         return;
-    if (box->kind == OTEL__BOX_RECORD)
+    if (!(refs & OTEL__REFS_CLONE))
         otel__span_record_recycle(record_of(box));
     else
         clone_destroy(box);
@@ -222,8 +224,8 @@ static otel_span_data *clone_layout(struct otel__bump *b, const otel_span_data *
 
     if (!d)
         return NULL;
-    atomic_init(&box->refs, 1u);
-    box->kind = OTEL__BOX_CLONE;
+    box->owner = 0;
+    atomic_init(&box->refs, 1u | OTEL__REFS_CLONE);
     d->name = name;
     d->attrs = attrs;
     if (!attrs)

@@ -127,7 +127,7 @@ record_start(struct otel__provider *p, struct otel__thread *th, const struct ote
     uint8_t flags = ts ? OTEL__REC_HAS_REFS : 0;
     d->name = name;
     if (copy_name && name.len) {
-        char *copy = otel__arena_strdup(&rec->arena, name.data, name.len);
+        char *copy = otel__record_copy_name(rec, name.data, name.len);
         if (__builtin_expect(!copy, 0)) {
             otel__pool_put(&p->pool, rec);
             return NULL;
@@ -438,13 +438,10 @@ start_short(struct otel__tracer *t, struct otel__provider *p, struct otel__threa
     struct otel__span_record *rec = otel__pool_take_fast(th);
     if (__builtin_expect(!rec, 0))
         return start_recording_slow(t, name, parent, NULL, copy_name, kind);
-    /* A copied name goes at the start of the arena's first chunk. The arena is emptied (the
-     * chunks after the one being filled are empty already). */
+    /* A copied name goes into the record's name buffer, or (longer) at the start of the arena's
+     * first chunk. The arena is emptied first (the chunks after the one being filled are empty
+     * already); a span that never copied more than a short name has no chunk. */
     struct otel__arena_chunk *c = rec->arena.head;
-    size_t len = name.data ? name.len : 0; /* no data: an empty name, as on the other paths */
-    otel_span_data *d = &rec->box.data;
-    if (copy_name && __builtin_expect(!c || len >= c->cap, 0))
-        return start_recording_slow(t, name, parent, rec, copy_name, kind);
     if (c) {
         struct otel__arena_chunk *cur = rec->arena.cur;
         if (cur != c) {
@@ -456,11 +453,18 @@ start_short(struct otel__tracer *t, struct otel__provider *p, struct otel__threa
         }
         c->used = 0;
     }
+    otel_span_data *d = &rec->box.data;
     if (copy_name) {
-        char *copy = (char *)c + OTEL__ARENA_CHUNK_HEADER;
-        c->used = len + 1;
+        size_t len = name.data ? name.len : 0; /* no data: an empty name, as on the other paths */
+        char *copy = rec->name_buf;
+        if (__builtin_expect(len > OTEL__NAME_INLINE, 0)) {
+            if (!c || len >= c->cap)
+                return start_recording_slow(t, name, parent, rec, copy_name, kind);
+            copy = (char *)c + OTEL__ARENA_CHUNK_HEADER;
+            c->used = (uint32_t)len + 1;
+            copy[len] = '\0';
+        }
         otel__copy_small_inline(copy, name.data, len);
-        copy[len] = '\0';
         d->name = (otel_str){ copy, len };
     } else {
         d->name = name.data ? name : (otel_str){ "", 0 };
@@ -558,10 +562,10 @@ static __attribute__((noinline)) otel_span start_span_opts(otel_tracer *tracer, 
 
 /* The common case, kept short and with no call on the way (so with few registers to save): no
  * start options, a parent without a trace state, the built-in id generator, a built-in sampler
- * that needs only the parent, no on_start, TSC ticks with a fresh anchor, a record at hand whose
- * arena's first chunk takes the name. Everything else goes on in a call at the end (mostly a
- * tail call): before the first change, to start_span_common (which handles all of it), after
- * taking the record, to start_recording_slow; a dropped span without a record at hand to
+ * that needs only the parent, no on_start, TSC ticks with a fresh anchor, a record at hand that
+ * takes the name (in its name buffer, or a longer one in its arena's first chunk). Everything else goes on in
+ * a call at the end (mostly a tail call): before the first change, to start_span_common (which handles all of
+ * it), after taking the record, to start_recording_slow; a dropped span without a record at hand to
  * start_dropped. */
 static otel_span start_span(otel_tracer *tracer, otel_str name, const otel_span_start_options *opts,
                             const otel_parent *parent)

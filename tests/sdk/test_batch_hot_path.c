@@ -518,7 +518,19 @@ static void test_record_is_four_cache_lines(void **state)
     assert_true(offsetof(struct otel__span_record, box.refs) < 64);
     assert_true(offsetof(struct otel__span_record, state) < 64);
     assert_true(offsetof(struct otel__span_record, next_free) < 64);
+    assert_true(offsetof(struct otel__span_record, flags) < 64);
+    assert_true(offsetof(struct otel__span_record, provider) < 64);
     assert_int_equal(offsetof(struct otel__span_record, box.data) % 8, 0);
+    /* The count sits right in front of the data, in a record as in a clone (retain/release find
+     * it from the data alone), and the record's own bytes fill the box's owner word. */
+    assert_int_equal(offsetof(struct otel__span_record, box.data) -
+                         offsetof(struct otel__span_record, box.refs),
+                     offsetof(struct otel__span_data_box, data) - offsetof(struct otel__span_data_box, refs));
+    assert_int_equal(offsetof(struct otel__span_record, lock), offsetof(struct otel__span_record, box.owner));
+    assert_true(offsetof(struct otel__span_record, tick_mode) < offsetof(struct otel__span_record, box.refs));
+    /* The name buffer is written by start with the scope and the arena: the fourth line. */
+    assert_int_equal(offsetof(struct otel__span_record, name_buf) / 64, 3);
+    assert_int_equal(offsetof(struct otel__span_record, arena) / 64, 3);
 }
 
 int main(void)

@@ -258,12 +258,12 @@ static void test_span_replacing_a_string_in_a_loop_does_not_grow_the_arena(void 
     char buf[32];
     otel_span_set_attr_str(s, OTEL_STR("progress"), OTEL_STR("progress 00000"));
     struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(s.impl);
-    size_t cap = rec->arena.total_cap;
+    size_t cap = otel__arena_total_cap(&rec->arena);
     for (int i = 0; i < 10000; i++) {
         int n = snprintf(buf, sizeof(buf), "progress %05d", i);
         otel_span_set_attr_str(s, OTEL_STR("progress"), (otel_str){ buf, (size_t)n });
     }
-    assert_int_equal(rec->arena.total_cap, cap);
+    assert_int_equal(otel__arena_total_cap(&rec->arena), cap);
     const otel_span_data *d = end_and_get(f, s);
     assert_true(str_is(d->attrs[0].value.as.s, "progress 09999"));
     fx_free(f);
@@ -1084,6 +1084,158 @@ static void test_span_get_context_and_trace_state_on_recording_span(void **state
     fx_free(f);
 }
 
+/* Whether |d|'s name lives in its record's name buffer. */
+static bool name_is_inline(const otel_span_data *d)
+{
+    const struct otel__span_record *rec = otel__record_of_data(d);
+    return d->name.data == rec->name_buf;
+}
+
+/* |len| bytes of a pattern that differs per length, in |buf|. */
+static otel_str pattern_name(char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (char)('a' + (i * 7 + len) % 26);
+    return (otel_str){ buf, len };
+}
+
+static void test_span_names_of_15_16_17_bytes_inline_or_in_the_arena(void **state)
+{
+    (void)state;
+    struct fixture *f = fx_new(NULL);
+    otel_span_start_options root = { .flags = OTEL_SPAN_START_ROOT };
+    const size_t lens[] = { 0, 1, 15, 16, 17, 39, 40, 100 };
+    /* Twice: the first span of the thread takes the general path, later ones the short path;
+     * the options take the general path every time. */
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+            for (int with_opts = 0; with_opts < 2; with_opts++) {
+                char buf[128], want[128];
+                otel_str name = pattern_name(buf, lens[i]);
+                memcpy(want, buf, lens[i]);
+                otel_span s = otel_tracer_start_span(f->tracer, name, with_opts ? &root : NULL);
+                memset(buf, '#', sizeof(buf)); /* the span holds a copy */
+                const otel_span_data *d = end_and_get(f, s);
+                assert_int_equal(d->name.len, lens[i]);
+                assert_memory_equal(d->name.data, want, lens[i]);
+                if (lens[i] > 0)
+                    assert_int_equal(name_is_inline(d), lens[i] <= OTEL__NAME_INLINE);
+                if (lens[i] > OTEL__NAME_INLINE)
+                    assert_int_equal(d->name.data[lens[i]], '\0'); /* arena copies end in a NUL */
+            }
+        }
+        retainer_release_all(&f->ret);
+    }
+    fx_free(f);
+}
+
+static void test_span_short_copied_name_needs_no_arena_chunk(void **state)
+{
+    (void)state;
+    struct fixture *f = fx_new(NULL);
+    for (int i = 0; i < 3; i++) {
+        otel_span s = otel_tracer_start_span(f->tracer, OTEL_STR("GET /users/:id"), NULL);
+        const otel_span_data *d = end_and_get(f, s);
+        assert_true(str_is(d->name, "GET /users/:id"));
+        assert_true(name_is_inline(d));
+        assert_null(otel__record_of_data(d)->arena.head);
+    }
+    fx_free(f);
+}
+
+static void test_span_update_name_from_inline_to_longer_and_shorter(void **state)
+{
+    (void)state;
+    struct fixture *f = fx_new(NULL);
+    otel_span s = start(f, "sixteen-bytes-16");
+    struct otel__span_record *rec = OTEL__RECORD_FROM_IMPL(s.impl);
+    assert_true(rec->box.data.name.data == rec->name_buf);
+    otel_span_update_name(s, OTEL_STR("abc")); /* shorter: in place, no NUL past the buffer */
+    assert_null(rec->arena.head);
+    assert_true(rec->box.data.name.data == rec->name_buf);
+    otel_span_update_name(s, OTEL_STR("a name of twenty-six bytes")); /* longer: the arena */
+    assert_true(rec->box.data.name.data != rec->name_buf);
+    otel_span_update_name(s, OTEL_STR("short again"));                 /* shorter: over the arena copy */
+    otel_span_update_name(s, OTEL_STR("a name of twenty-seven byte")); /* longer again: the arena */
+    otel_span_update_name(s, OTEL_STR(""));                            /* empty */
+    otel_span_update_name(s, OTEL_STR("16 bytes exactly"));
+    const otel_span_data *d = end_and_get(f, s);
+    assert_true(str_is(d->name, "16 bytes exactly"));
+
+    /* From a static name: a short new one goes to the name buffer, never over the literal. */
+    otel_span_start_options o = { .flags = OTEL_SPAN_START_ROOT | OTEL_SPAN_START_STATIC_NAME };
+    s = otel_tracer_start_span(f->tracer, OTEL_STR("static name"), &o);
+    otel_span_update_name(s, OTEL_STR("new"));
+    d = end_and_get(f, s);
+    assert_true(str_is(d->name, "new"));
+    assert_true(name_is_inline(d));
+    fx_free(f);
+}
+
+static void test_span_record_reused_after_a_long_name_then_a_short_one(void **state)
+{
+    (void)state;
+    struct fixture *f = fx_new(NULL);
+    /* One thread, one record at a time: each span reuses the record the last one freed. */
+    const char *names[] = { "a long span name of thirty-four b",
+                            "short",
+                            "another rather long span name",
+                            "",
+                            "sixteen-bytes-16",
+                            "seventeen-bytes-17" };
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            otel_span s = otel_tracer_start_span(f->tracer, otel_str_from_cstr(names[i]), NULL);
+            const otel_span_data *d = end_and_get(f, s);
+            assert_true(str_is(d->name, names[i]));
+            if (d->name.len)
+                assert_int_equal(name_is_inline(d), d->name.len <= OTEL__NAME_INLINE);
+            retainer_release_all(&f->ret);
+        }
+    }
+    fx_free(f);
+}
+
+static void test_span_inline_name_survives_retain_release_and_clone(void **state)
+{
+    (void)state;
+    struct fixture *f = fx_new(NULL);
+    otel_span s = start(f, "GET /users/:id");
+    const otel_span_data *d = end_and_get(f, s);
+    assert_true(name_is_inline(d));
+    const struct otel__span_data_box *rbox =
+        (const void *)((const char *)d - offsetof(struct otel__span_data_box, data));
+    assert_false(atomic_load(&rbox->refs) & OTEL__REFS_CLONE);
+    otel_span_data_retain(d);
+    assert_int_equal(atomic_load(&rbox->refs), 2u);
+    otel_span_data_release(d);
+    assert_int_equal(atomic_load(&rbox->refs), 1u);
+
+    otel_span_data *c = NULL;
+    assert_int_equal(otel_span_data_clone(d, &c), OTEL_OK);
+    retainer_release_all(&f->ret); /* the record goes back to the pool */
+    s = start(f, "other name");    /* and serves another span */
+    assert_true(str_is(c->name, "GET /users/:id"));
+    const struct otel__span_data_box *cbox =
+        (const void *)((const char *)c - offsetof(struct otel__span_data_box, data));
+    assert_int_equal(atomic_load(&cbox->refs), 1u | OTEL__REFS_CLONE);
+    otel_span_data_retain(c);
+    assert_int_equal(atomic_load(&cbox->refs), 2u | OTEL__REFS_CLONE);
+    otel_span_data_release(c);
+    assert_int_equal(atomic_load(&cbox->refs), 1u | OTEL__REFS_CLONE);
+    assert_true(str_is(c->name, "GET /users/:id"));
+
+    /* A clone of a clone, then the first clone's last release frees it (ASan checks). */
+    otel_span_data *c2 = NULL;
+    assert_int_equal(otel_span_data_clone(c, &c2), OTEL_OK);
+    otel_span_data_free(c);
+    assert_true(str_is(c2->name, "GET /users/:id"));
+    otel_span_data_free(c2);
+    d = end_and_get(f, s);
+    assert_true(str_is(d->name, "other name"));
+    fx_free(f);
+}
+
 static void test_span_record_memory_footprint(void **state)
 {
     (void)state;
@@ -1139,6 +1291,11 @@ int main(void)
         cmocka_unit_test(test_span_initial_attrs_from_start_options),
         cmocka_unit_test(test_span_get_context_and_trace_state_on_recording_span),
         cmocka_unit_test(test_span_record_memory_footprint),
+        cmocka_unit_test(test_span_names_of_15_16_17_bytes_inline_or_in_the_arena),
+        cmocka_unit_test(test_span_short_copied_name_needs_no_arena_chunk),
+        cmocka_unit_test(test_span_update_name_from_inline_to_longer_and_shorter),
+        cmocka_unit_test(test_span_record_reused_after_a_long_name_then_a_short_one),
+        cmocka_unit_test(test_span_inline_name_survives_retain_release_and_clone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
