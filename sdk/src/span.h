@@ -288,6 +288,18 @@ struct otel__span_record {
     struct otel__arena arena;
 };
 
+/* The overlay of the record's own bytes on the box's owner word, and the count right in front of
+ * the data, as in a clone (retain and release find it there in both). */
+_Static_assert(offsetof(struct otel__span_record, lock) == offsetof(struct otel__span_record, box.owner),
+               "lock, state, flags and tick mode overlay the box's owner word");
+_Static_assert(offsetof(struct otel__span_record, tick_mode) + 1 ==
+                   offsetof(struct otel__span_record, box.refs),
+               "the owner word's four bytes are lock, state, flags and tick mode");
+_Static_assert(offsetof(struct otel__span_data_box, data) == 8, "the count is just in front of the data");
+#if UINTPTR_MAX == UINT64_MAX
+_Static_assert(sizeof(struct otel__span_record) == 256, "a record is four cache lines on 64-bit targets");
+#endif
+
 #define OTEL__RECORD_FROM_IMPL(p) ((struct otel__span_record *)(void *)(p))
 
 /* A copy of span name |s| (|len| bytes) that |rec| owns: in name_buf when it fits, else in the
