@@ -6,11 +6,11 @@
  * N1, divided by N2 - N1), with the event-loop mode so that nothing is exported meanwhile; their
  * ns/op is meaningless.
  *
- * Latest results (2026-11-21 11:00 UTC, c0de01f; 2 vCPU Xeon VM, gcc 12.2 -O3 Release; quiet
- * machine, see docs/PERFORMANCE.md), median of 3 runs x 7 repetitions:
- *   producers_1        69 ns/span   14.4 M spans/s    2 % dropped   0 allocs
- *   producers_2        47 ns/span   21.5 M spans/s    7 % dropped   0 allocs
- *   producers_4        37 ns/span   26.9 M spans/s   26 % dropped   0 allocs
+ * Latest results (2026-11-21 12:23-12:33 UTC, 19ffa0a; 2 vCPU Xeon VM, gcc 12.2 -O3 Release;
+ * quiet machine, see docs/PERFORMANCE.md), median of 3 runs x 7 repetitions:
+ *   producers_1        53 ns/span   19.0 M spans/s  0.5 % dropped   0 allocs
+ *   producers_2        41 ns/span   24.3 M spans/s 8-12 % dropped   0 allocs
+ *   producers_4        33 ns/span   30.0 M spans/s   30 % dropped   0 allocs
  *   memory_plain                    266 bytes per queued span (266 with a static name)
  *   memory_4attrs_event             594 bytes per queued span
  * (the memory lines: 2026-11-21 12:10 UTC, branch wip-mem, a short copied span name in the

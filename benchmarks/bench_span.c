@@ -11,7 +11,10 @@
  * Latest results (2026-11-21 10:57 UTC, cc7a01e; 2 vCPU Xeon VM, family 6 model 207, 2.3 GHz;
  * gcc 12.2 -O3 Release; quiet machine, see docs/PERFORMANCE.md). Median of 3 runs x 7
  * repetitions; callgrind instructions per span (export work included, see under_valgrind());
- * allocations per span:
+ * allocations per span. Re-measured 2026-11-21 12:23-12:33 UTC at 19ffa0a (session 4):
+ * start_end 52.3 ns / 280 instr (0.3-0.7 % dropped), start_end_event_loop 47.9 ns,
+ * start_end_static_name 54.6 ns / 323, start_4attrs_event_end 128.5 ns / 1118, not_sampled
+ * 11.8 ns / 134, not_sampled_parent 12.5 ns / 155; the rest as below:
  *   baseline_noop_provider             5.2 ns      55 instr   0 allocs
  *   start                             29.6 ns                 0
  *   start_end                         67.5 ns     286         0   (1.5-2.0 % dropped)

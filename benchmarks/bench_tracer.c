@@ -18,6 +18,9 @@
  *   threads_1 / _2 / _4 / _8      67.9 / 45.6 / 36.3 / 32.6 ns per span over all threads; drop
  *                                 rates 3 / 7 / 27 / 58 %; the worker's CPU 10 / 9 / 7 / 4 ns
  *                                 per span (2 vCPUs: the producers and the worker share them)
+ * Re-measured 2026-11-21 12:23-12:33 UTC at 19ffa0a (session 4): nested_10 64.3 ns / 439 instr;
+ * threads_1 / _2 57.8 / 36.7 ns, 0.8-1.5 / 8-13 % dropped, the worker's CPU 34-39 / 9-14 ns per
+ * span (one producer: the worker paces its own looks on the idle vCPU).
  *
  *   ninja -C build/bench bench_tracer && build/bench/benchmarks/bench_tracer --repetitions 7
  */
