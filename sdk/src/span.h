@@ -303,7 +303,8 @@ _Static_assert(sizeof(struct otel__span_record) == 256, "a record is four cache 
 #define OTEL__RECORD_FROM_IMPL(p) ((struct otel__span_record *)(void *)(p))
 
 /* A copy of span name |s| (|len| bytes) that |rec| owns: in name_buf when it fits, else in the
- * arena (NUL-terminated there); NULL when memory runs out. */
+ * arena (followed by a NUL when copied, though update_name may later shorten it in place
+ * without one: readers use the length); NULL when memory runs out. */
 static inline char *otel__record_copy_name(struct otel__span_record *rec, const char *s, size_t len)
 {
     if (__builtin_expect(len <= OTEL__NAME_INLINE, 1)) {
