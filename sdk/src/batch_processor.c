@@ -1000,8 +1000,9 @@ static uint32_t usable_cpus(void)
 }
 
 /* In the high-water mode with a CPU to spare (fewer lanes busy than CPUs), the worker does not
- * wait for the producers' signal: it wakes itself when the queue should be half full, at the
- * span rate it measures, earlier by the lateness of its timed wake-ups. A signal from a producer
+ * wait for the producers' signal: it wakes itself when the queue should be half full (or half
+ * the high-water mark, whichever is lower), at the span rate it measures, earlier by the
+ * lateness of its timed wake-ups (otel__batch_pace_delay). A signal from a producer
  * makes it pay an inter-processor interrupt on a virtual machine, several microseconds of the
  * application's time each; a timer costs the idle CPU instead. The signal at the high-water
  * mark stays as the backstop. With every CPU busy producing, a timer wake-up preempts a producer
