@@ -20,8 +20,8 @@
  * the span rate it measures (pace_next), so the timer's cost falls on that CPU, which was idle
  * as far as the worker can tell; with every CPU busy producing it keeps to the signals, as a
  * timer would preempt a producer just the same, and more often. Pacing costs the worker more CPU
- * than the signals (a timed wake-up of an idle vCPU costs its thread 20-30 us here, several times
- * as many of them): opts->no_pacing turns it off.
+ * than the signals (more wake-ups, each of an idle vCPU costing its thread tens of microseconds
+ * on the build machine): opts->no_pacing turns it off.
  *
  * The record travels with one reference: the provider's fast path hands it over (no count
  * traffic), other callers retain it. After the export the consumer does not touch the records it
